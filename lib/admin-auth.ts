@@ -1,0 +1,70 @@
+import fastifyJwt from '@fastify/jwt'
+import Fastify, { type FastifyRequest } from 'fastify'
+import { anonKeyError } from './errors.js'
+import { isAnonKey } from './key.js'
+import type { ResolvedOptions } from './options.js'
+
+/** Checks a request to an admin route. Resolves to the actor for the audit events, or throws 401 / 403. */
+export type AdminGuard = ((request: FastifyRequest) => Promise<{ actor: string | null }>) & { close: () => Promise<void> }
+
+const BEARER = /^bearer +([^ ]+) *$/i
+
+function invalidCredentials (message: string): Error {
+  return anonKeyError('AUTH_INVALID_CREDENTIALS', message)
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. The query string is never read. */
+export function bearerToken (request: FastifyRequest): string | null {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return null
+  const match = BEARER.exec(header)
+  return match === null ? null : match[1]
+}
+
+function guardFromAuthorize (authorize: NonNullable<ResolvedOptions['authorize']>): AdminGuard {
+  const guard = async (request: FastifyRequest): Promise<{ actor: string | null }> => {
+    const result = await authorize(request)
+    if (result === false || result === null || result === undefined) {
+      throw anonKeyError('FORBIDDEN', 'This route is for project admins only.')
+    }
+    return { actor: typeof result === 'object' ? result.actor ?? null : null }
+  }
+  return Object.assign(guard, { close: async () => {} })
+}
+
+/**
+ * Admin JWTs are verified by @fastify/jwt registered on a private Fastify instance that never listens: the
+ * verifier is @fastify/jwt's own, yet nothing is decorated on the host, whose own `jwt` (if any) stays untouched.
+ */
+async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
+  const verifierApp = Fastify({ logger: false })
+  await verifierApp.register(fastifyJwt, options.jwt as NonNullable<ResolvedOptions['jwt']>)
+  await verifierApp.ready()
+  const { isAdmin } = options
+
+  const guard = async (request: FastifyRequest): Promise<{ actor: string | null }> => {
+    const token = bearerToken(request)
+    if (token === null) {
+      throw invalidCredentials('An admin token is required in the Authorization header as "Bearer <JWT>".')
+    }
+    if (isAnonKey(token)) {
+      throw invalidCredentials('An anon key is not an admin token.')
+    }
+    let payload: any
+    try {
+      payload = verifierApp.jwt.verify(token)
+    } catch (error: any) {
+      const expired = error?.code === 'FAST_JWT_EXPIRED'
+      throw invalidCredentials(expired ? 'The admin token has expired.' : 'The admin token is invalid.')
+    }
+    if (!isAdmin(payload)) {
+      throw anonKeyError('FORBIDDEN', 'This route is for project admins only.')
+    }
+    return { actor: typeof payload?.sub === 'string' ? payload.sub : null }
+  }
+  return Object.assign(guard, { close: () => verifierApp.close() })
+}
+
+export async function createAdminGuard (options: ResolvedOptions): Promise<AdminGuard> {
+  return options.authorize === null ? guardFromJwt(options) : guardFromAuthorize(options.authorize)
+}

@@ -1,0 +1,219 @@
+import { EventEmitter } from 'node:events'
+import type { FastifyBaseLogger } from 'fastify'
+import { anonKeyError } from './errors.js'
+import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from './key.js'
+import { KeyCache, type VerifyResult } from './key-cache.js'
+import type { ResolvedOptions } from './options.js'
+import { storeCall } from './store-call.js'
+import { isStillValid } from './stores/retention.js'
+import type { AnonKeySnapshot } from './stores/store.js'
+
+const HOUR_MS = 60 * 60 * 1000
+const FINGERPRINT_PATTERN = new RegExp(`^[0-9a-f]{${FINGERPRINT_LENGTH}}$`)
+
+export interface RotateResult {
+  success: true
+  message: string
+  anonKey: string
+  oldKeyExpiresAt: string
+}
+
+export interface PreviousKeyInfo {
+  fingerprint: string
+  rotatedAt: string
+  expiresAt: string
+}
+
+export interface RevokeResult {
+  success: true
+  revoked: number
+}
+
+/** Who asked for a change, for the audit events: the JWT `sub`, or what `authorize` named. */
+export interface ChangeContext {
+  actor?: string | null
+}
+
+export interface RotatedEvent {
+  actor: string | null
+  gracePeriodHours: number
+  rotatedAt: string
+  oldKeyExpiresAt: string
+  oldFingerprint: string
+  newFingerprint: string
+}
+
+export interface RevokedEvent {
+  actor: string | null
+  scope: 'all' | 'one'
+  revoked: number
+  fingerprints: string[]
+  revokedAt: string
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+/**
+ * `app.anonKey`: every operation on the key, for the routes and for scripts. Emits `rotated` and `revoked`.
+ * Keeps the in-process cache that verification reads, and keeps it fresh from the store's notifications.
+ */
+export class AnonKeyApi extends EventEmitter {
+  /** @internal read by verifyAnonKey on every request */
+  readonly cache = new KeyCache()
+  private readonly options: ResolvedOptions
+  private readonly log: FastifyBaseLogger
+  private refreshing: Promise<void> | null = null
+  private refreshAgain = false
+  private unsubscribe: (() => Promise<void>) | null = null
+  private timer: NodeJS.Timeout | null = null
+
+  constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
+    super()
+    this.options = options
+    this.log = log
+  }
+
+  /** The current key, read from the store; null when there is none. */
+  async get (): Promise<string | null> {
+    const snapshot = await this.call('load', () => this.options.store.load())
+    this.take(snapshot)
+    return snapshot.currentKey
+  }
+
+  /** Creates the first key (initialKey or a random one) unless the store holds one already. */
+  async initialize (): Promise<{ created: boolean, anonKey: string }> {
+    const candidate = this.options.initialKey ?? generateAnonKey()
+    const snapshot = await this.call('initialize', () => this.options.store.initialize(candidate))
+    this.take(snapshot)
+    const created = snapshot.currentKey === candidate
+    if (created) this.log.info({ fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
+    return { created, anonKey: snapshot.currentKey as string }
+  }
+
+  async rotate (options: { gracePeriodHours?: number } = {}, context: ChangeContext = {}): Promise<RotateResult> {
+    const gracePeriodHours = options.gracePeriodHours ?? this.options.defaultGracePeriodHours
+    if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > this.options.maxGracePeriodHours) {
+      throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${this.options.maxGracePeriodHours}`)
+    }
+    const newKey = generateAnonKey()
+    const now = Date.now()
+    const expiresAt = now + gracePeriodHours * HOUR_MS
+    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt }))
+    if (outcome === null) {
+      throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet, so there is nothing to rotate.')
+    }
+    this.take(outcome.snapshot)
+    const event: RotatedEvent = {
+      actor: context.actor ?? null,
+      gracePeriodHours,
+      rotatedAt: iso(now),
+      oldKeyExpiresAt: iso(outcome.retired.expiresAt),
+      oldFingerprint: fingerprintOfDigest(outcome.retired.digest),
+      newFingerprint: fingerprintOf(newKey)
+    }
+    this.log.info(event, 'anon key rotated')
+    this.emit('rotated', event)
+    return {
+      success: true,
+      message: gracePeriodHours === 0
+        ? 'Anon key rotated successfully. The old key stopped working immediately.'
+        : 'Anon key rotated successfully. Old key will remain valid during grace period.',
+      anonKey: newKey,
+      oldKeyExpiresAt: event.oldKeyExpiresAt
+    }
+  }
+
+  /** Never throws: a malformed or unknown key resolves to `{ valid: false, code }`. */
+  verify (key: unknown): Promise<VerifyResult> {
+    const entry = this.cache.lookup(key, Date.now())
+    return Promise.resolve(typeof entry === 'string' ? { valid: false, code: entry } : entry.result)
+  }
+
+  /** Previous keys that still verify, newest rotation first. */
+  async listPrevious (): Promise<PreviousKeyInfo[]> {
+    const snapshot = await this.call('load', () => this.options.store.load())
+    this.take(snapshot)
+    const now = Date.now()
+    return snapshot.previousKeys
+      .filter((record) => isStillValid(record, now))
+      .sort((a, b) => b.rotatedAt - a.rotatedAt)
+      .map((record) => ({ fingerprint: fingerprintOfDigest(record.digest), rotatedAt: iso(record.rotatedAt), expiresAt: iso(record.expiresAt) }))
+  }
+
+  /** Revokes one previous key by fingerprint, or every previous key when none is named. */
+  async revokePrevious (fingerprint?: string, context: ChangeContext = {}): Promise<RevokeResult> {
+    if (fingerprint !== undefined && (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint))) {
+      throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`)
+    }
+    const now = Date.now()
+    const outcome = await this.call('revoke', () => this.options.store.revoke({ now, fingerprint }))
+    this.take(outcome.snapshot)
+    if (fingerprint !== undefined && outcome.revoked.length === 0) {
+      throw anonKeyError('NOT_FOUND', `No previous key that still verifies has the fingerprint ${fingerprint}.`)
+    }
+    const event: RevokedEvent = {
+      actor: context.actor ?? null,
+      scope: fingerprint === undefined ? 'all' : 'one',
+      revoked: outcome.revoked.length,
+      fingerprints: outcome.revoked.map((record) => fingerprintOfDigest(record.digest)),
+      revokedAt: iso(now)
+    }
+    this.log.info(event, 'previous anon keys revoked')
+    this.emit('revoked', event)
+    return { success: true, revoked: outcome.revoked.length }
+  }
+
+  /** @internal Subscribes to changes, loads or creates the key, and starts the fallback reload timer. */
+  async start (): Promise<void> {
+    this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe(() => { this.refresh() }))
+    if (this.options.autoInitialize) await this.initialize()
+    else this.take(await this.call('load', () => this.options.store.load()))
+    this.timer = setInterval(() => { this.refresh() }, this.options.cacheTtlMs)
+    this.timer.unref()
+  }
+
+  /** @internal */
+  async stop (): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    const unsubscribe = this.unsubscribe
+    this.unsubscribe = null
+    if (unsubscribe !== null) await unsubscribe().catch((error: unknown) => this.log.warn({ err: error }, 'anon key store unsubscribe failed'))
+  }
+
+  /**
+   * Reloads the cache from the store. Calls that arrive while a reload runs are folded into one more reload
+   * after it, so the cache always ends on a snapshot taken after the last change it heard of.
+   */
+  refresh (): Promise<void> {
+    if (this.refreshing !== null) {
+      this.refreshAgain = true
+      return this.refreshing
+    }
+    this.refreshing = this.reload().finally(() => {
+      this.refreshing = null
+      if (this.refreshAgain) {
+        this.refreshAgain = false
+        this.refresh()
+      }
+    })
+    return this.refreshing
+  }
+
+  private async reload (): Promise<void> {
+    try {
+      this.take(await this.call('load', () => this.options.store.load()))
+    } catch (error) {
+      this.log.error({ err: error }, 'anon key store unreachable; verifying with the last known keys')
+    }
+  }
+
+  private take (snapshot: AnonKeySnapshot): void {
+    this.cache.apply(snapshot, Date.now())
+  }
+
+  private call<T> (operation: string, run: () => Promise<T>): Promise<T> {
+    return storeCall(operation, this.options.storeTimeoutMs, run)
+  }
+}
+

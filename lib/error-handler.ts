@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
+
+/** Fastify's own 4xx failures on these routes (bad content type, body too large, bad length), by status. */
+const CODES_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_INPUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE'
+}
+
+const MESSAGES: Partial<Record<ErrorCode, string>> = {
+  INVALID_INPUT: 'The request is not valid.',
+  PAYLOAD_TOO_LARGE: 'The body is larger than this route accepts.',
+  UNSUPPORTED_MEDIA_TYPE: 'The body must be JSON (content-type: application/json), or absent.'
+}
+
+function fromValidation (error: FastifyError, maxGracePeriodHours: number): ErrorBody {
+  const issue = error.validation?.[0] as { instancePath?: string, message?: string } | undefined
+  const path = issue?.instancePath ?? ''
+  if (error.validationContext === 'params') {
+    return errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.')
+  }
+  if (path === '/gracePeriodHours') {
+    return errorBody('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)
+  }
+  if (path !== '') {
+    return errorBody('INVALID_INPUT', `Unknown property "${path.slice(1).slice(0, 64)}": the body accepts only gracePeriodHours.`)
+  }
+  return errorBody('INVALID_INPUT', 'The body must be empty or a JSON object such as {"gracePeriodHours": 24}.')
+}
+
+/** Renders every error of the admin routes in the contract's format. A 500 never carries internals. */
+export function createErrorHandler (maxGracePeriodHours: number) {
+  return function anonKeyErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    let body: ErrorBody
+    if (error.validation !== undefined) {
+      body = fromValidation(error, maxGracePeriodHours)
+    } else if (isErrorCode(error.code)) {
+      body = errorBody(error.code, error.message)
+    } else if (error.statusCode !== undefined && Object.hasOwn(CODES_BY_STATUS, error.statusCode)) {
+      const code = CODES_BY_STATUS[error.statusCode]
+      body = errorBody(code, MESSAGES[code] as string)
+    } else {
+      body = errorBody('INTERNAL_ERROR', 'Something went wrong on the server.')
+    }
+    if (body.statusCode >= 500) request.log.error({ err: error }, 'anon key admin route failed')
+    reply.code(body.statusCode).send(body)
+  }
+}
+

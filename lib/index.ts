@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { createAdminGuard } from './admin-auth.js'
+import { AnonKeyApi } from './anon-key-api.js'
+import type { AnonKeyIdentity } from './key-cache.js'
+import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
+import { adminRoutes } from './routes.js'
+import { createVerifyHook, type VerifyAnonKeyHook } from './verify-hook.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. */
+    verifyAnonKey: VerifyAnonKeyHook
+    /** Read, rotate, verify and revoke the anon key from code. */
+    anonKey: AnonKeyApi
+  }
+  interface FastifyRequest {
+    /** Set by verifyAnonKey on a request that carried a valid anon key; null otherwise. */
+    anonKey: Readonly<AnonKeyIdentity> | null
+  }
+}
+
+async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptions): Promise<void> {
+  checkOptions(options)
+  const settings = ensureDefaults(options)
+  const api = new AnonKeyApi(settings, app.log)
+  const guard = await createAdminGuard(settings)
+
+  app.decorate('anonKey', api)
+  app.decorate('verifyAnonKey', createVerifyHook(api.cache, settings.apiKeyHeader))
+  app.decorateRequest('anonKey', null)
+
+  await app.register(async function anonKeyAdmin (child) {
+    child.addHook('onClose', async () => {
+      await api.stop()
+      await guard.close()
+    })
+    await api.start()
+    await child.register(adminRoutes, { prefix: settings.prefix, api, guard, settings })
+  })
+}
+
+export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify-anon-key' })
+export default fastifyAnonKey
+
+export { AnonKeyApi } from './anon-key-api.js'
+export type { ChangeContext, PreviousKeyInfo, RevokedEvent, RevokeResult, RotatedEvent, RotateResult } from './anon-key-api.js'
+export { ERROR_CODES } from './errors.js'
+export type { ErrorBody, ErrorCode } from './errors.js'
+export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './key.js'
+export type { AnonKeyIdentity, VerifyResult } from './key-cache.js'
+export type { AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
+export { AnonKeyRejection } from './rejection.js'
+export type { RejectionCode } from './rejection.js'
+export { memoryStore } from './stores/memory.js'
+export type { MemoryStoreOptions } from './stores/memory.js'
+export { pruneRetired, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from './stores/retention.js'
+export type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeChange, RevokeOutcome, RotateChange, RotateOutcome } from './stores/store.js'
+export { revokeState, rotateState } from './stores/transitions.js'
+export type { KeyState } from './stores/transitions.js'
+export type { VerifyAnonKeyHook } from './verify-hook.js'

@@ -1,0 +1,28 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { anonKeyError } from './errors.js'
+
+/**
+ * Makes JSON the only body these routes accept, and an empty body mean "no options": Fastify's default JSON
+ * parser rejects an empty body sent as application/json. Any other content type answers 415. Called
+ * inside the plugin's encapsulated context, so the host's own parsers are untouched.
+ */
+export function acceptJsonOrNothing (app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
+    const text = (body as string).trim()
+    if (text === '') {
+      done(null, undefined)
+      return
+    }
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(anonKeyError('INVALID_INPUT', 'The body is not valid JSON.'), undefined)
+    }
+  })
+}
+
+/** Route hook: a request without a body is validated as `{}`. */
+export async function absentBodyAsEmptyObject (request: FastifyRequest): Promise<void> {
+  if (request.body === undefined) request.body = {}
+}

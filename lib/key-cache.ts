@@ -1,0 +1,77 @@
+import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './key.js'
+import type { RejectionCode } from './rejection.js'
+import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './stores/retention.js'
+import type { AnonKeySnapshot, PreviousKeyRecord } from './stores/store.js'
+
+/** What a request that carries a valid anon key gets as `request.anonKey`. */
+export interface AnonKeyIdentity {
+  role: 'anon'
+  fingerprint: string
+  /** ISO 8601 instant the key stops verifying; null for the current key. */
+  expiresAt: string | null
+}
+
+export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode }
+
+/** A key that verifies, with both answers built once so that verifying allocates nothing. */
+export interface ValidEntry {
+  identity: Readonly<AnonKeyIdentity>
+  result: Readonly<VerifyResult>
+}
+
+interface PreviousEntry {
+  record: PreviousKeyRecord
+  valid: ValidEntry
+}
+
+function validEntry (fingerprint: string, expiresAt: number | null): ValidEntry {
+  const identity = Object.freeze({
+    role: 'anon' as const,
+    fingerprint,
+    expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString()
+  })
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }) }
+}
+
+/**
+ * The in-process view of the store that every verification reads. It never calls the store itself.
+ *
+ * Timing: the current key is found with a Map keyed by the key itself, and a Map lookup hashes the whole
+ * string before it compares anything, so how much of a wrong key matches does not change the time taken.
+ * Previous keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
+ */
+export class KeyCache {
+  version = -1
+  currentKey: string | null = null
+  private current = new Map<string, ValidEntry>()
+  private previous = new Map<string, PreviousEntry>()
+
+  /** Takes a snapshot unless it is older than the one already held. Returns whether it was taken. */
+  apply (snapshot: AnonKeySnapshot, now: number): boolean {
+    if (snapshot.version < this.version) return false
+    this.version = snapshot.version
+    this.currentKey = snapshot.currentKey
+    const current = new Map<string, ValidEntry>()
+    if (snapshot.currentKey !== null) current.set(snapshot.currentKey, validEntry(fingerprintOf(snapshot.currentKey), null))
+    const previous = new Map<string, PreviousEntry>()
+    for (const record of pruneRetired(snapshot.previousKeys, now)) {
+      previous.set(record.digest, { record, valid: validEntry(fingerprintOfDigest(record.digest), record.expiresAt) })
+    }
+    this.current = current
+    this.previous = previous
+    return true
+  }
+
+  /** The valid entry for `key`, or why it is refused. Expiry is judged against `now`, never cached. */
+  lookup (key: unknown, now: number): ValidEntry | RejectionCode {
+    const entry = this.current.get(key as string)
+    if (entry !== undefined) return entry
+    if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
+    const previous = this.previous.get(digestOf(key))
+    if (previous === undefined) return 'AUTH_INVALID_CREDENTIALS'
+    const { record } = previous
+    if (record.revokedAt === null && now < record.expiresAt) return previous.valid
+    if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
+    return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'
+  }
+}

@@ -1,0 +1,131 @@
+import type { FastifyJWTOptions } from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import { isAnonKey } from './key.js'
+import { memoryStore } from './stores/memory.js'
+import type { AnonKeyStore } from './stores/store.js'
+
+/** What `authorize` may resolve to: false refuses (403), true or an object with an actor allows. */
+export type AuthorizeResult = boolean | { actor?: string | null }
+
+export interface FastifyAnonKeyOptions {
+  /** Where keys live. Default: memoryStore() (one process, nothing persisted). */
+  store?: AnonKeyStore
+  /** Options for @fastify/jwt, which verifies admin tokens. `secret` is required unless `authorize` is given. */
+  jwt?: FastifyJWTOptions
+  /** Decides whether a verified token belongs to an admin. Default: payload.role === 'project_admin'. */
+  isAdmin?: (payload: any) => boolean
+  /** Replaces the JWT check entirely, for hosts with their own admin auth. */
+  authorize?: (request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>
+  /** Prefix of the admin routes. Default: '/api'. */
+  prefix?: string
+  /** Grace period of a rotation that names none, in hours. Default: 168. */
+  defaultGracePeriodHours?: number
+  /** Largest grace period a rotation may ask for, in hours. Default: 720. */
+  maxGracePeriodHours?: number
+  /** Create a key on start-up when the store holds none. Default: true. */
+  autoInitialize?: boolean
+  /** The key to store on start-up when the store holds none, instead of a random one. */
+  initialKey?: string
+  /** Longest time between two reloads of the in-process cache, in ms. Default: 30000. */
+  cacheTtlMs?: number
+  /** How long an admin operation waits for the store before answering 503, in ms. Default: 5000. */
+  storeTimeoutMs?: number
+  /** Also read the anon key from this header when Authorization carries none ('apikey' when true). Default: false. */
+  apiKeyHeader?: boolean | string
+  /** Largest rotate body accepted, in bytes. Default: 1024. */
+  bodyLimit?: number
+}
+
+export interface ResolvedOptions {
+  store: AnonKeyStore
+  jwt: FastifyJWTOptions | null
+  isAdmin: (payload: any) => boolean
+  authorize: ((request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>) | null
+  prefix: string
+  defaultGracePeriodHours: number
+  maxGracePeriodHours: number
+  autoInitialize: boolean
+  initialKey: string | null
+  cacheTtlMs: number
+  storeTimeoutMs: number
+  apiKeyHeader: string | null
+  bodyLimit: number
+}
+
+const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
+
+function fail (option: string, problem: string, fix: string): never {
+  throw new TypeError(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
+}
+
+function checkWholeNumber (option: string, value: unknown, min: number, max: number): void {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    fail(option, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`, `Set "${option}" to a number in that range, or leave it out for the default.`)
+  }
+}
+
+/** Checks every option the user gave, throwing a message that names the option and the fix. Pure. */
+export function checkOptions (options: FastifyAnonKeyOptions): void {
+  if (options.store !== undefined) {
+    for (const method of STORE_METHODS) {
+      if (typeof (options.store as any)?.[method] !== 'function') {
+        fail('store', `has no ${method}() method`, 'Pass a store such as memoryStore(), postgresStore({ pool }) or redisStore({ client }), or an object that implements AnonKeyStore.')
+      }
+    }
+  }
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+    fail('authorize', 'must be a function (request) => boolean', 'Pass a function, or leave it out to verify admin JWTs.')
+  }
+  if (options.isAdmin !== undefined && typeof options.isAdmin !== 'function') {
+    fail('isAdmin', 'must be a function (payload) => boolean', 'Pass a function, or leave it out for payload.role === "project_admin".')
+  }
+  if (options.authorize === undefined) {
+    const secret = options.jwt?.secret
+    if (secret === undefined || secret === null || secret === '') {
+      fail('jwt.secret', 'is required to verify admin tokens', 'Pass jwt: { secret: process.env.JWT_SECRET }, or pass authorize(request) to use your own admin auth.')
+    }
+    if (typeof secret === 'function') {
+      fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')
+    }
+  }
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/')))) {
+    fail('prefix', `must be '' or a path starting with "/", got ${JSON.stringify(options.prefix)}`, "Use for example '/api'.")
+  }
+  const max = options.maxGracePeriodHours ?? 720
+  if (options.maxGracePeriodHours !== undefined) checkWholeNumber('maxGracePeriodHours', max, 0, 87600)
+  if (options.defaultGracePeriodHours !== undefined) checkWholeNumber('defaultGracePeriodHours', options.defaultGracePeriodHours, 0, max)
+  else if (max < 168) fail('maxGracePeriodHours', `is ${max}, below the default grace period of 168`, 'Also set defaultGracePeriodHours to a value within the maximum.')
+  if (options.autoInitialize !== undefined && typeof options.autoInitialize !== 'boolean') {
+    fail('autoInitialize', 'must be true or false', 'Leave it out to create a key on start-up.')
+  }
+  if (options.initialKey !== undefined && !isAnonKey(options.initialKey)) {
+    fail('initialKey', 'must be "anon_" followed by 64 lowercase hex characters', 'Generate one with: node -e "console.log(\'anon_\' + require(\'crypto\').randomBytes(32).toString(\'hex\'))"')
+  }
+  if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
+  if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
+  if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
+  if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
+    (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
+    fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
+  }
+}
+
+/** Fills in the defaults. Pure; call after checkOptions. */
+export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions {
+  const apiKeyHeader = options.apiKeyHeader === true ? 'apikey' : (options.apiKeyHeader || null)
+  return {
+    store: options.store ?? memoryStore(),
+    jwt: options.authorize === undefined ? options.jwt ?? null : null,
+    isAdmin: options.isAdmin ?? ((payload) => payload?.role === 'project_admin'),
+    authorize: options.authorize ?? null,
+    prefix: options.prefix ?? '/api',
+    defaultGracePeriodHours: options.defaultGracePeriodHours ?? 168,
+    maxGracePeriodHours: options.maxGracePeriodHours ?? 720,
+    autoInitialize: options.autoInitialize ?? true,
+    initialKey: options.initialKey ?? null,
+    cacheTtlMs: options.cacheTtlMs ?? 30_000,
+    storeTimeoutMs: options.storeTimeoutMs ?? 5000,
+    apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
+    bodyLimit: options.bodyLimit ?? 1024
+  }
+}

@@ -1,0 +1,61 @@
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { AdminGuard } from './admin-auth.js'
+import type { AnonKeyApi } from './anon-key-api.js'
+import { createErrorHandler } from './error-handler.js'
+import { anonKeyError } from './errors.js'
+import { absentBodyAsEmptyObject, acceptJsonOrNothing } from './json-body.js'
+import type { ResolvedOptions } from './options.js'
+import { ErrorResponse, rotateBodySchema, routeSchemas } from './schemas.js'
+
+export interface AdminRoutesOptions {
+  api: AnonKeyApi
+  guard: AdminGuard
+  settings: ResolvedOptions
+}
+
+const actors = new WeakMap<FastifyRequest, string | null>()
+
+/**
+ * The admin routes, registered in their own encapsulated context: their validator (no coercion, no stripping
+ * of unknown properties), body parser, auth hook and error handler apply here and nowhere in the host.
+ */
+export async function adminRoutes (app: FastifyInstance, { api, guard, settings }: AdminRoutesOptions): Promise<void> {
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setErrorHandler(createErrorHandler(settings.maxGracePeriodHours))
+  app.addSchema(ErrorResponse)
+  acceptJsonOrNothing(app, settings.bodyLimit)
+  app.addHook('onRequest', async (request) => {
+    actors.set(request, (await guard(request)).actor)
+  })
+  const context = (request: FastifyRequest) => ({ actor: actors.get(request) ?? null })
+
+  app.get('/metadata/anon-key', { schema: routeSchemas.getAnonKey }, async () => {
+    const anonKey = await api.get()
+    if (anonKey === null) {
+      throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet.')
+    }
+    return { anonKey }
+  })
+
+  app.post('/secrets/anon-key/rotate', {
+    schema: { ...routeSchemas.rotate, body: rotateBodySchema(settings.maxGracePeriodHours, settings.defaultGracePeriodHours) },
+    preValidation: absentBodyAsEmptyObject
+  }, async (request) => {
+    const { gracePeriodHours } = request.body as { gracePeriodHours?: number }
+    return api.rotate({ gracePeriodHours }, context(request))
+  })
+
+  app.get('/secrets/anon-key/previous', { schema: routeSchemas.listPrevious }, async () => {
+    return { previousKeys: await api.listPrevious() }
+  })
+
+  app.delete('/secrets/anon-key/previous', { schema: routeSchemas.revokeAll }, async (request) => {
+    return api.revokePrevious(undefined, context(request))
+  })
+
+  app.delete('/secrets/anon-key/previous/:fingerprint', { schema: routeSchemas.revokeOne }, async (request) => {
+    const { fingerprint } = request.params as { fingerprint: string }
+    return api.revokePrevious(fingerprint, context(request))
+  })
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Packs the package and uses the tarball from a fresh project, as a user would: ESM import, CommonJS require,
+# and a TypeScript type check against the shipped declarations.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+cd "$work"
+npm init -y >/dev/null
+npm install --no-audit --no-fund --silent "$work/$tarball" "fastify@$(node -p "require('$root/node_modules/fastify/package.json').version")" \
+  "typescript@$(node -p "require('$root/node_modules/typescript/package.json').version")" \
+  "@types/node@$(node -p "require('$root/node_modules/@types/node/package.json').version")"
+cp "$root"/scripts/package-check/* .
+node esm.mjs
+node cjs.cjs
+npx tsc -p tsconfig.json
+echo "package check: ESM, CommonJS and TypeScript consumers all passed"
