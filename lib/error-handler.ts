@@ -1,15 +1,22 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
 
-/** Fastify's own 4xx failures on these routes (bad content type, body too large, bad length), by status. */
+/**
+ * Other 4xx errors, by status: Fastify's own (bad content type, body too large, bad length) and those thrown by
+ * a host's `authorize` (401 for "not signed in", 403 for "not allowed").
+ */
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'INVALID_INPUT',
+  401: 'AUTH_INVALID_CREDENTIALS',
+  403: 'FORBIDDEN',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE'
 }
 
 const MESSAGES: Partial<Record<ErrorCode, string>> = {
   INVALID_INPUT: 'The request is not valid.',
+  AUTH_INVALID_CREDENTIALS: 'Admin credentials are missing or invalid.',
+  FORBIDDEN: 'This route is for project admins only.',
   PAYLOAD_TOO_LARGE: 'The body is larger than this route accepts.',
   UNSUPPORTED_MEDIA_TYPE: 'The body must be JSON (content-type: application/json), or absent.'
 }
