@@ -51,3 +51,47 @@ export async function rotate (app: FastifyInstance, body?: unknown) {
     payload: body === undefined ? undefined : JSON.stringify(body)
   })
 }
+
+export async function listPrevious (app: FastifyInstance): Promise<Array<{ fingerprint: string, rotatedAt: string, expiresAt: string }>> {
+  const response = await app.inject({ url: '/api/secrets/anon-key/previous', headers: adminHeaders() })
+  return response.json().previousKeys
+}
+
+/** DELETE /previous (all) or /previous/:fingerprint (one). */
+export async function revoke (app: FastifyInstance, fingerprint?: string) {
+  return app.inject({
+    method: 'DELETE',
+    url: '/api/secrets/anon-key/previous' + (fingerprint === undefined ? '' : `/${fingerprint}`),
+    headers: adminHeaders()
+  })
+}
+
+/** GET /data (guarded by verifyAnonKey) with this anon key. */
+export async function useKey (app: FastifyInstance, key: string) {
+  return app.inject({ url: '/data', headers: bearer(key) })
+}
+
+/**
+ * Asserts that a response is an error in the contract's format, with this status and code. The messages say
+ * what a client would have received instead.
+ */
+export function assertError (
+  t: { equal: (a: unknown, b: unknown, m?: string) => unknown, type: (a: unknown, b: unknown, m?: string) => unknown, same: (a: unknown, b: unknown, m?: string) => unknown },
+  response: { statusCode: number, body: string },
+  statusCode: number,
+  code: string
+): void {
+  let body: any
+  try {
+    body = JSON.parse(response.body)
+  } catch {
+    body = { unparsable: response.body }
+  }
+  const seen = `client got ${response.statusCode} ${response.body}`
+  t.equal(response.statusCode, statusCode, `HTTP status should be ${statusCode}; ${seen}`)
+  t.equal(body.error, code, `error code should be ${code}; ${seen}`)
+  t.equal(body.statusCode, statusCode, `body.statusCode should equal the HTTP status; ${seen}`)
+  t.type(body.message, 'string', `body.message should be a string; ${seen}`)
+  t.type(body.nextActions, 'string', `body.nextActions should be a string; ${seen}`)
+  t.same(Object.keys(body).sort(), ['error', 'message', 'nextActions', 'statusCode'], `body should hold exactly error, message, statusCode, nextActions; ${seen}`)
+}
