@@ -5,20 +5,40 @@ const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef123456
 
 export const ErrorResponse = Type.Object({
   error: Type.String({ description: 'Error code for programmatic handling', examples: ['INVALID_INPUT'] }),
-  message: Type.String({ description: 'Human-readable error message' }),
-  statusCode: Type.Integer({ description: 'HTTP status code, equal to the response status' }),
-  nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error' }))
+  message: Type.String({ description: 'Human-readable error message', examples: ['gracePeriodHours must be an integer from 0 to 720'] }),
+  statusCode: Type.Integer({ description: 'HTTP status code, equal to the response status', examples: [400] }),
+  nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ERROR_CODES.INVALID_INPUT.nextActions] }))
 }, { $id: 'AnonKeyErrorResponse', title: 'ErrorResponse' })
 
-/** The error responses every admin route can give, plus the ones named. */
-function errorResponses (...codes: ErrorCode[]): Record<number, TSchema> {
-  const statuses = new Set<number>([401, 403, 500, 503, ...codes.map((code) => ERROR_CODES[code].statusCode)])
-  return Object.fromEntries([...statuses].map((status) => [status, Type.Ref(ErrorResponse.$id as string)]))
+type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED'>
+
+/** What each code means on an admin route: the description of its response in the OpenAPI document. */
+const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
+  INVALID_INPUT: 'INVALID_INPUT: the body or a path parameter is not valid',
+  AUTH_INVALID_CREDENTIALS: 'AUTH_INVALID_CREDENTIALS: no admin token, or one that is not valid',
+  FORBIDDEN: 'FORBIDDEN: a valid token, but not a project admin',
+  ANON_KEY_NOT_INITIALIZED: 'ANON_KEY_NOT_INITIALIZED: the store holds no anon key yet',
+  NOT_FOUND: 'NOT_FOUND: no valid previous key has this fingerprint',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE: the body is over the size limit',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON',
+  INTERNAL_ERROR: 'INTERNAL_ERROR: an unexpected failure',
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE: the key store did not answer in time'
+}
+
+/** The error responses every admin route can give, plus the ones named, each described by its codes. */
+function errorResponses (...codes: AdminErrorCode[]): Record<number, TSchema> {
+  const byStatus = new Map<number, string[]>()
+  for (const code of ['AUTH_INVALID_CREDENTIALS', 'FORBIDDEN', 'INTERNAL_ERROR', 'STORE_UNAVAILABLE', ...codes] as const) {
+    const status = ERROR_CODES[code].statusCode
+    byStatus.set(status, [...(byStatus.get(status) ?? []), RESPONSE_DESCRIPTIONS[code]])
+  }
+  return Object.fromEntries([...byStatus].map(([status, descriptions]) =>
+    [status, Type.Ref(ErrorResponse.$id as string, { description: descriptions.join('; ') })]))
 }
 
 export const GetAnonKeyResponse = Type.Object({
   anonKey: Type.String({ description: 'The current anon key', examples: [EXAMPLE_KEY] })
-})
+}, { description: 'The current anon key', examples: [{ anonKey: EXAMPLE_KEY }] })
 
 export function rotateBodySchema (maxGracePeriodHours: number, defaultGracePeriodHours: number): TSchema {
   return Type.Object({
@@ -28,7 +48,11 @@ export function rotateBodySchema (maxGracePeriodHours: number, defaultGracePerio
       default: defaultGracePeriodHours,
       description: 'How long the old key remains valid after rotation, in hours'
     }))
-  }, { additionalProperties: false })
+  }, {
+    additionalProperties: false,
+    description: 'Optional: no body, an empty body or {} rotates with the default grace period.',
+    examples: [{ gracePeriodHours: 24 }]
+  })
 }
 
 export const RotateResponse = Type.Object({
@@ -36,14 +60,24 @@ export const RotateResponse = Type.Object({
   message: Type.String(),
   anonKey: Type.String({ description: 'The new anon key' }),
   oldKeyExpiresAt: Type.String({ format: 'date-time', description: 'When the previous key stops being accepted' })
+}, {
+  description: 'Anon key rotated',
+  examples: [{
+    success: true,
+    message: 'Anon key rotated successfully. Old key will remain valid during grace period.',
+    anonKey: EXAMPLE_KEY,
+    oldKeyExpiresAt: '2026-06-18T00:00:00.000Z'
+  }]
 })
 
 export const PreviousKeysResponse = Type.Object({
   previousKeys: Type.Array(Type.Object({
     fingerprint: Type.String({ description: 'First 12 hex characters of the SHA-256 of the key' }),
     rotatedAt: Type.String({ format: 'date-time' }),
-    expiresAt: Type.String({ format: 'date-time' })
-  }, { additionalProperties: true }))
+    expiresAt: Type.String({ format: 'date-time' }),
+    requests: Type.Integer({ description: 'Requests that carried this key since its rotation, over all instances' }),
+    lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last such request, or null' })
+  }))
 })
 
 export const RevokeResponse = Type.Object({
