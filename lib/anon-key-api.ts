@@ -22,6 +22,10 @@ export interface PreviousKeyInfo {
   fingerprint: string
   rotatedAt: string
   expiresAt: string
+  /** Requests that carried this key since its rotation: all instances' reported counts plus this one's. */
+  requests: number
+  /** The last such request, or null if none was seen. */
+  lastSeenAt: string | null
 }
 
 export interface RevokeResult {
@@ -66,6 +70,7 @@ export class AnonKeyApi extends EventEmitter {
   private refreshAgain = false
   private unsubscribe: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
+  private usageTimer: NodeJS.Timeout | null = null
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
     super()
@@ -137,7 +142,35 @@ export class AnonKeyApi extends EventEmitter {
     return snapshot.previousKeys
       .filter((record) => isStillValid(record, now))
       .sort((a, b) => b.rotatedAt - a.rotatedAt)
-      .map((record) => ({ fingerprint: fingerprintOfDigest(record.digest), rotatedAt: iso(record.rotatedAt), expiresAt: iso(record.expiresAt) }))
+      .map((record) => {
+        const unreported = this.cache.usage.peek(record.digest)
+        const lastSeenAt = Math.max(record.lastSeenAt ?? 0, unreported?.lastSeenAt ?? 0)
+        return {
+          fingerprint: fingerprintOfDigest(record.digest),
+          rotatedAt: iso(record.rotatedAt),
+          expiresAt: iso(record.expiresAt),
+          requests: (record.requests ?? 0) + (unreported?.requests ?? 0),
+          lastSeenAt: lastSeenAt === 0 ? null : iso(lastSeenAt)
+        }
+      })
+  }
+
+  /**
+   * Hands the previous-key usage counted in this process to the store in one batch (every `usageFlushMs`, and
+   * on close). A store without recordUsage keeps nothing, so the counts then stay here as this process's totals.
+   * Counts that fail to reach the store are kept for the next batch.
+   */
+  async flushUsage (): Promise<void> {
+    const { store } = this.options
+    if (store.recordUsage === undefined) return
+    const reports = this.cache.usage.take()
+    if (reports.length === 0) return
+    try {
+      await this.call('recordUsage', () => (store.recordUsage as NonNullable<typeof store.recordUsage>)(reports))
+    } catch (error) {
+      this.cache.usage.giveBack(reports)
+      this.log.warn({ err: error }, 'anon key usage figures not saved; will retry')
+    }
   }
 
   /** Revokes one previous key by fingerprint, or every previous key when none is named. */
@@ -170,12 +203,17 @@ export class AnonKeyApi extends EventEmitter {
     else this.take(await this.call('load', () => this.options.store.load()))
     this.timer = setInterval(() => { this.refresh() }, this.options.cacheTtlMs)
     this.timer.unref()
+    this.usageTimer = setInterval(() => { this.flushUsage() }, this.options.usageFlushMs)
+    this.usageTimer.unref()
   }
 
   /** @internal */
   async stop (): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer)
+    if (this.usageTimer !== null) clearInterval(this.usageTimer)
     this.timer = null
+    this.usageTimer = null
+    await this.flushUsage()
     const unsubscribe = this.unsubscribe
     this.unsubscribe = null
     if (unsubscribe !== null) await unsubscribe().catch((error: unknown) => this.log.warn({ err: error }, 'anon key store unsubscribe failed'))

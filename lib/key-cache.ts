@@ -2,6 +2,7 @@ import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './key.j
 import type { RejectionCode } from './rejection.js'
 import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './stores/retention.js'
 import type { AnonKeySnapshot, PreviousKeyRecord } from './stores/store.js'
+import { UsageCounter } from './usage-counter.js'
 
 /** What a request that carries a valid anon key gets as `request.anonKey`. */
 export interface AnonKeyIdentity {
@@ -45,6 +46,8 @@ export class KeyCache {
   currentKey: string | null = null
   private current = new Map<string, ValidEntry>()
   private previous = new Map<string, PreviousEntry>()
+  /** Requests that carried each previous key, not yet reported to the store. */
+  readonly usage = new UsageCounter()
 
   /** Takes a snapshot unless it is older than the one already held. Returns whether it was taken. */
   apply (snapshot: AnonKeySnapshot, now: number): boolean {
@@ -70,7 +73,10 @@ export class KeyCache {
     const previous = this.previous.get(digestOf(key))
     if (previous === undefined) return 'AUTH_INVALID_CREDENTIALS'
     const { record } = previous
-    if (record.revokedAt === null && now < record.expiresAt) return previous.valid
+    if (record.revokedAt === null && now < record.expiresAt) {
+      this.usage.count(record.digest, now)
+      return previous.valid
+    }
     if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
     return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'
   }

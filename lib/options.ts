@@ -34,6 +34,8 @@ export interface FastifyAnonKeyOptions {
   apiKeyHeader?: boolean | string
   /** Largest rotate body accepted, in bytes. Default: 1024. */
   bodyLimit?: number
+  /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
+  usageFlushMs?: number
 }
 
 export interface ResolvedOptions {
@@ -50,6 +52,7 @@ export interface ResolvedOptions {
   storeTimeoutMs: number
   apiKeyHeader: string | null
   bodyLimit: number
+  usageFlushMs: number
 }
 
 const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
@@ -103,6 +106,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   }
   if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
   if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
+  if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
@@ -126,6 +130,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     cacheTtlMs: options.cacheTtlMs ?? 30_000,
     storeTimeoutMs: options.storeTimeoutMs ?? 5000,
     apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
-    bodyLimit: options.bodyLimit ?? 1024
+    bodyLimit: options.bodyLimit ?? 1024,
+    usageFlushMs: options.usageFlushMs ?? 10_000
   }
 }

@@ -44,6 +44,15 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
       if (result.revoked.length === 0) return { snapshot: snapshot(), revoked: [] }
       return { snapshot: commit(result.state), revoked: result.revoked }
     },
+    async recordUsage (reports) {
+      const byDigest = new Map(state.previousKeys.map((record) => [record.digest, record]))
+      for (const report of reports) {
+        const record = byDigest.get(report.digest)
+        if (record === undefined) continue
+        record.requests = (record.requests ?? 0) + report.requests
+        record.lastSeenAt = Math.max(record.lastSeenAt ?? 0, report.lastSeenAt)
+      }
+    },
     async subscribe (listener) {
       listeners.add(listener)
       return async () => { listeners.delete(listener) }

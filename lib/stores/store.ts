@@ -1,3 +1,5 @@
+import type { UsageReport } from '../usage-counter.js'
+
 /**
  * The storage adapter interface. Every store (memory, PostgreSQL, Redis, or your own) implements exactly this.
  *
@@ -27,6 +29,12 @@ export interface AnonKeyStore {
   revoke (change: RevokeChange): Promise<RevokeOutcome>
   /** Calls `listener` after every change, from any process. Resolves to a function that stops the calls. */
   subscribe (listener: () => void): Promise<() => Promise<void>>
+  /**
+   * Optional. Adds request counts that one instance saw for previous keys (batched, never one call per request),
+   * so that `load()` returns them summed over every instance in `PreviousKeyRecord.requests` / `lastSeenAt`.
+   * Reports for a digest the store no longer holds are dropped. Without it, each instance lists its own counts.
+   */
+  recordUsage? (reports: UsageReport[]): Promise<void>
   /** Releases what the store opened itself (a listening connection, timers). Never closes a client it was given. */
   close (): Promise<void>
 }
@@ -40,6 +48,10 @@ export interface PreviousKeyRecord {
   expiresAt: number
   /** When it was revoked early, or null. */
   revokedAt: number | null
+  /** Requests that carried this key since its rotation, summed over instances (stores with recordUsage). */
+  requests?: number
+  /** The last time such a request was seen, or null. */
+  lastSeenAt?: number | null
 }
 
 export interface AnonKeySnapshot {
