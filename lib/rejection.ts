@@ -35,9 +35,13 @@ export class AnonKeyRejection {
   }
 }
 
-/** One frozen rejection per code, shared by every request: refusing a request allocates nothing. */
+/**
+ * One rejection per code, shared by every request: refusing a request allocates nothing. The rejections
+ * themselves are not frozen: pino's error serializer (Fastify logs every 4xx) tags the object it logs with a
+ * symbol and removes it again, and on a frozen object that throws, turning the 401 into Fastify's own format.
+ */
 export const REJECTIONS: Readonly<Record<RejectionCode, AnonKeyRejection>> = Object.freeze({
-  AUTH_INVALID_CREDENTIALS: Object.freeze(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS')),
-  ANON_KEY_EXPIRED: Object.freeze(new AnonKeyRejection('ANON_KEY_EXPIRED')),
-  ANON_KEY_REVOKED: Object.freeze(new AnonKeyRejection('ANON_KEY_REVOKED'))
+  AUTH_INVALID_CREDENTIALS: new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'),
+  ANON_KEY_EXPIRED: new AnonKeyRejection('ANON_KEY_EXPIRED'),
+  ANON_KEY_REVOKED: new AnonKeyRejection('ANON_KEY_REVOKED')
 })
