@@ -14,7 +14,9 @@ npm install --no-audit --no-fund --silent "$work/$tarball" "fastify@$(node -p "r
   "typescript@$(node -p "require('$root/node_modules/typescript/package.json').version")" \
   "@types/node@$(node -p "require('$root/node_modules/@types/node/package.json').version")"
 cp "$root"/scripts/package-check/* .
+cp consumer.ts consumer-esm.mts   # the same code, type-checked as an ES module too
 node esm.mjs
 node cjs.cjs
-npx tsc -p tsconfig.json
+npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
+npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node consumer-esm.mts   # the same code as an ES module
 echo "package check: ESM, CommonJS and TypeScript consumers all passed"
