@@ -93,8 +93,9 @@ export function followChain (model: KeyModel, outcomes: Array<{ newKey: string, 
  * Runs `steps` on `store` through the store interface, with explicit instants, and checks after every step:
  * the snapshot against the model (current key, previous records and their expiry, no previous key in plain
  * text, versions that never go back) and a KeyCache fed with that snapshot against the model's answers.
+ * Resolves to the model, so that a caller can scan the backend for the keys it knows.
  */
-export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: number): Promise<void> {
+export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: number): Promise<KeyModel> {
   const model = new KeyModel()
   const cache = new KeyCache()
   let now = start
@@ -164,4 +165,5 @@ export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: 
     assert.equal(cache.apply(snapshot, now), true, 'the cache takes every newer snapshot')
     checkCache(cache, model, now)
   }
+  return model
 }
