@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
+import type { Test } from 'tap'
 import anonKey, { type FastifyAnonKeyOptions } from '../../lib/index.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'
@@ -76,7 +77,7 @@ export async function useKey (app: FastifyInstance, key: string) {
  * what a client would have received instead.
  */
 export function assertError (
-  t: { equal: (a: unknown, b: unknown, m?: string) => unknown, type: (a: unknown, b: unknown, m?: string) => unknown, same: (a: unknown, b: unknown, m?: string) => unknown },
+  t: Pick<Test, 'equal' | 'type' | 'same'>,
   response: { statusCode: number, body: string },
   statusCode: number,
   code: string

@@ -1,0 +1,182 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import t from 'tap'
+import { assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
+import anonKey, { fingerprintOf, memoryStore, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+
+async function hostApp (t: { teardown: (fn: () => unknown) => void }, options: FastifyAnonKeyOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(anonKey, { jwt: { secret: JWT_SECRET }, ...options })
+  return app
+}
+
+type CountingStore = AnonKeyStore & { calls: string[] }
+
+/** A memoryStore that records every call made to it. */
+function countingStore (): CountingStore {
+  const store = memoryStore()
+  const calls: string[] = []
+  return new Proxy(store, {
+    get (target, property, receiver) {
+      if (property === 'calls') return calls
+      const value = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        calls.push(String(property))
+        return value.apply(target, args)
+      }
+    }
+  }) as CountingStore
+}
+
+t.test('verifyAnonKey as a global onRequest hook lets a valid key through and sets request.anonKey', async (t) => {
+  const app = await hostApp(t)
+  app.addHook('onRequest', app.verifyAnonKey)
+  app.get('/rows', async (request) => ({ anonKey: request.anonKey }))
+  await app.ready()
+  const key = (await app.anonKey.get()) as string
+  const response = await app.inject({ url: '/rows', headers: bearer(key) })
+  t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
+  t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+  assertError(t, await app.inject({ url: '/rows' }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('verifyAnonKey as a route-level onRequest hook guards only that route', async (t) => {
+  const app = await hostApp(t)
+  app.get('/guarded', { onRequest: app.verifyAnonKey }, async (request) => ({ anonKey: request.anonKey }))
+  app.get('/open', async (request) => ({ anonKey: request.anonKey }))
+  await app.ready()
+  const key = (await app.anonKey.get()) as string
+  assertError(t, await app.inject({ url: '/guarded' }), 401, 'AUTH_INVALID_CREDENTIALS')
+  t.equal((await app.inject({ url: '/guarded', headers: bearer(key) })).statusCode, 200)
+  const open = await app.inject({ url: '/open' })
+  t.equal(open.statusCode, 200)
+  t.same(open.json(), { anonKey: null }, 'request.anonKey is null where verifyAnonKey did not run')
+})
+
+t.test('verifyAnonKey works as a preHandler hook too', async (t) => {
+  const app = await hostApp(t)
+  app.get('/late', { preHandler: app.verifyAnonKey }, async (request) => ({ anonKey: request.anonKey }))
+  await app.ready()
+  const key = (await app.anonKey.get()) as string
+  t.equal((await app.inject({ url: '/late', headers: bearer(key) })).json().anonKey.fingerprint, fingerprintOf(key))
+  assertError(t, await app.inject({ url: '/late', headers: bearer('anon_nope') }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('the Bearer scheme of an anon key is read in any case', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+    const response = await app.inject({ url: '/data', headers: { authorization: `${scheme} ${key}` } })
+    t.equal(response.statusCode, 200, `"${scheme} <key>" should verify; client got ${response.statusCode} ${response.body}`)
+  }
+})
+
+t.test('malformed keys and headers answer 401 AUTH_INVALID_CREDENTIALS', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  const headers = [
+    key,
+    `Token ${key}`,
+    `Bearer  ${key}`,
+    `Bearer ${key} `,
+    `Bearer ${key}0`,
+    `Bearer ${key.slice(0, -1)}`,
+    `Bearer ${key.toUpperCase()}`,
+    `Bearer ${key.replace('anon_', 'ANON_')}`,
+    `Bearer ${key.replace('anon_', 'service_')}`,
+    `Bearer ${key.slice(0, -1)}g`,
+    'Bearer ',
+    'Bearer',
+    'Bearerx',
+    `Bearer anon_${'0'.repeat(64)}`
+  ]
+  for (const authorization of headers) {
+    assertError(t, await app.inject({ url: '/data', headers: { authorization } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  }
+})
+
+t.test('verification makes no store call in steady state, for valid, previous, malformed and unknown keys', async (t) => {
+  const store = countingStore()
+  const app = await startApp(t, { store })
+  const old = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  const current = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 0 })
+  const newest = await currentKey(app)
+  await new Promise((resolve) => setTimeout(resolve, 20)) // let the change notifications' reloads finish
+  store.calls.length = 0
+
+  const keys = [newest, old, current, 'anon_short', `anon_${'f'.repeat(64)}`, 'x'.repeat(10_000), '']
+  for (let round = 0; round < 20; round++) {
+    for (const key of keys) await useKey(app, key)
+    for (const key of keys) await app.anonKey.verify(key)
+  }
+  t.same(store.calls, [], 'the store was called during verification')
+  t.equal((await useKey(app, newest)).statusCode, 200)
+  t.equal((await useKey(app, old)).statusCode, 200)
+  assertError(t, await useKey(app, current), 401, 'ANON_KEY_EXPIRED')
+})
+
+t.test('apiKeyHeader: true also reads the key from the apikey header', async (t) => {
+  const app = await startApp(t, { apiKeyHeader: true })
+  const key = await currentKey(app)
+  const response = await app.inject({ url: '/data', headers: { apikey: key } })
+  t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
+  t.equal(response.json().anonKey.fingerprint, fingerprintOf(key))
+  assertError(t, await app.inject({ url: '/data', headers: { apikey: 'anon_bad' } }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('apiKeyHeader names a custom header, in any case', async (t) => {
+  const app = await startApp(t, { apiKeyHeader: 'X-Anon-Key' })
+  const key = await currentKey(app)
+  t.equal((await app.inject({ url: '/data', headers: { 'x-anon-key': key } })).statusCode, 200)
+  assertError(t, await app.inject({ url: '/data', headers: { apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('the Authorization header wins over the apikey header', async (t) => {
+  const app = await startApp(t, { apiKeyHeader: true })
+  const key = await currentKey(app)
+  assertError(t, await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_wrong', apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}`, apikey: 'junk' } })).statusCode, 200)
+})
+
+t.test('the apikey header is ignored unless apiKeyHeader is set', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  assertError(t, await app.inject({ url: '/data', headers: { apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('apiKeyHeader: false reads only the Authorization header', async (t) => {
+  const app = await startApp(t, { apiKeyHeader: false })
+  const key = await currentKey(app)
+  assertError(t, await app.inject({ url: '/data', headers: { apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('a host error handler receives a refusal with statusCode 401 and its code', async (t) => {
+  const app = await hostApp(t)
+  app.setErrorHandler((error: any, request, reply) => {
+    reply.code(error.statusCode).send({ hostSaw: error.code, message: error.message })
+  })
+  app.get('/rows', { onRequest: app.verifyAnonKey }, async () => ({ ok: true }))
+  await app.ready()
+  const response = await app.inject({ url: '/rows' })
+  t.equal(response.statusCode, 401)
+  t.same(response.json(), { hostSaw: 'AUTH_INVALID_CREDENTIALS', message: 'A valid anon key is required in the Authorization header as "Bearer anon_…".' })
+})
+
+t.test('a refusal of verifyAnonKey has the contract format over a real socket too', async (t) => {
+  const app = await startApp(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address() as { port: number }
+  const response = await fetch(`http://127.0.0.1:${address.port}/data`, { headers: { authorization: 'Bearer anon_x' } })
+  t.equal(response.status, 401)
+  t.match(response.headers.get('content-type'), /^application\/json/)
+  const body = await response.json()
+  t.same(body, {
+    error: 'AUTH_INVALID_CREDENTIALS',
+    message: 'A valid anon key is required in the Authorization header as "Bearer anon_…".',
+    statusCode: 401,
+    nextActions: 'Send a valid credential in the Authorization header as "Bearer <token>".'
+  })
+})
