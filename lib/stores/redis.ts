@@ -55,7 +55,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   const stateKey = `${tag}:state`
   const channel = `${tag}:changes`
   const listeners = new Set<() => void>()
-  let subscriber: Redis | Cluster | null = null
+  let listening: { connection: Redis, closing: AbortController } | null = null
   let subscribing: Promise<void> | null = null
 
   async function load (): Promise<AnonKeySnapshot> {
@@ -96,14 +96,16 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   async function listen (): Promise<void> {
     // Cluster.duplicate() takes other arguments than Redis.duplicate(), but none are passed here.
     const connection = (client as Redis).duplicate()
-    subscriber = connection
+    const closing = new AbortController()
+    listening = { connection, closing }
     // A dropped connection must never crash the process; ioredis reconnects and resubscribes by itself.
     connection.on('error', ignoreConnectionError)
     connection.on('message', announce)
     try {
+      await connected(connection, closing.signal)
       await connection.subscribe(channel)
     } catch (error) {
-      stopListening()
+      if (listening?.connection === connection) stopListening()
       throw error
     }
     connection.on('ready', () => {
@@ -113,8 +115,10 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   }
 
   function stopListening (): void {
-    subscriber?.disconnect()
-    subscriber = null
+    // disconnect() alone would not settle a wait for 'ready' while ioredis is between two reconnect attempts.
+    listening?.closing.abort()
+    listening?.connection.disconnect()
+    listening = null
     subscribing = null
   }
 
@@ -159,6 +163,30 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       stopListening()
     }
   }
+}
+
+/**
+ * Resolves once a new connection is ready, so that the first SUBSCRIBE does not fail on a client made with
+ * `enableOfflineQueue: false`, and starts a `lazyConnect` one. Rejects if the store is closed first, or if the
+ * connection ends (a retryStrategy that gives up).
+ */
+function connected (connection: Redis, closing: AbortSignal): Promise<void> {
+  if (connection.status === 'wait') return connection.connect()
+  return new Promise((resolve, reject) => {
+    const settle = (error: Error | null): void => {
+      connection.off('ready', ready)
+      connection.off('end', ended)
+      closing.removeEventListener('abort', closed)
+      if (error === null) resolve()
+      else reject(error)
+    }
+    const ready = (): void => settle(null)
+    const ended = (): void => settle(new Error('fastify-anon-key: the Redis listening connection ended before it was ready (retryStrategy gave up)'))
+    const closed = (): void => settle(new Error('fastify-anon-key: the store was closed before its Redis listening connection was ready'))
+    connection.once('ready', ready)
+    connection.once('end', ended)
+    closing.addEventListener('abort', closed)
+  })
 }
 
 /** Errors of the listening connection: ioredis reconnects on its own, and admin calls report their own failures. */

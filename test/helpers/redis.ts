@@ -1,0 +1,61 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Test } from 'tap'
+import { IN_CI, REDIS_URL } from './services.js'
+
+const target = new URL(REDIS_URL)
+/** Where the real Redis listens, for a TCP proxy in front of it. */
+export const REDIS_HOST = target.hostname
+export const REDIS_PORT = Number(target.port === '' ? 6379 : target.port)
+
+let probing: Promise<string | null> | null = null
+
+/** Resolves to null when Redis answers PING, or to the reason it does not. One short attempt, no retries. */
+function probe (): Promise<string | null> {
+  probing ??= (async () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.ping()
+      return null
+    } catch (error) {
+      return (error as Error).message
+    } finally {
+      client.disconnect()
+    }
+  })()
+  return probing
+}
+
+/**
+ * Runs `define` inside a subtest when Redis answers. Otherwise the subtest is skipped with a visible message,
+ * or fails under CI=true, where a missing service is never a skip.
+ */
+export function onRedis (t: Test, define: (t: Test) => void): void {
+  t.test(`on Redis at ${REDIS_URL}`, async (t) => {
+    const problem = await probe()
+    if (problem !== null) {
+      const message = `Redis is unreachable at ${REDIS_URL} (${problem}). Start it (see README, Redis) or set REDIS_URL`
+      if (IN_CI) t.fail(`${message}. CI=true: a missing Redis fails the run.`)
+      else t.plan(0, `${message}: the Redis tests are skipped.`)
+      return
+    }
+    define(t)
+  })
+}
+
+/** An ioredis client of the test's own, disconnected when the test ends. Its errors are expected in outage tests. */
+export function redisClient (t: Test, options: RedisOptions = {}, url = REDIS_URL): Redis {
+  const client = new Redis(url, options)
+  client.on('error', () => {})
+  t.teardown(() => { client.disconnect() })
+  return client
+}
+
+/** The URL of a proxy on 127.0.0.1 in front of Redis, keeping the database and credentials of REDIS_URL. */
+export function proxiedUrl (port: number): string {
+  const url = new URL(REDIS_URL)
+  url.hostname = '127.0.0.1'
+  url.port = String(port)
+  return url.toString()
+}

@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import type { Redis } from 'ioredis'
+import { generateAnonKey, redisStore } from '../lib/index.js'
+import { runStoreConformance } from '../lib/testing.js'
+import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { uniqueNamespace } from './helpers/services.js'
+import { startTcpProxy } from './helpers/tcp-proxy.js'
+
+const HOUR_MS = 60 * 60 * 1000
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/** Every key of a namespace, by the hash tag every key of the store carries. */
+async function keysOf (client: Redis, namespace: string, keyPrefix = 'fastify-anon-key'): Promise<string[]> {
+  const pattern = `{${keyPrefix}:${namespace}}*`.replace(/[{}]/g, '\\$&')
+  const found: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    found.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return found.sort()
+}
+
+/** Everything Redis holds for a namespace, as text: every key name and every field and value in it. */
+async function dumpOf (client: Redis, namespace: string): Promise<string> {
+  const parts: string[] = []
+  for (const key of await keysOf(client, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
+  return parts.join('\n')
+}
+
+async function waitUntil (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+onRedis(t, (t) => {
+  const admin = redisClient(t)
+  const namespaces: string[] = []
+  const namespace = (label: string): string => {
+    const name = uniqueNamespace(label)
+    namespaces.push(name)
+    return name
+  }
+  t.teardown(async () => {
+    for (const name of namespaces) {
+      const keys = await keysOf(admin, name)
+      if (keys.length > 0) await admin.del(...keys)
+    }
+  })
+
+  t.test('the Redis store passes the conformance suite, each instance on a client of its own', async (t) => {
+    await runStoreConformance(t, {
+      createStore (ns) {
+        namespaces.push(ns)
+        return redisStore({ client: redisClient(t), namespace: ns })
+      },
+      readRaw: (ns) => dumpOf(admin, ns),
+      namespacePrefix: uniqueNamespace('conformance')
+    })
+  })
+
+  t.test('keeps a namespace in one hash, under one hash tag, and announces on a channel under the same tag', async (t) => {
+    const ns = namespace('layout')
+    const store = redisStore({ client: redisClient(t), namespace: ns })
+    t.teardown(() => store.close())
+    const listener = redisClient(t)
+    const heard: string[] = []
+    listener.on('message', (channel: string) => heard.push(channel))
+    await listener.subscribe(`{fastify-anon-key:${ns}}:changes`)
+
+    await store.initialize(generateAnonKey())
+    const now = Date.now()
+    await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    await store.revoke({ now: now + 1 })
+
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`], 'the namespace is one key, named with the hash tag')
+    t.equal(await admin.type(`{fastify-anon-key:${ns}}:state`), 'hash')
+    t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}}:state`)).sort(), ['current', 'previous', 'version'])
+    await waitUntil('three change notifications', () => heard.length === 3)
+    t.same(heard, Array(3).fill(`{fastify-anon-key:${ns}}:changes`), 'each change is published on the namespace channel')
+  })
+
+  t.test('keyPrefix renames the hash tag', async (t) => {
+    const ns = namespace('prefix')
+    const store = redisStore({ client: redisClient(t), namespace: ns, keyPrefix: 'myapp-keys' })
+    await store.initialize(generateAnonKey())
+    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}}:state`])
+    t.same(await keysOf(admin, ns), [], 'nothing is written under the default prefix')
+    await admin.del(`{myapp-keys:${ns}}:state`)
+  })
+
+  t.test('a namespace or prefix with a brace is refused, since it would break the hash tag', async (t) => {
+    const client = redisClient(t, { lazyConnect: true })
+    t.throws(() => redisStore({ client, namespace: 'a}b' }), /must not contain \{ or \}/)
+    t.throws(() => redisStore({ client, keyPrefix: '{x' }), /must not contain \{ or \}/)
+    t.equal(redisStore({ client }).namespace, 'default')
+  })
+
+  t.test('previous keys are stored only as SHA-256 digests: no retired key is in any stored value', async (t) => {
+    const ns = namespace('digests')
+    const store = redisStore({ client: redisClient(t), namespace: ns })
+    const keys = Array.from({ length: 5 }, () => generateAnonKey())
+    await store.initialize(keys[0])
+    let now = Date.now()
+    for (const key of keys.slice(1)) {
+      now += 1
+      await store.rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
+    }
+    await store.revoke({ now: now + 1, fingerprint: sha256(keys[1]).slice(0, 12) })
+
+    const dump = await dumpOf(admin, ns)
+    for (const retired of keys.slice(0, -1)) {
+      t.notOk(dump.includes(retired.slice('anon_'.length)), 'a retired key is readable in Redis')
+      t.ok(dump.includes(sha256(retired)), 'a retired key has no digest record')
+    }
+    t.ok(dump.includes(keys[4]), 'the current key is stored so GET can return it')
+    const loaded = await store.load()
+    t.equal(loaded.currentKey, keys[4])
+    t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
+  })
+
+  t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {
+    const ns = namespace('noscript')
+    const store = redisStore({ client: redisClient(t), namespace: ns })
+    await store.initialize(generateAnonKey())
+    await admin.script('FLUSH')
+    const now = Date.now()
+    const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    t.equal(outcome?.snapshot.version, 2, 'the rotation went through with the script sent whole')
+    await store.revoke({ now: now + 1 })
+    t.equal((await store.load()).version, 3, 'and the script is cached again')
+  })
+
+  t.test('a client that may not run scripts gets the error, not a retry loop', async (t) => {
+    const ns = namespace('noperm')
+    const user = `anonkey_noscript_${ns}`
+    const password = `pw_${ns}`
+    await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-evalsha', '-eval')
+    t.teardown(() => admin.call('ACL', 'DELUSER', user))
+    const store = redisStore({ client: redisClient(t, { username: user, password }), namespace: ns })
+    t.equal((await store.load()).currentKey, null, 'reading works')
+    await t.rejects(store.initialize(generateAnonKey()), /NOPERM/)
+  })
+
+  t.test('the listening connection is opened on first subscribe and closed with the last listener; the client is never closed', async (t) => {
+    const name = `anonkey_${namespace('conn')}`
+    const client = redisClient(t, { connectionName: name })
+    const store = redisStore({ client, namespace: name })
+    const connections = async (): Promise<number> => String(await admin.client('LIST')).split('\n').filter((line) => line.includes(` name=${name} `)).length
+    await client.ping()
+    t.equal(await connections(), 1, 'only the client before any subscribe')
+    const stopOne = await store.subscribe(() => {})
+    const stopTwo = await store.subscribe(() => {})
+    t.equal(await connections(), 2, 'one listening connection for every listener')
+    await stopOne()
+    t.equal(await connections(), 2, 'kept while a listener remains')
+    await stopTwo()
+    await waitUntil('the listening connection to close', async () => (await connections()) === 1)
+    await store.subscribe(() => {})
+    t.equal(await connections(), 2, 'opened again by a new subscribe')
+    await store.close()
+    await store.close()
+    await waitUntil('close to end the listening connection', async () => (await connections()) === 1)
+    t.equal(await client.ping(), 'PONG', 'the user\'s client still works after close')
+  })
+
+  for (const [label, options] of [['enableOfflineQueue: false', { enableOfflineQueue: false }], ['lazyConnect: true', { lazyConnect: true }]] as const) {
+    t.test(`a client made with ${label} hears changes too`, async (t) => {
+      const ns = namespace('clientopts')
+      const store = redisStore({ client: redisClient(t, options), namespace: ns })
+      t.teardown(() => store.close())
+      let calls = 0
+      await store.subscribe(() => { calls += 1 })
+      await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
+      await waitUntil('a notification', () => calls > 0)
+      t.equal((await store.load()).version, 1)
+    })
+  }
+
+  t.test('close() while subscribe waits for an unreachable Redis ends the wait: subscribe rejects, nothing hangs', async (t) => {
+    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+    t.teardown(() => proxy.close())
+    proxy.cut()
+    const client = redisClient(t, { retryStrategy: () => 20 }, proxiedUrl(proxy.port))
+    const store = redisStore({ client, namespace: namespace('closewait') })
+    const subscribing = t.rejects(store.subscribe(() => {}), /closed before its Redis listening connection was ready/)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await store.close()
+    await subscribing
+    proxy.restore()
+    await waitUntil('the user\'s client to reconnect', () => client.status === 'ready')
+    t.equal(await client.ping(), 'PONG', 'the user\'s client, untouched, works once Redis is back')
+  })
+
+  t.test('a client whose retryStrategy gives up fails subscribe while Redis is down, instead of waiting', async (t) => {
+    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+    t.teardown(() => proxy.close())
+    proxy.cut()
+    const store = redisStore({ client: redisClient(t, { retryStrategy: () => null }, proxiedUrl(proxy.port)), namespace: namespace('giveup') })
+    t.teardown(() => store.close())
+    await t.rejects(store.subscribe(() => {}), /ended before it was ready/)
+  })
+
+  t.test('a lazyConnect client whose Redis is down fails subscribe, and a later subscribe works', async (t) => {
+    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+    t.teardown(() => proxy.close())
+    proxy.cut()
+    const ns = namespace('lazydown')
+    const store = redisStore({ client: redisClient(t, { lazyConnect: true, retryStrategy: () => 20 }, proxiedUrl(proxy.port)), namespace: ns })
+    t.teardown(() => store.close())
+    await t.rejects(store.subscribe(() => {}), 'the first subscribe reports that Redis is down')
+    proxy.restore()
+    let calls = 0
+    await store.subscribe(() => { calls += 1 })
+    await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
+    await waitUntil('a notification', () => calls > 0)
+    t.pass('notifications flow after the failed first attempt')
+  })
+
+  t.test('after a cut connection the subscription comes back, and listeners hear once that something may have changed', async (t) => {
+    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+    t.teardown(() => proxy.close())
+    const ns = namespace('resub')
+    const store = redisStore({ client: redisClient(t, { retryStrategy: () => 50 }, proxiedUrl(proxy.port)), namespace: ns })
+    t.teardown(() => store.close())
+    const other = redisStore({ client: redisClient(t), namespace: ns })
+    await other.initialize(generateAnonKey())
+    let calls = 0
+    await store.subscribe(() => { calls += 1 })
+
+    proxy.cut()
+    const now = Date.now()
+    await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    t.equal(calls, 0, 'the change made during the cut cannot be heard')
+    proxy.restore()
+    await waitUntil('a notification after the reconnect', () => calls > 0)
+    t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
+
+    await other.revoke({ now: now + 1 })
+    await waitUntil('the next change to be heard through the restored subscription', () => calls > 1)
+    t.pass('the subscription survived the cut')
+  })
+
+  t.test('errors on the store\'s own connection are handled: no "Unhandled error event", no crash', async (t) => {
+    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+    const client = redisClient(t, { retryStrategy: () => 50 }, proxiedUrl(proxy.port))
+    let clientErrors = 0
+    client.on('error', () => { clientErrors += 1 })
+    const store = redisStore({ client, namespace: namespace('errors') })
+    t.teardown(() => store.close())
+    await store.subscribe(() => {})
+    const printed: string[] = []
+    const consoleError = console.error
+    console.error = (...args: unknown[]) => { printed.push(args.join(' ')) }
+    t.teardown(() => { console.error = consoleError })
+    await proxy.close() // nothing listens any more: every reconnect attempt now fails with ECONNREFUSED
+    await waitUntil('several failed reconnects', () => clientErrors >= 3)
+    console.error = consoleError
+    t.same(printed.filter((line) => line.includes('Unhandled error event')), [], 'ioredis found no error listener on a connection')
+  })
+})
