@@ -1,34 +1,53 @@
-// The quick start: the anon key plugin on the memory store, a route guarded by verifyAnonKey, and a
-// development admin token with ready-to-paste curl lines. Run with: npm start
-import Fastify from 'fastify'
-import { createSigner } from 'fast-jwt'
+// The quick start: the anon key plugin on the memory store, a route guarded by verifyAnonKey, Swagger UI at
+// /docs, and a development admin token with ready-to-paste curl lines. Run with: npm start
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import anonKey from '../lib/index.js'
+import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
-const port = Number(process.env.PORT ?? 3000)
-const production = process.env.NODE_ENV === 'production'
-const secret = process.env.JWT_SECRET ?? (production ? undefined : 'development-secret-change-me')
-if (secret === undefined) {
-  console.error('Set JWT_SECRET: in production the example will not make up a secret.')
-  process.exit(1)
-}
+export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+  const app = Fastify({ logger })
 
-async function main (jwtSecret: string): Promise<void> {
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+  // @fastify/swagger first, so that it sees the plugin's routes. The plugin's admin routes name the bearerAuth
+  // scheme; only the host can declare it, here. anonKey documents the key a frontend sends to /api/hello.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'fastify-anon-key example', version: '1.0.0' },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          anonKey: { type: 'http', scheme: 'bearer', description: 'The public anon key, anon_ followed by 64 hex characters' }
+        }
+      }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
   await app.register(anonKey, { jwt: { secret: jwtSecret } })
 
   // What a frontend calls with the anon key it embeds.
-  app.get('/api/hello', { onRequest: app.verifyAnonKey }, async (request) => {
+  app.get('/api/hello', {
+    onRequest: app.verifyAnonKey,
+    schema: { summary: 'A route for anon key holders', tags: ['Public'], security: [{ anonKey: [] }] }
+  }, async (request) => {
     return { hello: 'anon', key: request.anonKey }
   })
+  return app
+}
 
-  await app.listen({ port, host: '127.0.0.1' })
+async function main (): Promise<void> {
+  const jwtSecret = jwtSecretFromEnv()
+  const app = await build(jwtSecret, { level: process.env.LOG_LEVEL ?? 'info' })
+  const base = await listen(app, portFromEnv(3000))
+  closeOnSignals(app)
+  const token = devAdminToken(jwtSecret)
 
-  if (production) {
+  if (token === null) {
     console.log('NODE_ENV=production: no development admin token is printed. Sign one with your JWT_SECRET.')
-  } else {
-    const token = createSigner({ key: jwtSecret, expiresIn: 60 * 60 * 1000 })({ role: 'project_admin', sub: 'dev-admin' })
-    const base = `http://127.0.0.1:${port}`
-    console.log(`
+    return
+  }
+  console.log(`
 Development admin token (valid 1 hour, role project_admin):
   export TOKEN=${token}
 
@@ -41,11 +60,10 @@ Rotate it, keeping the old key valid for 24 hours:
 Try a key on a guarded route:
   export ANON_KEY=$(curl -s ${base}/api/metadata/anon-key -H "Authorization: Bearer $TOKEN" | node -pe 'JSON.parse(require("fs").readFileSync(0)).anonKey')
   curl -s ${base}/api/hello -H "Authorization: Bearer $ANON_KEY"
+
+Swagger UI (click Authorize and paste $TOKEN for the admin routes, $ANON_KEY for /api/hello):
+  ${base}/docs
 `)
 }
-}
 
-main(secret).catch((error) => {
-  console.error(error)
-  process.exit(1)
-})
+if (require.main === module) void main()
