@@ -1,0 +1,103 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { generateAnonKey, redisStore } from '../lib/index.js'
+import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from './helpers/app.js'
+import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { uniqueNamespace } from './helpers/services.js'
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
+
+const STORE_TIMEOUT_MS = 500
+/** "Plus a little": what a 503 may take beyond storeTimeoutMs on a busy two-core machine. */
+const SLACK_MS = 1000
+
+/** An app instance whose Redis connections (client and listening duplicate) all go through `proxy`. Default ioredis options. */
+async function startBehind (t: Test, proxy: TcpProxy, namespace: string): Promise<FastifyInstance> {
+  const store = redisStore({ client: redisClient(t, {}, proxiedUrl(proxy.port)), namespace })
+  const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
+  t.teardown(async () => {
+    await app.close()
+    await store.close()
+  })
+  await app.ready()
+  return app
+}
+
+async function within (what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<number> {
+  const started = performance.now()
+  while (!(await condition())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return performance.now() - started
+}
+
+const ADMIN_ROUTES = [
+  { method: 'GET', url: '/api/metadata/anon-key' },
+  { method: 'POST', url: '/api/secrets/anon-key/rotate' },
+  { method: 'GET', url: '/api/secrets/anon-key/previous' },
+  { method: 'DELETE', url: '/api/secrets/anon-key/previous' }
+] as const
+
+onRedis(t, (t) => {
+  const admin = redisClient(t)
+
+  for (const mode of ['refuse', 'blackhole'] as const) {
+    t.test(`Redis cut (${mode === 'refuse' ? 'connections reset and refused' : 'a silent network: packets go nowhere'}): keys keep verifying, admin routes answer 503, everything recovers`, async (t) => {
+      const unhandled: unknown[] = []
+      const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+      process.on('unhandledRejection', onUnhandled)
+      t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+
+      const ns = uniqueNamespace(`outage_${mode}`)
+      t.teardown(() => admin.del(`{fastify-anon-key:${ns}}:state`))
+      const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+      t.teardown(() => proxy.close())
+      const [one, two] = [await startBehind(t, proxy, ns), await startBehind(t, proxy, ns)]
+
+      // A previous key whose grace ends during the outage, rotated by a third instance straight on Redis.
+      const previous = await currentKey(one)
+      const current = generateAnonKey()
+      const expiresAt = Date.now() + 2500
+      await redisStore({ client: admin, namespace: ns }).rotate({ newKey: current, now: Date.now(), expiresAt })
+      for (const app of [one, two]) await within('both instances to hear the rotation', 2000, async () => (await useKey(app, current)).statusCode === 200)
+
+      proxy.cut(mode)
+      for (const app of [one, two]) {
+        t.equal((await useKey(app, current)).statusCode, 200, 'the current key keeps verifying while Redis is cut off')
+        t.equal((await useKey(app, previous)).statusCode, 200, 'the previous key keeps verifying within its grace period')
+      }
+      const answers = await Promise.all(ADMIN_ROUTES.map(async (route) => {
+        const started = performance.now()
+        const response = await one.inject({ ...route, headers: adminHeaders() })
+        return { route, response, ms: performance.now() - started }
+      }))
+      for (const { route, response, ms } of answers) {
+        assertError(t, response, 503, 'STORE_UNAVAILABLE')
+        t.ok(ms < STORE_TIMEOUT_MS + SLACK_MS, `${route.method} ${route.url} answered 503 in ${ms.toFixed(0)} ms (storeTimeoutMs ${STORE_TIMEOUT_MS})`)
+      }
+      t.comment(`503 STORE_UNAVAILABLE answered in ${answers.map(({ ms }) => ms.toFixed(0)).join(', ')} ms with storeTimeoutMs ${STORE_TIMEOUT_MS}`)
+      await within('the grace period to end', 5000, async () => Date.now() >= expiresAt)
+      for (const app of [one, two]) {
+        assertError(t, await useKey(app, previous), 401, 'ANON_KEY_EXPIRED')
+        t.equal((await useKey(app, current)).statusCode, 200, 'the current key still verifies')
+      }
+
+      proxy.restore()
+      // The rotation that answered 503 may still land once its commands reach Redis: GET tells. Both agree.
+      for (const app of [one, two]) {
+        await within('the admin routes to answer again', 10000, async () => (await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200)
+      }
+      await within('both instances to agree on the current key', 10000, async () => (await currentKey(one)) === (await currentKey(two)))
+
+      // Changes flow both ways again: the first one each way may ride on the reconnect, the next ones on pub/sub.
+      for (const [bound, from, to] of [[10000, one, two], [10000, two, one], [1000, one, two], [1000, two, one]] as const) {
+        const old = await currentKey(from)
+        const response = await rotate(from, { gracePeriodHours: 0 })
+        t.equal(response.statusCode, 200, 'rotation works again without a restart')
+        await within('the other instance to reject the old key', bound, async () => (await useKey(to, old)).statusCode === 401)
+        t.equal((await useKey(to, response.json().anonKey)).statusCode, 200, 'the other instance accepts the new key')
+      }
+      t.same(unhandled, [], 'no unhandled rejection during the outage or the recovery')
+    })
+  }
+})
