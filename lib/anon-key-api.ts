@@ -96,7 +96,8 @@ export class AnonKeyApi extends EventEmitter {
   }
 
   async rotate (options: { gracePeriodHours?: number } = {}, context: ChangeContext = {}): Promise<RotateResult> {
-    const gracePeriodHours = options.gracePeriodHours ?? this.options.defaultGracePeriodHours
+    // Only an absent value means the default: a null from a script is refused, as it is over HTTP.
+    const gracePeriodHours = options.gracePeriodHours === undefined ? this.options.defaultGracePeriodHours : options.gracePeriodHours
     if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > this.options.maxGracePeriodHours) {
       throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${this.options.maxGracePeriodHours}`)
     }
