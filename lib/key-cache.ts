@@ -40,11 +40,16 @@ function validEntry (fingerprint: string, expiresAt: number | null): ValidEntry 
  * Timing: the current key is found with a Map keyed by the key itself, and a Map lookup hashes the whole
  * string before it compares anything, so how much of a wrong key matches does not change the time taken.
  * Previous keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
+ * verifyAnonKey's fast path, `currentForHeader`, is the same kind of lookup keyed by the whole header value
+ * "Bearer <current key>": one hash of the header, no slice, no clock read (the current key never expires).
+ * A header that misses it only tells the caller what it already knows: that it was not exactly that string.
  */
 export class KeyCache {
   version = -1
   currentKey: string | null = null
   private current = new Map<string, ValidEntry>()
+  /** The current key's entry again, keyed by the header value "Bearer <current key>". */
+  private currentHeader = new Map<string, ValidEntry>()
   private previous = new Map<string, PreviousEntry>()
   /** Requests that carried each previous key, not yet reported to the store. */
   readonly usage = new UsageCounter()
@@ -55,14 +60,25 @@ export class KeyCache {
     this.version = snapshot.version
     this.currentKey = snapshot.currentKey
     const current = new Map<string, ValidEntry>()
-    if (snapshot.currentKey !== null) current.set(snapshot.currentKey, validEntry(fingerprintOf(snapshot.currentKey), null))
+    const currentHeader = new Map<string, ValidEntry>()
+    if (snapshot.currentKey !== null) {
+      const entry = validEntry(fingerprintOf(snapshot.currentKey), null)
+      current.set(snapshot.currentKey, entry)
+      currentHeader.set(`Bearer ${snapshot.currentKey}`, entry)
+    }
     const previous = new Map<string, PreviousEntry>()
     for (const record of pruneRetired(snapshot.previousKeys, now)) {
       previous.set(record.digest, { record, valid: validEntry(fingerprintOfDigest(record.digest), record.expiresAt) })
     }
     this.current = current
+    this.currentHeader = currentHeader
     this.previous = previous
     return true
+  }
+
+  /** The current key's entry when `header` is exactly "Bearer <current key>", else undefined: the hook's fast path. */
+  currentForHeader (header: string | undefined): ValidEntry | undefined {
+    return this.currentHeader.get(header as string)
   }
 
   /** The valid entry for `key`, or why it is refused. Expiry is judged against `now`, never cached. */

@@ -20,7 +20,14 @@ function bearerValue (header: string | undefined): string | undefined {
  */
 export function createVerifyHook (cache: KeyCache, apiKeyHeader: string | null): VerifyAnonKeyHook {
   return function verifyAnonKey (request, reply, done) {
-    let key = bearerValue(request.headers.authorization)
+    const header = request.headers.authorization
+    const current = cache.currentForHeader(header)
+    if (current !== undefined) {
+      request.anonKey = current.identity
+      done()
+      return
+    }
+    let key = bearerValue(header)
     if (key === undefined && apiKeyHeader !== null) {
       const value = request.headers[apiKeyHeader]
       if (typeof value === 'string') key = value

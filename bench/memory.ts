@@ -1,0 +1,104 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { KeyCache } from '../lib/key-cache.js'
+import { anonKeyApp, bareApp } from './apps.js'
+import { serve } from './child.js'
+import { countingStore } from './counting-store.js'
+import { backend, uniqueNamespace } from './stores.js'
+
+/**
+ * Child process, run with --expose-gc: heap figures, each taken after full garbage collections.
+ * - the plugin's cost: an app with the plugin (memory store) against the same app without it;
+ * - the extra cost of 1,000 previous keys on record, and the in-process cache's share of it;
+ * - heap before and after a million verifications through the hook and a million through verify(): no growth.
+ */
+
+export interface MemoryResult {
+  bareApp: number
+  pluginApp: number
+  previousKeys: number
+  withPreviousKeys: number
+  cacheWithPreviousKeys: number
+  verifications: number
+  heapBefore: number
+  heapAfter: Array<{ verifications: number, heap: number }>
+  storeCalls: number
+}
+
+const gc = (globalThis as { gc?: () => void }).gc
+
+async function settledHeap (): Promise<number> {
+  if (gc === undefined) throw new Error('run with --expose-gc')
+  for (let i = 0; i < 4; i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+  }
+  return process.memoryUsage().heapUsed
+}
+
+async function main (): Promise<void> {
+  const short = process.argv.includes('--short')
+  const PREVIOUS_KEYS = short ? 100 : 1000
+  const VERIFICATIONS = short ? 100_000 : 1_000_000
+
+  serve({
+    run: async (): Promise<MemoryResult> => {
+      // Warm both paths once so that loading modules and compiling code is not counted as the plugin's heap.
+      for (let i = 0; i < (short ? 1 : 2); i++) {
+        const warm = anonKeyApp((await backend('memory').connect(uniqueNamespace('warm'))).store)
+        await warm.ready()
+        for (let rotation = 0; rotation < 20; rotation++) await warm.anonKey.rotate({ gracePeriodHours: 24 })
+        await warm.close()
+      }
+      const base = await settledHeap()
+      const bare = bareApp()
+      await bare.ready()
+      const bareApp_ = await settledHeap() - base
+      await bare.close()
+
+      const connection = await backend('memory').connect(uniqueNamespace('memory'))
+      const counting = countingStore(connection.store)
+      const app = anonKeyApp(counting.store)
+      await app.ready()
+      const before = await settledHeap()
+      const pluginApp = before - base
+      const keys: string[] = [(await app.anonKey.get()) as string]
+      for (let i = 0; i < PREVIOUS_KEYS; i++) keys.push((await app.anonKey.rotate({ gracePeriodHours: 24 })).anonKey)
+      await app.anonKey.refresh()
+      const withPreviousKeys = await settledHeap() - before
+
+      // The cache alone: a second KeyCache over the same snapshot (the snapshot itself is held either way).
+      const snapshot = await connection.store.load()
+      const withoutCache = await settledHeap()
+      const extraCache = new KeyCache()
+      extraCache.apply(snapshot, Date.now())
+      const cacheWithPreviousKeys = await settledHeap() - withoutCache
+      if (extraCache.version !== snapshot.version) throw new Error('cache did not take the snapshot')
+
+      // A million verifications: the current key, a previous key, an unknown key and a malformed value in turn.
+      const presented = [keys[keys.length - 1], keys[keys.length >> 1], 'anon_' + 'cd'.repeat(32), 'Basic dXNlcjpwYXNz']
+      const requests = presented.map((key) => ({ headers: { authorization: `Bearer ${key}` }, anonKey: null }) as unknown as FastifyRequest)
+      const reply = {} as FastifyReply
+      let passed = 0
+      const done = (error?: unknown): void => { if (error === undefined) passed++ }
+      counting.reset()
+      const heapBefore = await settledHeap()
+      const heapAfter: MemoryResult['heapAfter'] = []
+      let verifications = 0
+      for (let million = 0; million < 2; million++) {
+        for (let i = 0; i < VERIFICATIONS; i++) app.verifyAnonKey.call(app, requests[i & 3], reply, done)
+        for (let i = 0; i < VERIFICATIONS; i++) await app.anonKey.verify(presented[i & 3])
+        verifications += 2 * VERIFICATIONS
+        heapAfter.push({ verifications, heap: await settledHeap() })
+      }
+      if (passed !== VERIFICATIONS) throw new Error(`expected ${VERIFICATIONS} passes, got ${passed}`)
+      const storeCalls = counting.total()
+      await app.close()
+      return { bareApp: bareApp_, pluginApp, previousKeys: PREVIOUS_KEYS, withPreviousKeys, cacheWithPreviousKeys, verifications, heapBefore, heapAfter, storeCalls }
+    }
+  })
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

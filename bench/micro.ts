@@ -1,0 +1,133 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { anonKeyApp } from './apps.js'
+import { serve } from './child.js'
+import { countingStore } from './counting-store.js'
+import { median } from './stats.js'
+import { backend, uniqueNamespace } from './stores.js'
+
+/**
+ * Child process: operations per second of one verification, in four cases, measured four ways:
+ * - lookup: `cache.lookup(key, Date.now())`, the in-process cache read behind verify() and behind the hook for
+ *   anything but the exact header "Bearer <current key>". The key string is reused, so V8 has its hash cached;
+ * - hook: verifyAnonKey itself, called as Fastify calls it, with a new header string for every call (built by
+ *   concatenation and included in the time), since a real request brings a string V8 has never hashed;
+ * - verify(): the public `app.anonKey.verify(key)`, which returns a promise (created, not awaited);
+ * - await verify(): the same, awaited one after another.
+ * All on one core (this process's main thread), with a store wrapped to count calls: the count must stay 0.
+ */
+
+const SAMPLES_SHORT = 3
+const SAMPLES_FULL = 7
+
+export interface MicroResult {
+  seconds: number
+  rows: Array<{ id: OperationId, operation: string, kind: string, opsPerSecond: number }>
+  storeCalls: number
+  verifications: number
+}
+
+type Loop = (key: string, count: number) => number
+export type OperationId = 'lookup' | 'hook' | 'verify' | 'await'
+
+async function main (): Promise<void> {
+  const short = process.argv.includes('--short')
+  const sampleSeconds = short ? 0.02 : 0.25
+  const samples = short ? SAMPLES_SHORT : SAMPLES_FULL
+
+  const connection = await backend('memory').connect(uniqueNamespace('micro'))
+  const counting = countingStore(connection.store)
+  const app = anonKeyApp(counting.store)
+  await app.ready()
+  const previous = (await app.anonKey.get()) as string
+  const current = (await app.anonKey.rotate({ gracePeriodHours: 1 })).anonKey
+  await app.anonKey.refresh() // let the store's own notification land before counting
+  const kinds: Record<string, string> = {
+    'current key': current,
+    'previous key': previous,
+    'unknown key': 'anon_' + 'ab'.repeat(32),
+    'malformed value': 'anon_not-a-key'
+  }
+
+  const cache = app.anonKey.cache
+  const lookup: Loop = (key, count) => {
+    let hits = 0
+    for (let i = 0; i < count; i++) if (typeof cache.lookup(key, Date.now()) !== 'string') hits++
+    return hits
+  }
+  const hook = app.verifyAnonKey
+  const reply = {} as FastifyReply
+  let passed = 0
+  const done = (error?: unknown): void => { if (error === undefined) passed++ }
+  const callHook: Loop = (key, count) => {
+    const headers = { authorization: '' }
+    const request = { headers, anonKey: null } as unknown as FastifyRequest
+    passed = 0
+    for (let i = 0; i < count; i++) {
+      headers.authorization = 'Bearer ' + key
+      hook.call(app, request, reply, done)
+    }
+    return passed
+  }
+  const api = app.anonKey
+  const verify: Loop = (key, count) => {
+    let last: unknown
+    for (let i = 0; i < count; i++) last = api.verify(key)
+    return last === undefined ? 0 : 1
+  }
+  async function awaitVerify (key: string, count: number): Promise<number> {
+    let hits = 0
+    for (let i = 0; i < count; i++) if ((await api.verify(key)).valid) hits++
+    return hits
+  }
+
+  let verifications = 0
+  /** Median of `samples` timed windows, each a batch sized to last about `sampleSeconds`. */
+  async function opsPerSecond (run: (key: string, count: number) => number | Promise<number>, key: string): Promise<number> {
+    let batch = 1000
+    for (;;) { // size the batch (also the warm-up)
+      const start = process.hrtime.bigint()
+      await run(key, batch)
+      verifications += batch
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9
+      if (seconds >= sampleSeconds / 4) {
+        batch = Math.max(1000, Math.round(batch * sampleSeconds / seconds))
+        break
+      }
+      batch *= 4
+    }
+    const rates: number[] = []
+    for (let sample = 0; sample < samples; sample++) {
+      const start = process.hrtime.bigint()
+      await run(key, batch)
+      verifications += batch
+      rates.push(batch / (Number(process.hrtime.bigint() - start) / 1e9))
+    }
+    return median(rates)
+  }
+
+  const operations: Array<[OperationId, string, (key: string, count: number) => number | Promise<number>]> = [
+    ['lookup', 'cache.lookup(key), key string reused', lookup],
+    ['hook', 'verifyAnonKey hook, new header string each call', callHook],
+    ['verify', 'verify(key) call, promise not awaited', verify],
+    ['await', 'await verify(key)', awaitVerify]
+  ]
+  serve({
+    run: async (): Promise<MicroResult> => {
+      counting.reset()
+      const started = process.hrtime.bigint()
+      const rows: MicroResult['rows'] = []
+      for (const [id, operation, run] of operations) {
+        for (const [kind, key] of Object.entries(kinds)) rows.push({ id, operation, kind, opsPerSecond: await opsPerSecond(run, key) })
+      }
+      return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rows, storeCalls: counting.total(), verifications }
+    }
+  }, async () => {
+    await app.close()
+    await connection.close()
+  })
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

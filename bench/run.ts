@@ -1,0 +1,185 @@
+import { cpus, loadavg } from 'node:os'
+import { runChild, setChildFlags } from './child.js'
+import { httpBench, type VariantResult } from './http.js'
+import type { MemoryResult } from './memory.js'
+import type { MicroResult } from './micro.js'
+import type { RotationResult } from './rotation.js'
+import { formatBytes, formatMs, formatNumber, table } from './stats.js'
+import { STORE_KINDS } from './stores.js'
+
+/**
+ * `npm run bench`: the whole benchmark, one command. `-- --short` runs every part briefly (CI): no target is
+ * judged then, but the run fails if anything crashes or if verification made a single store call.
+ * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile).
+ * `-- --only http,micro,memory,rotation` runs some parts.
+ */
+
+const args = process.argv.slice(2)
+const short = args.includes('--short') || process.env.BENCH_SHORT === '1'
+const only = (() => {
+  const index = args.indexOf('--only')
+  return index === -1 ? null : new Set(args[index + 1].split(','))
+})()
+const runs = (part: string): boolean => only === null || only.has(part)
+if (args.includes('--profile')) setChildFlags(['--cpu-prof', '--cpu-prof-dir=.profiles'])
+
+const TARGETS = {
+  routeRatio: 0.97,
+  verifyPerSecond: 5_000_000,
+  propagationP99Ms: 50,
+  postgresRotationP50Ms: 5
+}
+
+const failures: string[] = []
+const partTimes: string[] = []
+async function timed<T> (part: string, run: () => Promise<T>): Promise<T> {
+  const start = Date.now()
+  try {
+    return await run()
+  } finally {
+    partTimes.push(`${part} ${((Date.now() - start) / 1000).toFixed(1)} s`)
+  }
+}
+const lines: string[] = []
+function print (text = ''): void {
+  console.log(text)
+  lines.push(text)
+}
+
+function machine (): string {
+  const cores = cpus()
+  return `${cores.length} × ${cores[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${loadavg().map((value) => value.toFixed(2)).join(' ')}`
+}
+
+function printHttp (results: VariantResult[], rounds: number, seconds: number): void {
+  print(`### Throughput: GET /data, ${rounds} interleaved round(s) of ${seconds} s per variant`)
+  print()
+  print(table(
+    ['variant', 'req/s (median)', 'ratio to bare', 'paired ratio', 'rounds (req/s)', 'latency p50 / p99', 'server CPU', 'store calls / request'],
+    results.map((result) => [
+      result.variant,
+      formatNumber(result.median),
+      result.ratio.toFixed(3),
+      result.pairedRatio.toFixed(3),
+      result.rounds.map((value) => formatNumber(value / 1000, 1) + 'k').join(' '),
+      `${result.latencyP50} / ${result.latencyP99} ms`,
+      `${Math.round(result.serverCpu * 100)} %`,
+      result.variant.startsWith('anon-') ? `${result.storeCalls} / ${formatNumber(result.requests)} = ${result.storeCallsPerRequest}` : '-'
+    ])
+  ))
+  print()
+  for (const result of results) {
+    if (result.variant.startsWith('anon-') && result.storeCalls !== 0) failures.push(`${result.variant}: ${result.storeCalls} store calls while verifying ${result.requests} requests (must be 0)`)
+  }
+}
+
+function printMicro (result: MicroResult): void {
+  const kinds = [...new Set(result.rows.map((row) => row.kind))]
+  const operations = [...new Set(result.rows.map((row) => row.operation))]
+  print('### Verifications per second, one core')
+  print()
+  print(table(['operation', ...kinds], operations.map((operation) => [
+    operation,
+    ...kinds.map((kind) => formatNumber(result.rows.find((row) => row.operation === operation && row.kind === kind)?.opsPerSecond ?? Number.NaN))
+  ])))
+  print()
+  print(`Store calls during these ${formatNumber(result.verifications)} verifications: ${result.storeCalls}.`)
+  print()
+  if (result.storeCalls !== 0) failures.push(`micro: ${result.storeCalls} store calls during ${result.verifications} verifications (must be 0)`)
+}
+
+function printRotation (results: RotationResult[]): void {
+  print('### Rotation and propagation')
+  print()
+  print(table(['store', 'rotation p50', 'rotation p99', 'propagation p50', 'propagation p99', 'propagation max'], results.map((result) => [
+    result.kind,
+    formatMs(result.rotationP50),
+    formatMs(result.rotationP99),
+    formatMs(result.propagationP50),
+    formatMs(result.propagationP99),
+    formatMs(result.propagationMax)
+  ])))
+  print()
+  print(`Rotation: ${results[0]?.rotations} rotations one after another (grace 1 h, so previous keys pile up). Propagation: ${results[0]?.propagations} rotations (grace 0) on instance A, timed until instance B refuses the old key.`)
+  print()
+}
+
+function printMemory (result: MemoryResult): void {
+  print('### Heap')
+  print()
+  print(table(['measure', 'heap'], [
+    ['a bare Fastify app with the route', formatBytes(result.bareApp)],
+    ['the same app with the plugin (memory store, 1 key)', formatBytes(result.pluginApp)],
+    [`+ ${result.previousKeys} previous keys on record (store and cache)`, formatBytes(result.withPreviousKeys)],
+    [`  of which the in-process cache of ${result.previousKeys} previous keys`, formatBytes(result.cacheWithPreviousKeys)],
+    ['heap used before verifying', formatBytes(result.heapBefore)],
+    ...result.heapAfter.map((after) => [`after ${formatNumber(after.verifications)} verifications`, `${formatBytes(after.heap)} (${formatBytes(after.heap - result.heapBefore)})`])
+  ]))
+  print()
+  if (result.storeCalls !== 0) failures.push(`memory: ${result.storeCalls} store calls while verifying (must be 0)`)
+}
+
+function judge (http: VariantResult[] | null, micro: MicroResult | null, rotation: RotationResult[]): void {
+  const rows: string[][] = []
+  const verdict = (met: boolean): string => (met ? 'met' : 'NOT met')
+  if (http !== null) {
+    const bearer = http.find((result) => result.variant === 'bearer-auth')
+    for (const result of http.filter((result) => result.variant.startsWith('anon-'))) {
+      rows.push([`${result.variant} ≥ ${TARGETS.routeRatio} × bare`, `${result.ratio.toFixed(3)} (paired ${result.pairedRatio.toFixed(3)})`, verdict(result.ratio >= TARGETS.routeRatio)])
+      if (bearer !== undefined) rows.push([`${result.variant} ≥ bearer-auth`, `${formatNumber(result.median)} vs ${formatNumber(bearer.median)} req/s`, verdict(result.median >= bearer.median)])
+    }
+  }
+  if (micro !== null) {
+    for (const row of micro.rows.filter((candidate) => candidate.kind === 'current key')) {
+      rows.push([`${row.operation}, current key ≥ 5 M/s`, `${formatNumber(row.opsPerSecond / 1e6, 1)} M/s`, verdict(row.opsPerSecond >= TARGETS.verifyPerSecond)])
+    }
+  }
+  for (const result of rotation) {
+    if (result.kind === 'memory') continue
+    rows.push([`${result.kind} propagation p99 < ${TARGETS.propagationP99Ms} ms`, formatMs(result.propagationP99), verdict(result.propagationP99 < TARGETS.propagationP99Ms)])
+    if ((result.kind as string) === 'postgres') rows.push([`postgres rotation p50 < ${TARGETS.postgresRotationP50Ms} ms`, formatMs(result.rotationP50), verdict(result.rotationP50 < TARGETS.postgresRotationP50Ms)])
+  }
+  print('### Targets')
+  print()
+  print(table(['target', 'measured', 'verdict'], rows))
+  print()
+}
+
+async function main (): Promise<void> {
+  const started = Date.now()
+  const settings = short
+    ? { rounds: 1, seconds: 0.3, warmupSeconds: 0.2 }
+    : { rounds: 5, seconds: 3, warmupSeconds: 1.5 }
+  const flag = short ? ['--short'] : []
+  print(`fastify-anon-key benchmark${short ? ' (short mode: figures are indicative, no target is judged)' : ''}`)
+  print(`Machine: ${machine()}`)
+  const missing = ['postgres', 'redis'].filter((kind) => !(STORE_KINDS as readonly string[]).includes(kind))
+  if (missing.length > 0) print(`No ${missing.join(' or ')} rows: ${missing.length === 1 ? 'that store is' : 'those stores are'} not in this checkout yet.`)
+  print()
+
+  const variants = ['bare', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'bearer-auth']
+  const http = runs('http')
+    ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10 }))
+    : null
+  if (http !== null) printHttp(http, settings.rounds, settings.seconds)
+
+  const micro = runs('micro') ? await timed('micro', () => runChild<MicroResult>('micro.ts', flag, 'micro')) : null
+  if (micro !== null) printMicro(micro)
+
+  const rotation = runs('rotation') ? await timed('rotation', () => runChild<RotationResult[]>('rotation.ts', [STORE_KINDS.join(','), ...flag], 'rotation')) : []
+  if (rotation.length > 0) printRotation(rotation)
+
+  if (runs('memory')) printMemory(await timed('heap', () => runChild<MemoryResult>('memory.ts', flag, 'memory', ['--expose-gc'])))
+
+  if (!short) judge(http, micro, rotation)
+  print(`Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s (${partTimes.join(', ')}). Machine load after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`)
+  if (failures.length > 0) {
+    console.error(`\nFAILED:\n- ${failures.join('\n- ')}`)
+    process.exitCode = 1
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
