@@ -38,7 +38,9 @@ async function load (url: string, authorization: string, seconds: number, settin
     headers: { authorization },
     connections: settings.connections,
     pipelining: settings.pipelining,
-    duration: seconds
+    duration: seconds,
+    // autocannon only stops at a sample tick (1 s by default): short runs need shorter ticks
+    sampleInt: Math.min(1000, Math.round(seconds * 1000 / 3))
   })
   if (result.errors > 0 || result.non2xx > 0 || result['2xx'] === 0) {
     throw new Error(`${url}: ${result['2xx']} answers 2xx, ${result.non2xx} not 2xx, ${result.errors} errors`)
