@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { anonKeyError } from './errors.js'
+import { strictJsonProblem } from './strict-json.js'
 
 /**
  * Makes JSON the only body these routes accept, and an empty body mean "no options": Fastify's default JSON
- * parser rejects an empty body sent as application/json. Any other content type answers 415. Called
+ * parser rejects an empty body sent as application/json. Duplicate properties and numbers such as 1e-400
+ * are refused (see strict-json.ts). Any other content type answers 415. Called
  * inside the plugin's encapsulated context, so the host's own parsers are untouched.
  */
 export function acceptJsonOrNothing (app: FastifyInstance, bodyLimit: number): void {
@@ -14,11 +16,16 @@ export function acceptJsonOrNothing (app: FastifyInstance, bodyLimit: number): v
       done(null, undefined)
       return
     }
+    let value: unknown
     try {
-      done(null, JSON.parse(text))
+      value = JSON.parse(text)
     } catch {
       done(anonKeyError('INVALID_INPUT', 'The body is not valid JSON.'), undefined)
+      return
     }
+    const problem = strictJsonProblem(text, value)
+    if (problem === null) done(null, value)
+    else done(anonKeyError('INVALID_INPUT', problem), undefined)
   })
 }
 
