@@ -69,7 +69,7 @@ async function rawContents (client: ReturnType<typeof redisClient>, namespace: s
     if (type === 'hash') parts.push(JSON.stringify(await client.hgetall(key)))
     else if (type === 'string') parts.push(String(await client.get(key)))
     else if (type === 'list') parts.push(JSON.stringify(await client.lrange(key, 0, -1)))
-    else if (type === 'zset') parts.push(JSON.stringify(await client.zrange(key, 0, -1, 'WITHSCORES')))
+    else if (type === 'zset') parts.push(JSON.stringify(await client.zrange(key, '0', '-1')))
     else if (type === 'set') parts.push(JSON.stringify(await client.smembers(key)))
   }
   return parts.join('\n')
