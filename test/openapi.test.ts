@@ -218,3 +218,15 @@ test('@fastify/swagger cannot build the document when the host has not declared 
   await app.ready()
   t.throws(() => app.swagger(), /bearerAuth/)
 })
+
+test('in Swagger 2.0 mode the routes are documented too, with the bearerAuth the README shows', async (t) => {
+  const { doc } = await documentedApp(t, {}, {
+    openapi: undefined,
+    swagger: { info: { title: 'test', version: '1.0.0' }, securityDefinitions: { bearerAuth: { type: 'apiKey', name: 'Authorization', in: 'header' } } }
+  })
+  t.equal(doc.swagger, '2.0')
+  t.same(doc.paths[GET_PATH].get.security, [{ bearerAuth: [] }])
+  const body = doc.paths[ROTATE_PATH].post.parameters.find((parameter: any) => parameter.in === 'body')
+  t.same(body.schema.properties.gracePeriodHours.maximum, 720)
+  t.match(doc.paths[ROTATE_PATH].post.responses['415'].description, /UNSUPPORTED_MEDIA_TYPE/)
+})
