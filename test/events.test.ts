@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { adminHeaders, adminToken, currentKey, JWT_SECRET, revoke, rotate, startApp, useKey } from './helpers/app.js'
+import { adminHeaders, adminToken, bearer, currentKey, JWT_SECRET, revoke, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { fingerprintOf, type RevokedEvent, type RotatedEvent } from '../lib/index.js'
 
 const WHOLE_KEY = /anon_[0-9a-f]{64}/
