@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { fingerprintOf, redisStore } from '../lib/index.js'
 import type { FastifyAnonKeyOptions } from '../lib/options.js'
-import { assertError, buildApp, currentKey, listPrevious, rotate, useKey } from './helpers/app.js'
+import { build as buildRedisExample } from '../examples/redis.js'
+import { assertError, buildApp, currentKey, JWT_SECRET, listPrevious, rotate, useKey } from './helpers/app.js'
 import { onRedis, redisClient } from './helpers/redis.js'
-import { uniqueNamespace } from './helpers/services.js'
+import { REDIS_URL, uniqueNamespace } from './helpers/services.js'
 
 interface Instance {
   app: FastifyInstance
@@ -132,5 +135,43 @@ onRedis(t, (t) => {
     t.equal(await currentKey(two), keyTwo, 'a rotation in one namespace left the other\'s key alone')
     t.same(await listPrevious(two), [], 'and made no previous key there')
     t.equal((await useKey(two, keyTwo)).statusCode, 200)
+  })
+
+  t.test('examples/redis.ts: two copies on one Redis serve one key, and a 0 h rotation through one cuts the old key off in the other', async (t) => {
+    const ns = namespace('example')
+    const apps = await Promise.all([0, 1].map(async () => {
+      const app = await buildRedisExample(JWT_SECRET, redisClient(t), ns)
+      t.teardown(() => app.close())
+      await app.ready()
+      return app
+    }))
+    const old = await currentKey(apps[0])
+    t.equal(await currentKey(apps[1]), old)
+    t.equal((await apps[1].inject({ url: '/hello', headers: { authorization: `Bearer ${old}` } })).statusCode, 200)
+    t.equal((await rotate(apps[0], { gracePeriodHours: 0 })).statusCode, 200)
+    await within('the other copy to reject the old key', 1000, async () => (await apps[1].inject({ url: '/hello', headers: { authorization: `Bearer ${old}` } })).statusCode === 401)
+  })
+
+  t.test('examples/redis.ts runs as is: serves the key from Redis, prints a working admin token, stops on SIGTERM', async (t) => {
+    const ns = namespace('example_script')
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', 'redis.ts')], {
+      env: { ...process.env, PORT: '0', REDIS_URL, ANON_KEY_NAMESPACE: ns, JWT_SECRET: undefined, NODE_ENV: undefined },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+    let output = ''
+    child.stdout.on('data', (chunk) => { output += chunk })
+    child.stderr.on('data', (chunk) => { output += chunk })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    await within('the example to print its token', 30000, async () => /export TOKEN=\S+/.test(output) || child.exitCode !== null)
+    const base = (/listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? [])[1]
+    const token = (/export TOKEN=(\S+)/.exec(output) ?? [])[1]
+    t.ok(base !== undefined && token !== undefined, `the example started; output:\n${output}`)
+    const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(answer.status, 200)
+    const stored = await redisStore({ client: admin, namespace: ns }).load()
+    t.equal(((await answer.json()) as { anonKey: string }).anonKey, stored.currentKey, 'the key it serves is the one in Redis')
+    child.kill('SIGTERM')
+    t.equal(await exited, 0, 'closes the app, the store and its client, and exits cleanly')
   })
 })
