@@ -25,12 +25,17 @@ export interface VariantResult {
   latencyP99: number
   /** Median share of one core the server process used while loaded. */
   serverCpu: number
+  /** Median requests answered per second of the server's own CPU time: the cost per request, which other
+   * load on the machine disturbs much less than it disturbs throughput. */
+  perCpuSecond: number
+  /** perCpuSecond over bare's. */
+  cpuRatio: number
   requests: number
   storeCalls: number
   storeCallsPerRequest: number
 }
 
-interface Window { storeCalls: number, cpu: number }
+interface Window { storeCalls: number, cpu: number, cpuSeconds: number }
 
 async function load (url: string, authorization: string, seconds: number, settings: HttpSettings): Promise<autocannon.Result> {
   const result = await autocannon({
@@ -64,6 +69,7 @@ export async function httpBench (settings: HttpSettings): Promise<VariantResult[
     const p50: number[][] = settings.variants.map(() => [])
     const p99: number[][] = settings.variants.map(() => [])
     const cpu: number[][] = settings.variants.map(() => [])
+    const perCpu: number[][] = settings.variants.map(() => [])
     const requests = settings.variants.map(() => 0)
     const storeCalls = settings.variants.map(() => 0)
     for (let round = 0; round < settings.rounds; round++) {
@@ -76,6 +82,7 @@ export async function httpBench (settings: HttpSettings): Promise<VariantResult[
         p50[index].push(result.latency.p50)
         p99[index].push(result.latency.p99)
         cpu[index].push(window.cpu)
+        perCpu[index].push(result['2xx'] / window.cpuSeconds)
         requests[index] += result['2xx']
         storeCalls[index] += window.storeCalls
       }
@@ -91,6 +98,8 @@ export async function httpBench (settings: HttpSettings): Promise<VariantResult[
       latencyP50: median(p50[index]),
       latencyP99: median(p99[index]),
       serverCpu: median(cpu[index]),
+      perCpuSecond: median(perCpu[index]),
+      cpuRatio: median(perCpu[index]) / median(perCpu[bare]),
       requests: requests[index],
       storeCalls: storeCalls[index],
       storeCallsPerRequest: storeCalls[index] / requests[index]

@@ -17,7 +17,7 @@ import { backend, uniqueNamespace } from './stores.js'
  */
 
 const SAMPLES_SHORT = 3
-const SAMPLES_FULL = 7
+const SAMPLES_FULL = 5
 
 export interface MicroResult {
   seconds: number
@@ -31,7 +31,7 @@ export type OperationId = 'lookup' | 'hook' | 'verify' | 'await'
 
 async function main (): Promise<void> {
   const short = process.argv.includes('--short')
-  const sampleSeconds = short ? 0.02 : 0.25
+  const sampleSeconds = short ? 0.02 : 0.2
   const samples = short ? SAMPLES_SHORT : SAMPLES_FULL
 
   const connection = await backend('memory').connect(uniqueNamespace('micro'))

@@ -45,7 +45,8 @@ async function main (): Promise<void> {
     stop: () => {
       const cpu = process.cpuUsage(cpuStart)
       const wallMicros = Number(process.hrtime.bigint() - wallStart) / 1000
-      return { storeCalls: counting?.total() ?? 0, counts: counting?.counts() ?? {}, cpu: (cpu.user + cpu.system) / wallMicros }
+      const cpuMicros = cpu.user + cpu.system
+      return { storeCalls: counting?.total() ?? 0, counts: counting?.counts() ?? {}, cpu: cpuMicros / wallMicros, cpuSeconds: cpuMicros / 1e6 }
     }
   }, async () => {
     await app.close()
