@@ -33,12 +33,25 @@ function guardFromAuthorize (authorize: NonNullable<ResolvedOptions['authorize']
 }
 
 /**
+ * fast-jwt checks `allowedIss` / `allowedAud` only on tokens that carry the claim; a token without it passes.
+ * A host that names an issuer or an audience means "only these", so the claim is made required as well.
+ */
+function requireConfiguredClaims (jwt: NonNullable<ResolvedOptions['jwt']>): NonNullable<ResolvedOptions['jwt']> {
+  const verify = jwt.verify
+  if (verify === undefined) return jwt
+  const required = new Set(verify.requiredClaims ?? [])
+  if (verify.allowedIss !== undefined) required.add('iss')
+  if (verify.allowedAud !== undefined) required.add('aud')
+  return { ...jwt, verify: { ...verify, requiredClaims: [...required] } }
+}
+
+/**
  * Admin JWTs are verified by @fastify/jwt registered on a private Fastify instance that never listens: the
  * verifier is @fastify/jwt's own, yet nothing is decorated on the host, whose own `jwt` (if any) stays untouched.
  */
 async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
   const verifierApp = Fastify({ logger: false })
-  await verifierApp.register(fastifyJwt, options.jwt as NonNullable<ResolvedOptions['jwt']>)
+  await verifierApp.register(fastifyJwt, requireConfiguredClaims(options.jwt as NonNullable<ResolvedOptions['jwt']>))
   await verifierApp.ready()
   const { isAdmin } = options
 
