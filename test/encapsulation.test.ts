@@ -54,7 +54,7 @@ for (const order of ['before', 'after'] as const) {
 t.test("the host's error handler is untouched, and the admin routes keep the contract format", async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler((error: Error, request, reply) => {
     reply.code(418).send({ host: 'handled', message: error.message })
   })
   await app.register(anonKey, { jwt: { secret: JWT_SECRET } })
