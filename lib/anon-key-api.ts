@@ -217,7 +217,8 @@ export class AnonKeyApi extends EventEmitter {
     await this.flushUsage()
     const unsubscribe = this.unsubscribe
     this.unsubscribe = null
-    if (unsubscribe !== null) await unsubscribe().catch((error: unknown) => this.log.warn({ err: error }, 'anon key store unsubscribe failed'))
+    // Bounded like every store call: a listening connection stuck on a dead network must not hang app.close().
+    if (unsubscribe !== null) await this.call('unsubscribe', unsubscribe).catch((error: unknown) => this.log.warn({ err: error }, 'anon key store unsubscribe failed'))
   }
 
   /**
