@@ -22,6 +22,7 @@ export class Child {
     this.name = name
     // process.execArgv carries tsx's loader, so the child runs TypeScript too.
     this.process = fork(join(__dirname, file), args, { execArgv: [...process.execArgv, ...extraFlags, ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    if (extraFlags.length > 0) console.log(`${name}: pid ${this.process.pid}, node ${extraFlags.join(' ')}`)
     this.process.on('message', (message: Reply) => {
       const waiter = this.pending.get(message.id)
       if (waiter === undefined) return

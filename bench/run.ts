@@ -10,7 +10,8 @@ import { STORE_KINDS } from './stores.js'
 /**
  * `npm run bench`: the whole benchmark, one command. `-- --short` runs every part briefly (CI): no target is
  * judged then, but the run fails if anything crashes or if verification made a single store call.
- * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile).
+ * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile); then
+ * `npx tsx bench/profile-share.ts` shows each server's share of CPU time spent in its auth hook.
  * `-- --only http,micro,memory,rotation` runs some parts.
  */
 
