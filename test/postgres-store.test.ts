@@ -1,0 +1,156 @@
+import t from 'tap'
+import type { Pool } from 'pg'
+import { generateAnonKey } from '../lib/key.js'
+import { postgresStore } from '../lib/stores/postgres.js'
+import { runStoreConformance } from '../lib/testing.js'
+import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
+import { uniqueNamespace } from './helpers/services.js'
+
+const HOUR_MS = 60 * 60 * 1000
+
+/** Resolves once `condition()` holds, or fails after 5 s. */
+async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await condition()); waited += 10) {
+    if (waited > 5000) throw new Error('condition not reached within 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** The server process that LISTENs on `channel` for a store, or null. */
+async function listenerPid (pool: Pool, channel: string): Promise<number | null> {
+  const result = await pool.query('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])
+  return result.rows[0]?.pid ?? null
+}
+
+// The record-limit case of the conformance suite makes 1,002 rotations, each rewriting up to 1,000 records.
+t.setTimeout(180_000)
+
+onPostgres(t, (t) => {
+  t.test('postgresStore passes the conformance suite', async (t) => {
+    // Commits wait for no disk flush here: the 1,002 rotations of the record-limit case then take seconds, not tens.
+    const pool = createPool(t, { max: 12, options: '-c synchronous_commit=off' })
+    const tableName = uniqueNamespace('anon_conformance')
+    dropTableAtEnd(t, pool, tableName)
+    await runStoreConformance(t, {
+      createStore: (namespace) => postgresStore({ pool, namespace, tableName }),
+      readRaw: async (namespace) => JSON.stringify((await pool.query(`SELECT * FROM "${tableName}" WHERE namespace = $1`, [namespace])).rows)
+    })
+  })
+
+  t.test('the table holds one row a namespace: current key, version, previous keys as digests', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_layout')
+    dropTableAtEnd(t, pool, tableName)
+    const store = postgresStore({ pool, tableName, namespace: 'app-1' })
+    const [first, second] = [generateAnonKey(), generateAnonKey()]
+    await store.initialize(first)
+    const now = Date.now()
+    const outcome = await store.rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
+    const { rows } = await pool.query(`SELECT * FROM "${tableName}"`)
+    t.same(rows, [{ namespace: 'app-1', current_key: second, version: '2', previous_keys: [outcome?.retired] }])
+    t.notOk(JSON.stringify(rows).includes(first.slice(5)), 'the old key is not in the table')
+  })
+
+  t.test('instances that start together on a new table create it once and agree on one key', async (t) => {
+    const tableName = uniqueNamespace('anon_race')
+    const pools = Array.from({ length: 6 }, () => createPool(t, { max: 2 }))
+    dropTableAtEnd(t, pools[0], tableName)
+    const candidates = pools.map(() => generateAnonKey())
+    const results = await Promise.all(pools.map((pool, i) => postgresStore({ pool, tableName }).initialize(candidates[i])))
+    t.equal(new Set(results.map((snapshot) => snapshot.currentKey)).size, 1, 'every instance got the same key')
+    t.ok(candidates.includes(results[0].currentKey as string))
+  })
+
+  t.test('a table name may name its schema', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_schema')
+    dropTableAtEnd(t, pool, tableName)
+    const store = postgresStore({ pool, tableName: `public.${tableName}` })
+    const key = generateAnonKey()
+    t.equal((await store.initialize(key)).currentKey, key)
+  })
+
+  t.test('bad options are refused with the option named', async (t) => {
+    const pool = createPool(t)
+    t.throws(() => postgresStore({ pool: {} as Pool }), /option "pool" must be a pg Pool/)
+    t.throws(() => postgresStore({ pool: undefined as unknown as Pool }), /option "pool"/)
+    t.throws(() => postgresStore({ pool, tableName: 'keys; DROP TABLE x' }), /option "tableName" must be a name of letters, digits and _ \(or schema.name\)/)
+    t.throws(() => postgresStore({ pool, tableName: 'a.b.c' }), /option "tableName"/)
+    t.throws(() => postgresStore({ pool, channel: 'public.changes' }), /option "channel" must be a name of letters, digits and _, got "public.changes"/)
+    t.throws(() => postgresStore({ pool, namespace: '' }), /option "namespace" must be a string of 1 to 200 characters/)
+    t.throws(() => postgresStore({ pool, namespace: 'x'.repeat(201) }), /option "namespace"/)
+  })
+
+  t.test('notifications resume after the server kills the listening connection, with one call for what was missed', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_kill')
+    const channel = uniqueNamespace('anon_kill_channel')
+    dropTableAtEnd(t, pool, tableName)
+    const listening = postgresStore({ pool, tableName, channel })
+    const changing = postgresStore({ pool, tableName, channel })
+    t.teardown(() => listening.close())
+    await changing.initialize(generateAnonKey())
+    let calls = 0
+    await listening.subscribe(() => { calls += 1 })
+    const pid = await listenerPid(pool, channel)
+    t.ok(pid !== null, 'the store listens on its own connection')
+    await pool.query('SELECT pg_terminate_backend($1)', [pid])
+    await until(async () => calls === 1)
+    t.equal(calls, 1, 'listeners hear once that the connection came back')
+    const newPid = await listenerPid(pool, channel)
+    t.ok(newPid !== null && newPid !== pid, 'a new listening connection replaced the killed one')
+    const now = Date.now()
+    await changing.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    await until(() => calls === 2)
+    t.pass('a change made after the reconnect is heard')
+  })
+
+  t.test('subscribe rejects when the listening connection dies while it starts, and a later subscribe works', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_listen_fail')
+    const channel = uniqueNamespace('anon_listen_fail_channel')
+    dropTableAtEnd(t, pool, tableName)
+    let killNext = true
+    // A pool whose next connection is terminated by the server right after it is handed out.
+    const killing = {
+      query: pool.query.bind(pool) as Pool['query'],
+      async connect () {
+        const client = await pool.connect()
+        if (killNext) {
+          killNext = false
+          const killed = new Promise((resolve) => client.once('error', resolve))
+          await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID])
+          await killed
+        }
+        return client
+      }
+    }
+    const store = postgresStore({ pool: killing, tableName, channel })
+    t.teardown(() => store.close())
+    await t.rejects(store.subscribe(() => {}), 'the first subscribe fails with the connection')
+    let calls = 0
+    await store.subscribe(() => { calls += 1 })
+    await store.initialize(generateAnonKey())
+    await until(() => calls === 1)
+    t.pass('the second subscribe hears changes')
+  })
+
+  t.test('subscribe rejects when the database cannot be reached', async (t) => {
+    const pool = createPool(t, { port: 1, connectionTimeoutMillis: 1000 })
+    const store = postgresStore({ pool })
+    await t.rejects(store.subscribe(() => {}))
+    await store.close()
+  })
+
+  t.test('close while subscribe is still connecting releases the connection', async (t) => {
+    const pool = createPool(t, { max: 1 })
+    const channel = uniqueNamespace('anon_close_early')
+    const store = postgresStore({ pool, channel })
+    const subscribing = store.subscribe(() => {})
+    await store.close()
+    await subscribing
+    await until(async () => pool.totalCount === 0 || pool.idleCount === pool.totalCount)
+    t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the only pool connection is free again')
+    t.equal(await listenerPid(pool, channel), null, 'nothing listens any more')
+  })
+})
