@@ -1,5 +1,9 @@
+import type { FastifyInstance } from 'fastify'
 import { Pool, type PoolConfig } from 'pg'
 import type { Test } from 'tap'
+import type { FastifyAnonKeyOptions } from '../../lib/index.js'
+import { postgresStore } from '../../lib/stores/postgres.js'
+import { buildApp } from './app.js'
 import { DATABASE_URL, IN_CI } from './services.js'
 
 const target = new URL(DATABASE_URL)
@@ -60,4 +64,43 @@ export function onPostgres (t: Test, define: (t: Test) => void | Promise<void>):
 /** Drops a table a test made, when the test ends. */
 export function dropTableAtEnd (t: Test, pool: Pool, table: string): void {
   t.teardown(() => pool.query(`DROP TABLE IF EXISTS "${table}"`))
+}
+
+/** An app on postgresStore with a pool of its own, as one instance of a deployment would be. */
+export interface PgInstance {
+  app: FastifyInstance
+  pool: Pool
+  /** Closes the app, then ends its pool: the instance is gone. */
+  stop (): Promise<void>
+}
+
+export interface PgInstanceSettings {
+  namespace: string
+  tableName: string
+  /** Reach the database through a TCP proxy on this port. */
+  port?: number
+  pool?: PoolConfig
+  plugin?: FastifyAnonKeyOptions
+}
+
+/** Builds an instance (not ready yet); it is stopped when the test ends unless stopped before. */
+export function pgInstance (t: Test, settings: PgInstanceSettings): PgInstance {
+  const pool = createPool(t, { port: settings.port, ...settings.pool })
+  const app = buildApp({ store: postgresStore({ pool, namespace: settings.namespace, tableName: settings.tableName }), ...settings.plugin })
+  t.teardown(() => app.close())
+  return {
+    app,
+    pool,
+    async stop () {
+      await app.close()
+      await pool.end()
+    }
+  }
+}
+
+/** `count` instances started at once. */
+export async function startPgInstances (t: Test, count: number, settings: PgInstanceSettings): Promise<PgInstance[]> {
+  const instances = Array.from({ length: count }, () => pgInstance(t, settings))
+  await Promise.all(instances.map((instance) => instance.app.ready()))
+  return instances
 }
