@@ -1,7 +1,7 @@
 import type { PgPool, PgPoolClient } from './postgres-client.js'
 
 const RETRY_FIRST_MS = 100
-const RETRY_MAX_MS = 5000
+const RETRY_MAX_MS = 2000
 
 export interface PgListenerOptions {
   pool: PgPool
@@ -16,7 +16,7 @@ export interface PgListenerOptions {
 /**
  * A LISTEN connection checked out of the pool for as long as it runs. When the connection drops (the server
  * restarted, the network cut it), it is discarded and a new one is tried after 100 ms, then after twice as long
- * each time up to 5 s, until one answers; then `onReconnected` is called. Errors never escape as 'error' events.
+ * each time up to 2 s, until one answers; then `onReconnected` is called. Errors never escape as 'error' events.
  */
 export class PgListener {
   private readonly options: PgListenerOptions

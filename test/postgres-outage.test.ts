@@ -1,0 +1,100 @@
+import t from 'tap'
+import { performance } from 'node:perf_hooks'
+import { generateAnonKey } from '../lib/key.js'
+import { postgresStore } from '../lib/stores/postgres.js'
+import { adminHeaders, currentKey, rotate, useKey } from './helpers/app.js'
+import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT, pgInstance } from './helpers/postgres.js'
+import { uniqueNamespace } from './helpers/services.js'
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
+
+const STORE_TIMEOUT_MS = 500
+/** What "within storeTimeoutMs plus a little" allows, on a shared and busy test machine. */
+const ANSWER_BOUND_MS = STORE_TIMEOUT_MS + 1500
+
+/** Polls `check` every 20 ms until it holds, for at most `limitMs`; resolves to whether it held. */
+async function eventually (limitMs: number, check: () => Promise<boolean>): Promise<boolean> {
+  const deadline = performance.now() + limitMs
+  while (!(await check())) {
+    if (performance.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return true
+}
+
+onPostgres(t, (t) => {
+  const tableName = uniqueNamespace('anon_outage')
+  const direct = createPool(t)
+  dropTableAtEnd(t, direct, tableName)
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.removeListener('unhandledRejection', onUnhandled) })
+
+  async function behindProxy (t: Parameters<Parameters<typeof onPostgres>[1]>[0]) {
+    const proxy: TcpProxy = await startTcpProxy(PG_HOST, PG_PORT)
+    t.teardown(() => proxy.close())
+    const namespace = uniqueNamespace('outage')
+    const cut = pgInstance(t, { namespace, tableName, port: proxy.port, pool: { connectionTimeoutMillis: 300, max: 4 }, plugin: { storeTimeoutMs: STORE_TIMEOUT_MS } })
+    const healthy = pgInstance(t, { namespace, tableName })
+    await cut.app.ready()
+    await healthy.app.ready()
+    return { proxy, cut: cut.app, healthy: healthy.app, namespace }
+  }
+
+  for (const mode of ['refuse', 'blackhole'] as const) {
+    t.test(`store cut off (${mode}): last keys verify with expiry enforced, admin routes answer 503 in time, all recovers`, async (t) => {
+      const { proxy, cut, healthy, namespace } = await behindProxy(t)
+      // Rotated straight through the store (times come from the caller): a previous key whose grace ends in 1.5 s.
+      const shortLived = await currentKey(cut)
+      const now = Date.now()
+      const store = postgresStore({ pool: direct, namespace, tableName })
+      const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + 1500 })
+      const newKey = outcome?.snapshot.currentKey as string
+      t.ok(await eventually(5000, async () => (await useKey(cut, newKey)).statusCode === 200), 'the instance heard of the rotation before the cut')
+
+      proxy.cut(mode)
+      t.equal((await useKey(cut, newKey)).statusCode, 200, 'the current key keeps verifying while the store is down')
+      t.equal((await useKey(cut, shortLived)).statusCode, 200, 'a previous key keeps verifying within its grace while the store is down')
+      for (const [what, request] of [
+        ['GET the key', { url: '/api/metadata/anon-key' }],
+        ['rotate', { method: 'POST' as const, url: '/api/secrets/anon-key/rotate' }],
+        ['list previous keys', { url: '/api/secrets/anon-key/previous' }]
+      ] as const) {
+        const started = performance.now()
+        const response = await cut.inject({ ...request, headers: adminHeaders() })
+        const took = performance.now() - started
+        t.comment(`${mode}: ${what} answered ${response.statusCode} after ${took.toFixed(0)} ms`)
+        t.equal(response.statusCode, 503, `${what} answered ${response.statusCode} ${response.body}`)
+        t.equal(response.json().error, 'STORE_UNAVAILABLE')
+        t.ok(took < ANSWER_BOUND_MS, `${what} answered within ${ANSWER_BOUND_MS} ms (took ${took.toFixed(0)} ms)`)
+      }
+      t.ok(await eventually(3000, async () => (await useKey(cut, shortLived)).statusCode === 401), 'the previous key stops verifying when its grace ends, store or no store')
+      t.equal((await useKey(cut, shortLived)).json().error, 'ANON_KEY_EXPIRED')
+
+      proxy.restore()
+      t.ok(await eventually(10_000, async () => (await cut.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200), 'admin routes answer again once the store is back')
+      const rotated = await rotate(cut, { gracePeriodHours: 0 })
+      t.equal(rotated.statusCode, 200, `rotate after the outage answered ${rotated.body}`)
+      const afterRotation = rotated.json().anonKey
+      t.ok(await eventually(5000, async () => (await useKey(healthy, newKey)).statusCode === 401), 'the other instance hears of a rotation made by the recovered one')
+      const fromHealthy = (await rotate(healthy, { gracePeriodHours: 0 })).json().anonKey
+      t.ok(await eventually(5000, async () => (await useKey(cut, afterRotation)).statusCode === 401), 'the recovered instance hears of a rotation made elsewhere')
+      t.equal((await useKey(cut, fromHealthy)).statusCode, 200, 'and verifies the new key')
+      t.same(unhandled, [], 'no unhandled rejection')
+    })
+  }
+
+  t.test('a store first used while the database is down creates its table once it is back', async (t) => {
+    const proxy = await startTcpProxy(PG_HOST, PG_PORT)
+    t.teardown(() => proxy.close())
+    const pool = createPool(t, { port: proxy.port, connectionTimeoutMillis: 300 })
+    const freshTable = uniqueNamespace('anon_outage_late')
+    dropTableAtEnd(t, direct, freshTable)
+    const store = postgresStore({ pool, tableName: freshTable })
+    proxy.cut('refuse')
+    await t.rejects(store.load(), 'load fails while the database is unreachable')
+    proxy.restore()
+    const key = generateAnonKey()
+    t.equal((await store.initialize(key)).currentKey, key, 'the store works once the database is back')
+  })
+})
