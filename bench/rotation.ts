@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { generateAnonKey } from '../lib/index.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { percentile } from './stats.js'
@@ -6,7 +7,9 @@ import { backend, uniqueNamespace, type Connection, type StoreKind } from './sto
 
 /**
  * Child process, for each store kind named in argv[2] (comma-separated):
- * - rotation latency: `app.anonKey.rotate()` from call to answer, one rotation after another;
+ * - rotation latency: `app.anonKey.rotate()` from call to answer, one rotation after another, beside the
+ *   store's own rotate() called directly, one plain round trip to the same backend, and (PostgreSQL) a bare
+ *   durable transaction of the same shape: what the machine allows at that moment;
  * - propagation: two apps on one namespace, each with its own client (as two instances would be); from the
  *   moment instance A is asked to rotate with a grace of 0 until instance B refuses the old key. B is polled
  *   on every turn of the event loop; only the store's change notification can refresh it (the fallback
@@ -18,13 +21,25 @@ export interface RotationResult {
   rotations: number
   rotationP50: number
   rotationP99: number
+  /** The store's rotate() called directly, without the plugin. */
+  storeRotationP50: number
+  /** PostgreSQL: a bare transaction of the same shape (see Connection.floor); NaN for other stores. */
+  floorP50: number
+  floorP99: number
+  /** One plain round trip to the backend, timed right after each rotation. */
+  roundTripP50: number
+  roundTripP99: number
   propagations: number
   propagationP50: number
   propagationP99: number
   propagationMax: number
+  /** From the moment A's rotate() answered (the change is committed) until B refuses; 0 when B was first. */
+  afterAnswerP50: number
+  afterAnswerP99: number
 }
 
 const PROPAGATION_TIMEOUT_MS = 5000
+const ROTATIONS_PER_NAMESPACE = 10
 
 const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -42,46 +57,81 @@ async function measure (kind: StoreKind, short: boolean): Promise<RotationResult
   const PROPAGATIONS = short ? 5 : 100
   const stores = backend(kind)
   const opened: Array<{ app: FastifyInstance, connection: Connection }> = []
-  async function instance (namespace: string): Promise<FastifyInstance> {
+  async function instance (namespace: string): Promise<{ app: FastifyInstance, connection: Connection }> {
     const connection = await stores.connect(namespace)
     const app = anonKeyApp(connection.store)
     opened.push({ app, connection })
     await app.ready()
-    return app
+    return { app, connection }
   }
   try {
-    const single = await instance(uniqueNamespace(`rotate_${kind}`))
-    for (let i = 0; i < 5; i++) await single.anonKey.rotate({ gracePeriodHours: 1 }) // warm-up
+    // Rotations in blocks of ROTATIONS_PER_NAMESPACE on a fresh namespace each, so that the state stays the
+    // size a real deployment has (a handful of previous keys), not hundreds. After each rotation, one plain
+    // round trip to the backend (SELECT 1, PING) is timed too: the machine's own latency at that moment.
     const rotation: number[] = []
-    for (let i = 0; i < ROTATIONS; i++) {
-      const start = process.hrtime.bigint()
-      await single.anonKey.rotate({ gracePeriodHours: 1 })
-      rotation.push(elapsedMs(start))
+    const roundTrip: number[] = []
+    const storeRotation: number[] = []
+    const floor: number[] = []
+    while (rotation.length < ROTATIONS) {
+      const { app, connection } = await instance(uniqueNamespace(`rotate_${kind}`))
+      await app.anonKey.rotate({ gracePeriodHours: 1 }) // warm-up, not timed
+      for (let i = 0; i < ROTATIONS_PER_NAMESPACE && rotation.length < ROTATIONS; i++) {
+        let start = process.hrtime.bigint()
+        await app.anonKey.rotate({ gracePeriodHours: 1 })
+        rotation.push(elapsedMs(start))
+        start = process.hrtime.bigint()
+        const now = Date.now()
+        await connection.store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + 3_600_000 })
+        storeRotation.push(elapsedMs(start))
+        start = process.hrtime.bigint()
+        await connection.ping()
+        roundTrip.push(elapsedMs(start))
+        if (connection.floor !== undefined) {
+          start = process.hrtime.bigint()
+          await connection.floor()
+          floor.push(elapsedMs(start))
+        }
+      }
+      opened.pop()
+      await app.close()
+      await connection.close()
     }
 
     const namespace = uniqueNamespace(`propagate_${kind}`)
-    const a = await instance(namespace)
-    const b = await instance(namespace)
+    const a = (await instance(namespace)).app
+    const b = (await instance(namespace)).app
     const propagation: number[] = []
+    const afterAnswer: number[] = []
     for (let i = 0; i < PROPAGATIONS + 3; i++) {
       const old = (await a.anonKey.get()) as string
       await until('instance B to know the current key', async () => (await b.anonKey.verify(old)).valid)
       const start = process.hrtime.bigint()
-      const rotated = a.anonKey.rotate({ gracePeriodHours: 0 })
+      let answered = 0n
+      const rotated = a.anonKey.rotate({ gracePeriodHours: 0 }).then(() => { answered = process.hrtime.bigint() })
       await until('instance B to refuse the rotated key', async () => !(await b.anonKey.verify(old)).valid)
-      const took = elapsedMs(start)
+      const refused = process.hrtime.bigint()
       await rotated
-      if (i >= 3) propagation.push(took) // the first three warm up
+      if (i >= 3) { // the first three warm up
+        propagation.push(Number(refused - start) / 1e6)
+        afterAnswer.push(Math.max(0, Number(refused - answered) / 1e6))
+      }
     }
     return {
       kind,
       rotations: ROTATIONS,
       rotationP50: percentile(rotation, 50),
       rotationP99: percentile(rotation, 99),
+      storeRotationP50: percentile(storeRotation, 50),
+      floorP50: percentile(floor, 50),
+      floorP99: percentile(floor, 99),
+      roundTripP50: percentile(roundTrip, 50),
+      roundTripP99: percentile(roundTrip, 99),
       propagations: PROPAGATIONS,
       propagationP50: percentile(propagation, 50),
       propagationP99: percentile(propagation, 99),
-      propagationMax: Math.max(...propagation)
+      propagationMax: Math.max(...propagation),
+      afterAnswerP50: percentile(afterAnswer, 50),
+      afterAnswerP99: percentile(afterAnswer, 99)
     }
   } finally {
     for (const { app, connection } of opened.reverse()) {

@@ -98,16 +98,24 @@ function printMicro (result: MicroResult): void {
 function printRotation (results: RotationResult[]): void {
   print('### Rotation and propagation')
   print()
-  print(table(['store', 'rotation p50', 'rotation p99', 'propagation p50', 'propagation p99', 'propagation max'], results.map((result) => [
+  print(table(['store', 'rotation p50', 'rotation p99', 'store.rotate() p50', 'bare transaction p50 / p99', 'round trip p50 / p99', 'propagation p50', 'propagation p99', 'propagation max', 'after the answer p50 / p99'], results.map((result) => [
     result.kind,
     formatMs(result.rotationP50),
     formatMs(result.rotationP99),
+    formatMs(result.storeRotationP50),
+    Number.isNaN(result.floorP50) ? '-' : `${formatMs(result.floorP50)} / ${formatMs(result.floorP99)}`,
+    result.kind === 'memory' ? '-' : `${formatMs(result.roundTripP50)} / ${formatMs(result.roundTripP99)}`,
     formatMs(result.propagationP50),
     formatMs(result.propagationP99),
-    formatMs(result.propagationMax)
+    formatMs(result.propagationMax),
+    `${formatMs(result.afterAnswerP50)} / ${formatMs(result.afterAnswerP99)}`
   ])))
   print()
-  print(`Rotation: ${results[0]?.rotations} rotations one after another (grace 1 h, so previous keys pile up). Propagation: ${results[0]?.propagations} rotations (grace 0) on instance A, timed until instance B refuses the old key.`)
+  print(`Rotation: ${results[0]?.rotations} calls of app.anonKey.rotate() one after another, 10 on each fresh namespace (so a handful of previous keys, as in real use). ` +
+    'After each: the store\'s rotate() called directly (no plugin); on PostgreSQL a bare durable transaction of the same shape (BEGIN, SELECT ... FOR UPDATE, UPDATE, COMMIT on a scratch table); ' +
+    'and one plain round trip (SELECT 1 / PING): what the machine allowed at that moment. ' +
+    `Propagation: ${results[0]?.propagations} rotations (grace 0) on instance A, timed from the call until instance B, with its own connections, refuses the old key; ` +
+    '"after the answer": from the moment A\'s rotate() resolved (the change committed) until B refuses.')
   print()
 }
 

@@ -1,7 +1,8 @@
 import Redis from 'ioredis'
-import { memoryStore, redisStore, type AnonKeyStore } from '../lib/index.js'
+import { Pool } from 'pg'
+import { memoryStore, postgresStore, redisStore, type AnonKeyStore } from '../lib/index.js'
 
-export const STORE_KINDS = ['memory', 'redis'] as const
+export const STORE_KINDS = ['memory', 'postgres', 'redis'] as const
 export type StoreKind = typeof STORE_KINDS[number]
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -10,6 +11,13 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** One connection to a backend: a store, and how to release what was opened for it. */
 export interface Connection {
   store: AnonKeyStore
+  /** One plain round trip to the backend (nothing for the memory store), to compare with. */
+  ping: () => Promise<unknown>
+  /**
+   * PostgreSQL only: the smallest durable transaction of the same shape as a rotation (BEGIN, SELECT ... FOR
+   * UPDATE, UPDATE, COMMIT on a scratch table), without the plugin or the store: the floor under a rotation.
+   */
+  floor?: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -27,6 +35,40 @@ export function uniqueNamespace (label: string): string {
 }
 
 export function backend (kind: StoreKind): Backend {
+  if (kind === 'postgres') {
+    return {
+      kind,
+      async connect (namespace) {
+        const pool = new Pool({ connectionString: DATABASE_URL, max: 4 })
+        const store = postgresStore({ pool, namespace })
+        const scratch = `bench_floor_${namespace}`.replace(/[^a-z0-9_]/gi, '_').slice(0, 60)
+        let scratchReady: Promise<unknown> | null = null
+        return {
+          store,
+          ping: () => pool.query('SELECT 1'),
+          floor: async () => {
+            scratchReady ??= pool.query(`CREATE TABLE ${scratch} (id int PRIMARY KEY, value text); INSERT INTO ${scratch} VALUES (1, '')`)
+            await scratchReady
+            const client = await pool.connect()
+            try {
+              await client.query('BEGIN')
+              await client.query(`SELECT value FROM ${scratch} WHERE id = 1 FOR UPDATE`)
+              await client.query(`UPDATE ${scratch} SET value = $1 WHERE id = 1`, [String(Math.random())])
+              await client.query('COMMIT')
+            } finally {
+              client.release()
+            }
+          },
+          close: async () => {
+            await store.close()
+            await pool.query('DELETE FROM anon_key_store WHERE namespace = $1', [namespace]).catch(() => {})
+            if (scratchReady !== null) await pool.query(`DROP TABLE IF EXISTS ${scratch}`).catch(() => {})
+            await pool.end()
+          }
+        }
+      }
+    }
+  }
   if (kind === 'redis') {
     return {
       kind,
@@ -35,6 +77,7 @@ export function backend (kind: StoreKind): Backend {
         const store = redisStore({ client, namespace })
         return {
           store,
+          ping: () => client.ping(),
           close: async () => {
             await store.close()
             await client.del(`{fastify-anon-key:${namespace}}:state`).catch(() => {})
@@ -53,7 +96,7 @@ export function backend (kind: StoreKind): Backend {
         store = memoryStore({ namespace })
         shared.set(namespace, store)
       }
-      return { store, close: async () => {} }
+      return { store, ping: async () => {}, close: async () => {} }
     }
   }
 }
