@@ -56,7 +56,7 @@ onRedis(t, (t) => {
     return name
   }
   t.teardown(async () => {
-    if (namespaces.length > 0) await admin.del(...namespaces.map((name) => `{fastify-anon-key:${name}}:state`))
+    if (namespaces.length > 0) await admin.del(...namespaces.flatMap((name) => [`{fastify-anon-key:${name}}:state`, `{fastify-anon-key:${name}}:usage`]))
   })
 
   t.test('5 instances starting at once end with one and the same key', async (t) => {
@@ -122,6 +122,23 @@ onRedis(t, (t) => {
     t.equal((await useKey(two, old)).statusCode, 200, 'the previous key still verifies within its grace period')
     t.same((await listPrevious(one)).map((record) => record.fingerprint), [fingerprintOf(old)])
     t.equal((await redisStore({ client: admin, namespace: ns }).load()).version, 2, 'no new key was made on the restart')
+  })
+
+  t.test('old-key usage seen by two instances is summed in the listing of either', async (t) => {
+    const ns = namespace('usage')
+    const [one, two] = [await startInstance(t, ns, { usageFlushMs: 50 }), await startInstance(t, ns, { usageFlushMs: 50 })]
+    const old = await currentKey(one)
+    t.equal((await rotate(one, { gracePeriodHours: 1 })).statusCode, 200)
+    await within('the other instance to hear the rotation', 1000, async () => (await currentKey(two)) !== old)
+    for (const [app, times] of [[one, 3], [two, 2]] as const) {
+      for (let i = 0; i < times; i++) t.equal((await useKey(app, old)).statusCode, 200)
+    }
+    for (const app of [one, two]) {
+      await within('both instances to list 5 requests', 2000, async () => (await app.anonKey.listPrevious())[0].requests === 5)
+    }
+    const [listed] = await two.anonKey.listPrevious()
+    t.equal(listed.fingerprint, fingerprintOf(old))
+    t.type(listed.lastSeenAt, 'string', 'the last request is dated')
   })
 
   t.test('two namespaces on one server never see each other\'s keys', async (t) => {

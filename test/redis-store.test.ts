@@ -124,6 +124,32 @@ onRedis(t, (t) => {
     t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
   })
 
+  t.test('recordUsage sums the reports of every instance for previous keys on record, and drops unknown digests', async (t) => {
+    const ns = namespace('usage')
+    const [one, two] = [redisStore({ client: redisClient(t), namespace: ns }), redisStore({ client: redisClient(t), namespace: ns })]
+    const [first, second] = [generateAnonKey(), generateAnonKey()]
+    await one.initialize(first)
+    const now = Date.now()
+    await one.rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
+    const digest = sha256(first)
+    const unknown = sha256(generateAnonKey())
+    await one.recordUsage?.([{ digest, requests: 3, lastSeenAt: now + 20 }, { digest: unknown, requests: 7, lastSeenAt: now }])
+    await two.recordUsage?.([{ digest, requests: 2, lastSeenAt: now + 10 }])
+    await two.recordUsage?.([])
+    const [record] = (await one.load()).previousKeys
+    t.same(record, { digest, rotatedAt: now, expiresAt: now + HOUR_MS, revokedAt: null, requests: 5, lastSeenAt: now + 20 })
+    t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), { [`requests:${digest}`]: '5', [`lastSeenAt:${digest}`]: String(now + 20) }, 'nothing is kept for a digest the store does not hold')
+    t.equal((await one.load()).version, 2, 'usage is not a change of the key: no new version')
+
+    const revoked = await two.revoke({ now: now + 1 })
+    t.same(revoked.revoked.map((entry) => entry.requests), [5], 'a revoked key keeps its figures')
+    const later = now + 40 * 24 * HOUR_MS
+    await two.rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
+    t.same((await one.load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
+    t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), {}, 'and its usage figures with it')
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`])
+  })
+
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {
     const ns = namespace('noscript')
     const store = redisStore({ client: redisClient(t), namespace: ns })

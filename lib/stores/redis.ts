@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
+import { channelListener } from './redis-listener.js'
+import { COMMIT, RECORD_USAGE, runScript } from './redis-scripts.js'
 import type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeOutcome, RotateOutcome } from './store.js'
 import { revokeState, rotateState, type KeyState } from './transitions.js'
 
@@ -12,30 +13,17 @@ export interface RedisStoreOptions {
   keyPrefix?: string
 }
 
-/**
- * Writes a new state only if nobody wrote since it was read (compare-and-set on `version`), and announces it
- * in the same script. KEYS[1] the state hash; ARGV: the version read, the current key, the previous keys as
- * JSON, the channel. Returns the new version, or -1 when the state moved on since it was read.
- */
-const COMMIT_SCRIPT = `
-local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if version ~= tonumber(ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], 'current', ARGV[2], 'previous', ARGV[3])
-version = redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('PUBLISH', ARGV[4], version)
-return version
-`
-const COMMIT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex')
 const CONFLICT = -1
 
 /** What one attempt at a change decided: nothing to write (`unchanged`), or the state to write. */
 type Step<T> = { unchanged: T } | { next: KeyState, result: (snapshot: AnonKeySnapshot) => T }
 
 /**
- * A store on Redis. The whole state of a namespace is one hash, `{<keyPrefix>:<namespace>}:state`, with the
- * fields `version`, `current` (the current key) and `previous` (JSON: the previous keys as SHA-256 digests with
- * their times). Changes are announced on the channel `{<keyPrefix>:<namespace>}:changes`. The hash tag keeps a
- * namespace in one slot, so the store also runs on Redis Cluster.
+ * A store on Redis. A namespace is two hashes under one hash tag, so it also runs on Redis Cluster:
+ * - `{<keyPrefix>:<namespace>}:state`: `version`, `current` (the current key) and `previous` (JSON: the previous
+ *   keys as SHA-256 digests with `rotatedAt`, `expiresAt`, `revokedAt`);
+ * - `{<keyPrefix>:<namespace>}:usage`: `requests:<digest>` and `lastSeenAt:<digest>` (recordUsage).
+ * Changes are published on the channel `{<keyPrefix>:<namespace>}:changes`, by the script that makes them.
  *
  * Atomicity: a change reads the state (one HMGET), computes the next state with the same pure transitions as
  * every other store (transitions.ts, so pruning follows retention.ts exactly), and writes it with a Lua
@@ -52,30 +40,22 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     throw new TypeError('fastify-anon-key: redisStore "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
   }
   const tag = `{${keyPrefix}:${namespace}}`
-  const stateKey = `${tag}:state`
-  const channel = `${tag}:changes`
-  const listeners = new Set<() => void>()
-  let listening: { connection: Redis, closing: AbortController } | null = null
-  let subscribing: Promise<void> | null = null
+  const keys = [`${tag}:state`, `${tag}:usage`]
+  const changes = channelListener(client, `${tag}:changes`)
 
   async function load (): Promise<AnonKeySnapshot> {
-    const [version, current, previous] = await client.hmget(stateKey, 'version', 'current', 'previous')
-    return {
-      version: Number(version ?? 0),
-      currentKey: current,
-      previousKeys: previous === null ? [] : JSON.parse(previous) as PreviousKeyRecord[]
+    const [[version, current, previous], usage] = await Promise.all([
+      client.hmget(keys[0], 'version', 'current', 'previous'),
+      client.hgetall(keys[1])
+    ])
+    const records = previous === null ? [] : JSON.parse(previous) as PreviousKeyRecord[]
+    for (const record of records) {
+      const requests = usage[`requests:${record.digest}`]
+      if (requests === undefined) continue
+      record.requests = Number(requests)
+      record.lastSeenAt = Number(usage[`lastSeenAt:${record.digest}`])
     }
-  }
-
-  async function commit (version: number, next: KeyState): Promise<number> {
-    const args = [stateKey, version, next.currentKey as string, JSON.stringify(next.previousKeys), channel]
-    try {
-      return await client.evalsha(COMMIT_SHA, 1, ...args) as number
-    } catch (error) {
-      // The server forgot the script (restart, SCRIPT FLUSH): send it whole, which caches it again.
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error
-      return await client.eval(COMMIT_SCRIPT, 1, ...args) as number
-    }
+    return { version: Number(version ?? 0), currentKey: current, previousKeys: records }
   }
 
   async function change<T> (decide: (state: AnonKeySnapshot) => Step<T>): Promise<T> {
@@ -83,43 +63,11 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       const before = await load()
       const step = decide(before)
       if ('unchanged' in step) return step.unchanged
-      const version = await commit(before.version, step.next)
+      // Usage figures live in their own hash: the state keeps only what a change decides.
+      const previous = step.next.previousKeys.map(({ digest, rotatedAt, expiresAt, revokedAt }) => ({ digest, rotatedAt, expiresAt, revokedAt }))
+      const version = await runScript(client, COMMIT, keys, [before.version, step.next.currentKey as string, JSON.stringify(previous), `${tag}:changes`])
       if (version !== CONFLICT) return step.result({ version, ...step.next })
     }
-  }
-
-  function announce (): void {
-    for (const listener of listeners) queueMicrotask(listener)
-  }
-
-  /** Opens the listening connection. After a reconnect, a change may have been missed: listeners hear once. */
-  async function listen (): Promise<void> {
-    // Cluster.duplicate() takes other arguments than Redis.duplicate(), but none are passed here.
-    const connection = (client as Redis).duplicate()
-    const closing = new AbortController()
-    listening = { connection, closing }
-    // A dropped connection must never crash the process; ioredis reconnects and resubscribes by itself.
-    connection.on('error', ignoreConnectionError)
-    connection.on('message', announce)
-    try {
-      await connected(connection, closing.signal)
-      await connection.subscribe(channel)
-    } catch (error) {
-      if (listening?.connection === connection) stopListening()
-      throw error
-    }
-    connection.on('ready', () => {
-      // Subscribing again (a no-op when ioredis already did) orders the announcement after the subscription.
-      connection.subscribe(channel).then(announce, announce)
-    })
-  }
-
-  function stopListening (): void {
-    // disconnect() alone would not settle a wait for 'ready' while ioredis is between two reconnect attempts.
-    listening?.closing.abort()
-    listening?.connection.disconnect()
-    listening = null
-    subscribing = null
   }
 
   return {
@@ -144,50 +92,15 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
         return { next: result.state, result: (snapshot) => ({ snapshot, revoked: result.revoked }) }
       })
     },
+    async recordUsage (reports) {
+      await runScript(client, RECORD_USAGE, keys, reports.flatMap((report) => [report.digest, report.requests, report.lastSeenAt]))
+    },
     async subscribe (listener) {
-      // Counted before the connection is ready, so that an unsubscribe meanwhile does not close it under us.
-      listeners.add(listener)
-      try {
-        await (subscribing ??= listen())
-      } catch (error) {
-        listeners.delete(listener)
-        throw error
-      }
-      return async () => {
-        listeners.delete(listener)
-        if (listeners.size === 0) stopListening()
-      }
+      const remove = await changes.add(listener)
+      return async () => { remove() }
     },
     async close () {
-      listeners.clear()
-      stopListening()
+      changes.close()
     }
   }
 }
-
-/**
- * Resolves once a new connection is ready, so that the first SUBSCRIBE does not fail on a client made with
- * `enableOfflineQueue: false`, and starts a `lazyConnect` one. Rejects if the store is closed first, or if the
- * connection ends (a retryStrategy that gives up).
- */
-function connected (connection: Redis, closing: AbortSignal): Promise<void> {
-  if (connection.status === 'wait') return connection.connect()
-  return new Promise((resolve, reject) => {
-    const settle = (error: Error | null): void => {
-      connection.off('ready', ready)
-      connection.off('end', ended)
-      closing.removeEventListener('abort', closed)
-      if (error === null) resolve()
-      else reject(error)
-    }
-    const ready = (): void => settle(null)
-    const ended = (): void => settle(new Error('fastify-anon-key: the Redis listening connection ended before it was ready (retryStrategy gave up)'))
-    const closed = (): void => settle(new Error('fastify-anon-key: the store was closed before its Redis listening connection was ready'))
-    connection.once('ready', ready)
-    connection.once('end', ended)
-    closing.addEventListener('abort', closed)
-  })
-}
-
-/** Errors of the listening connection: ioredis reconnects on its own, and admin calls report their own failures. */
-function ignoreConnectionError (): void {}

@@ -1,0 +1,101 @@
+import type { Cluster, Redis } from 'ioredis'
+
+/** The listeners of one Redis channel, heard on a connection of the store's own. */
+export interface ChannelListener {
+  /** Adds a listener; opens the connection first if none is open. Resolves to a function that removes it. */
+  add (listener: () => void): Promise<() => void>
+  /** Drops every listener and closes the connection. */
+  close (): void
+}
+
+/**
+ * Listens to `channel` on `client.duplicate()`, opened on the first listener and closed with the last one.
+ * The user's client is never put in subscriber mode and never closed. ioredis reconnects and resubscribes by
+ * itself after a cut; since a change may have been published meanwhile, every listener then hears once.
+ */
+export function channelListener (client: Redis | Cluster, channel: string): ChannelListener {
+  const listeners = new Set<() => void>()
+  let listening: { connection: Redis, closing: AbortController } | null = null
+  let opening: Promise<void> | null = null
+
+  function announce (): void {
+    for (const listener of listeners) queueMicrotask(listener)
+  }
+
+  async function open (): Promise<void> {
+    // Cluster.duplicate() takes other arguments than Redis.duplicate(), but none are passed here.
+    const connection = (client as Redis).duplicate()
+    const closing = new AbortController()
+    listening = { connection, closing }
+    // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to.
+    connection.on('error', ignoreConnectionError)
+    connection.on('message', announce)
+    try {
+      await connected(connection, closing.signal)
+      await connection.subscribe(channel)
+    } catch (error) {
+      if (listening?.connection === connection) stop()
+      throw error
+    }
+    connection.on('ready', () => {
+      // Subscribing again (a no-op when ioredis already did) orders the announcement after the subscription.
+      connection.subscribe(channel).then(announce, announce)
+    })
+  }
+
+  function stop (): void {
+    // disconnect() alone would not settle a wait for 'ready' while ioredis is between two reconnect attempts.
+    listening?.closing.abort()
+    listening?.connection.disconnect()
+    listening = null
+    opening = null
+  }
+
+  return {
+    async add (listener) {
+      // Counted before the connection is ready, so that a removal meanwhile does not close it under us.
+      listeners.add(listener)
+      try {
+        await (opening ??= open())
+      } catch (error) {
+        listeners.delete(listener)
+        throw error
+      }
+      return () => {
+        listeners.delete(listener)
+        if (listeners.size === 0) stop()
+      }
+    },
+    close () {
+      listeners.clear()
+      stop()
+    }
+  }
+}
+
+/**
+ * Resolves once a new connection is ready, so that the first SUBSCRIBE does not fail on a client made with
+ * `enableOfflineQueue: false`, and starts a `lazyConnect` one. Rejects if the store is closed first, or if the
+ * connection ends (a retryStrategy that gives up).
+ */
+function connected (connection: Redis, closing: AbortSignal): Promise<void> {
+  if (connection.status === 'wait') return connection.connect()
+  return new Promise((resolve, reject) => {
+    const settle = (error: Error | null): void => {
+      connection.off('ready', ready)
+      connection.off('end', ended)
+      closing.removeEventListener('abort', closed)
+      if (error === null) resolve()
+      else reject(error)
+    }
+    const ready = (): void => settle(null)
+    const ended = (): void => settle(new Error('fastify-anon-key: the Redis listening connection ended before it was ready (retryStrategy gave up)'))
+    const closed = (): void => settle(new Error('fastify-anon-key: the store was closed before its Redis listening connection was ready'))
+    connection.once('ready', ready)
+    connection.once('end', ended)
+    closing.addEventListener('abort', closed)
+  })
+}
+
+/** Errors of the listening connection: ioredis reconnects on its own, and admin calls report their own failures. */
+function ignoreConnectionError (): void {}
