@@ -22,8 +22,8 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
 }
 
 function fromValidation (error: FastifyError, maxGracePeriodHours: number): ErrorBody {
-  const issue = error.validation?.[0] as { instancePath?: string, message?: string } | undefined
-  const path = issue?.instancePath ?? ''
+  // Only called when Fastify set `validation`; the validator reports at least one issue, each with its path.
+  const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
   if (error.validationContext === 'params') {
     return errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.')
   }

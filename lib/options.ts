@@ -119,7 +119,8 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
   const apiKeyHeader = options.apiKeyHeader === true ? 'apikey' : (options.apiKeyHeader || null)
   return {
     store: options.store ?? memoryStore(),
-    jwt: options.authorize === undefined ? options.jwt ?? null : null,
+    // checkOptions made sure jwt.secret is there when authorize is not.
+    jwt: options.authorize === undefined ? options.jwt as FastifyJWTOptions : null,
     isAdmin: options.isAdmin ?? ((payload) => payload?.role === 'project_admin'),
     authorize: options.authorize ?? null,
     prefix: options.prefix ?? '/api',

@@ -42,6 +42,7 @@ const bad: Array<{ name: string, options: Record<string, unknown>, names: RegExp
   { name: 'a cacheTtlMs of 0', options: { ...secret, cacheTtlMs: 0 }, names: /"cacheTtlMs" must be a whole number/ },
   { name: 'a cacheTtlMs too large for a timer', options: { ...secret, cacheTtlMs: 2 ** 31 }, names: /"cacheTtlMs"/ },
   { name: 'a storeTimeoutMs that is not a number', options: { ...secret, storeTimeoutMs: '5s' }, names: /"storeTimeoutMs"/ },
+  { name: 'a usageFlushMs of 0', options: { ...secret, usageFlushMs: 0 }, names: /"usageFlushMs" must be a whole number/ },
   { name: 'a bodyLimit below 64', options: { ...secret, bodyLimit: 10 }, names: /"bodyLimit" must be a whole number from 64/ },
   { name: 'an apiKeyHeader of authorization', options: { ...secret, apiKeyHeader: 'Authorization' }, names: /"apiKeyHeader" must be true, false, or a header name other than authorization/ },
   { name: 'an apiKeyHeader with a space', options: { ...secret, apiKeyHeader: 'api key' }, names: /"apiKeyHeader"/ },

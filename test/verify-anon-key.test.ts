@@ -78,6 +78,8 @@ t.test('malformed keys and headers answer 401 AUTH_INVALID_CREDENTIALS', async (
   const headers = [
     key,
     `Token ${key}`,
+    `Digest ${key}`,
+    `Bearer\t${key}`,
     `Bearer  ${key}`,
     `Bearer ${key} `,
     `Bearer ${key}0`,

@@ -1,0 +1,84 @@
+import t from 'tap'
+import * as entry from '../lib/index.js'
+import anonKey, {
+  ANON_KEY_PATTERN,
+  AnonKeyApi,
+  AnonKeyRejection,
+  digestOf,
+  ERROR_CODES,
+  fastifyAnonKey,
+  fingerprintOf,
+  generateAnonKey,
+  isAnonKey,
+  pruneRetired,
+  RETIRED_RECORD_LIMIT,
+  RETIRED_RETENTION_MS,
+  revokeState,
+  rotateState
+} from '../lib/index.js'
+
+t.test('the default export is the plugin, named for fastify-plugin', async (t) => {
+  t.equal(anonKey, fastifyAnonKey)
+  t.equal((anonKey as any)[Symbol.for('plugin-meta')].name, 'fastify-anon-key')
+  t.equal((anonKey as any)[Symbol.for('plugin-meta')].fastify, '5.x')
+})
+
+t.test('the key helpers make, recognise, digest and name anon keys', async (t) => {
+  const key = generateAnonKey()
+  t.match(key, ANON_KEY_PATTERN)
+  t.ok(isAnonKey(key))
+  t.notOk(isAnonKey(key.toUpperCase()))
+  t.notOk(isAnonKey(42))
+  t.match(digestOf(key), /^[0-9a-f]{64}$/)
+  t.equal(fingerprintOf(key), digestOf(key).slice(0, 12))
+  t.equal(digestOf('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'the digest is SHA-256 in hex')
+})
+
+t.test('ERROR_CODES lists every code of the contract with its status and next actions', async (t) => {
+  t.same(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, { statusCode }]) => [code, statusCode])), {
+    INVALID_INPUT: 400,
+    AUTH_INVALID_CREDENTIALS: 401,
+    ANON_KEY_EXPIRED: 401,
+    ANON_KEY_REVOKED: 401,
+    FORBIDDEN: 403,
+    ANON_KEY_NOT_INITIALIZED: 404,
+    NOT_FOUND: 404,
+    PAYLOAD_TOO_LARGE: 413,
+    UNSUPPORTED_MEDIA_TYPE: 415,
+    INTERNAL_ERROR: 500,
+    STORE_UNAVAILABLE: 503
+  })
+  for (const { nextActions } of Object.values(ERROR_CODES)) t.type(nextActions, 'string')
+})
+
+t.test('AnonKeyRejection renders in the contract format', async (t) => {
+  const rejection = new AnonKeyRejection('ANON_KEY_REVOKED')
+  t.same(JSON.parse(JSON.stringify(rejection)), {
+    error: 'ANON_KEY_REVOKED',
+    message: 'This anon key was revoked.',
+    statusCode: 401,
+    nextActions: ERROR_CODES.ANON_KEY_REVOKED.nextActions
+  })
+  t.equal(rejection.code, 'ANON_KEY_REVOKED')
+})
+
+t.test('the state transitions and retention rules are exported for store authors', async (t) => {
+  const key = generateAnonKey()
+  const next = generateAnonKey()
+  const rotated = rotateState({ currentKey: key, previousKeys: [] }, { newKey: next, now: 1000, expiresAt: 2000 })
+  t.same(rotated?.state.previousKeys, [{ digest: digestOf(key), rotatedAt: 1000, expiresAt: 2000, revokedAt: null }])
+  t.equal(rotateState({ currentKey: null, previousKeys: [] }, { newKey: next, now: 1, expiresAt: 1 }), null)
+  const revoked = revokeState(rotated!.state, { now: 1500 })
+  t.equal(revoked.revoked.length, 1)
+  t.same(pruneRetired(revoked.state.previousKeys, 1500 + RETIRED_RETENTION_MS), [], 'a key revoked 30 days ago is pruned')
+  t.equal(RETIRED_RECORD_LIMIT, 1000)
+})
+
+t.test('AnonKeyApi is the class of app.anonKey, and every runtime export is defined', async (t) => {
+  t.type(AnonKeyApi, 'function')
+  t.equal(typeof AnonKeyApi.prototype.rotate, 'function')
+  for (const [name, value] of Object.entries(entry)) t.not(value, undefined, `${name} is exported`)
+  t.type(entry.postgresStore, 'function')
+  t.type(entry.redisStore, 'function')
+  t.type(entry.memoryStore, 'function')
+})
