@@ -1,5 +1,6 @@
 import autocannon from 'autocannon'
 import { Child } from './child.js'
+import type { Shares } from './profile.js'
 import { median } from './stats.js'
 
 export interface HttpSettings {
@@ -10,6 +11,8 @@ export interface HttpSettings {
   warmupSeconds: number
   connections: number
   pipelining: number
+  /** After the measured rounds, one more round per variant under V8's profiler. */
+  profile: boolean
 }
 
 export interface VariantResult {
@@ -33,6 +36,8 @@ export interface VariantResult {
   requests: number
   storeCalls: number
   storeCallsPerRequest: number
+  /** From the profiled round: busy CPU time and the time inside the watched functions. */
+  profile: Shares | null
 }
 
 interface Window { storeCalls: number, cpu: number, cpuSeconds: number }
@@ -88,6 +93,15 @@ export async function httpBench (settings: HttpSettings): Promise<VariantResult[
       }
     }
 
+    const profiles: Array<Shares | null> = settings.variants.map(() => null)
+    if (settings.profile) {
+      for (let index = 0; index < children.length; index++) {
+        await children[index].request('profileStart')
+        await load(url(index), targets[index].authorization, settings.seconds, settings)
+        profiles[index] = await children[index].request<Shares>('profileStop')
+      }
+    }
+
     const bare = settings.variants.indexOf('bare')
     return settings.variants.map((variant, index) => ({
       variant,
@@ -102,7 +116,8 @@ export async function httpBench (settings: HttpSettings): Promise<VariantResult[
       cpuRatio: median(perCpu[index]) / median(perCpu[bare]),
       requests: requests[index],
       storeCalls: storeCalls[index],
-      storeCallsPerRequest: storeCalls[index] / requests[index]
+      storeCallsPerRequest: storeCalls[index] / requests[index],
+      profile: profiles[index]
     }))
   } finally {
     await Promise.all(children.map((child) => child.close()))

@@ -19,7 +19,7 @@ import { backend, uniqueNamespace } from './stores.js'
  */
 
 const SAMPLES_SHORT = 3
-const SAMPLES_FULL = 5
+const SAMPLES_FULL = 3
 
 export interface MicroResult {
   seconds: number

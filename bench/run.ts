@@ -12,7 +12,8 @@ import { STORE_KINDS } from './stores.js'
  * judged then, but the run fails if anything crashes or if verification made a single store call.
  * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile); then
  * `npx tsx bench/profile-share.ts` shows each server's share of CPU time spent in its auth hook.
- * `-- --only http,micro,memory,rotation` runs some parts.
+ * `-- --only http,micro,memory,rotation` runs some parts. A full run ends the throughput part with one profiled
+ * round per variant (V8's profiler inside each server); `-- --short --profile-round` adds it to a short run.
  */
 
 const args = process.argv.slice(2)
@@ -75,6 +76,22 @@ function printHttp (results: VariantResult[], rounds: number, seconds: number): 
     'server CPU: share of one core the server process got. req per CPU-s: requests answered per second of the server\'s own CPU time; ' +
     'CPU ratio: that over bare\'s (the cost per request, which other load on the machine disturbs least).')
   print()
+  const profiled = results.filter((result) => result.profile !== null)
+  if (profiled.length > 0) {
+    const share = (result: VariantResult, name: string): string => {
+      const profile = result.profile as NonNullable<VariantResult['profile']>
+      return profile.watched[name] > 0 ? `${(100 * profile.watched[name] / profile.busy).toFixed(2)} %` : '-'
+    }
+    print(`Server CPU profile, one more round of ${seconds} s per variant (V8 sampling profiler in the server, every 100 µs): share of the server's busy time spent`)
+    print()
+    print(table(['variant', 'in the auth hook', 'in Fastify\'s hook runner (hook included)', 'in socket writes'], profiled.map((result) => [
+      result.variant,
+      result.variant.startsWith('anon-') ? share(result, 'verifyAnonKey') : result.variant === 'bearer-auth' ? share(result, 'verifyBearerAuth') : '-',
+      share(result, 'hookRunner'),
+      share(result, 'writev')
+    ])))
+    print()
+  }
   for (const result of results) {
     if (result.variant.startsWith('anon-') && result.storeCalls !== 0) failures.push(`${result.variant}: ${result.storeCalls} store calls while verifying ${result.requests} requests (must be 0)`)
   }
@@ -144,6 +161,13 @@ function judge (http: VariantResult[] | null, micro: MicroResult | null, rotatio
       if (bearer !== undefined) rows.push([`${result.variant} ≥ bearer-auth`, `${formatNumber(result.median)} vs ${formatNumber(bearer.median)} req/s`, verdict(result.median >= bearer.median)])
     }
   }
+  const runner = (result: VariantResult | undefined): number => result?.profile == null ? Number.NaN : result.profile.watched.hookRunner / result.profile.busy
+  const bearerRunner = runner(http?.find((result) => result.variant === 'bearer-auth'))
+  for (const result of (http ?? []).filter((candidate) => candidate.variant.startsWith('anon-') && candidate.profile !== null)) {
+    const cost = runner(result)
+    rows.push([`${result.variant}: hook cost (profile) ≤ ${Math.round((1 - TARGETS.routeRatio) * 100)} % of server CPU`, `${(100 * cost).toFixed(2)} %, so ≥ ${(1 - cost).toFixed(3)} × bare`, verdict(cost <= 1 - TARGETS.routeRatio)])
+    rows.push([`${result.variant}: hook cost (profile) ≤ bearer-auth's`, `${(100 * cost).toFixed(2)} % vs ${(100 * bearerRunner).toFixed(2)} %`, verdict(cost <= bearerRunner)])
+  }
   if (micro !== null) {
     for (const row of micro.rows.filter((candidate) => candidate.kind === 'current key' && ['header', 'lookup', 'verify'].includes(candidate.id))) {
       rows.push([`${row.operation}, current key ≥ 5 M/s`, `${formatNumber(row.opsPerSecond / 1e6, 1)} M/s`, verdict(row.opsPerSecond >= TARGETS.verifyPerSecond)])
@@ -164,7 +188,7 @@ async function main (): Promise<void> {
   const started = Date.now()
   const settings = short
     ? { rounds: 1, seconds: 0.3, warmupSeconds: 0.2 }
-    : { rounds: 6, seconds: 2.5, warmupSeconds: 1.5 }
+    : { rounds: 6, seconds: 2, warmupSeconds: 1 }
   const flag = short ? ['--short'] : []
   print(`fastify-anon-key benchmark${short ? ' (short mode: figures are indicative, no target is judged)' : ''}`)
   print(`Machine: ${machine()}`)
@@ -174,7 +198,7 @@ async function main (): Promise<void> {
 
   const variants = ['bare', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'bearer-auth']
   const http = runs('http')
-    ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10 }))
+    ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10, profile: !short || args.includes('--profile-round') }))
     : null
   if (http !== null) printHttp(http, settings.rounds, settings.seconds)
 

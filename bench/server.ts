@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
+import { Session } from 'node:inspector/promises'
 import { anonKeyApp, bareApp, bearerAuthApp, someKey } from './apps.js'
 import { serve } from './child.js'
 import { countingStore, type CountingStore } from './counting-store.js'
+import { shares, type Profile } from './profile.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
 /**
@@ -30,6 +32,7 @@ async function main (): Promise<void> {
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
 
+  const profiler = new Session()
   let cpuStart = process.cpuUsage()
   let wallStart = process.hrtime.bigint()
   serve({
@@ -47,6 +50,20 @@ async function main (): Promise<void> {
       const wallMicros = Number(process.hrtime.bigint() - wallStart) / 1000
       const cpuMicros = cpu.user + cpu.system
       return { storeCalls: counting?.total() ?? 0, counts: counting?.counts() ?? {}, cpu: cpuMicros / wallMicros, cpuSeconds: cpuMicros / 1e6 }
+    },
+    /** Starts V8's sampling profiler in this process. */
+    profileStart: async () => {
+      profiler.connect()
+      await profiler.post('Profiler.enable')
+      await profiler.post('Profiler.setSamplingInterval', { interval: 100 })
+      await profiler.post('Profiler.start')
+      return null
+    },
+    /** Stops it and answers where the busy time went (see profile.ts). */
+    profileStop: async () => {
+      const { profile } = await profiler.post('Profiler.stop') as unknown as { profile: Profile }
+      profiler.disconnect()
+      return shares(profile)
     }
   }, async () => {
     await app.close()
