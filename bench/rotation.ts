@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { generateAnonKey } from '../lib/index.js'
+import { generateAnonKey, type AnonKeySnapshot, type AnonKeyStore } from '../lib/index.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { percentile } from './stats.js'
@@ -11,9 +11,9 @@ import { backend, uniqueNamespace, type Connection, type StoreKind } from './sto
  *   store's own rotate() called directly, one plain round trip to the same backend, and (PostgreSQL) a bare
  *   durable transaction of the same shape: what the machine allows at that moment;
  * - propagation: two apps on one namespace, each with its own client (as two instances would be); from the
- *   moment instance A is asked to rotate with a grace of 0 until instance B refuses the old key. B is polled
- *   on every turn of the event loop; only the store's change notification can refresh it (the fallback
- *   reload is an hour away).
+ *   moment instance A is asked to rotate with a grace of 0 until instance B refuses the old key. B is checked
+ *   right after each of its store loads, and every millisecond besides; only the store's change notification
+ *   can make it load (the fallback reload is an hour away).
  */
 
 export interface RotationResult {
@@ -42,13 +42,63 @@ const PROPAGATION_TIMEOUT_MS = 5000
 const ROTATIONS_PER_NAMESPACE = 10
 
 const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+/**
+ * Counts the loads `store` finishes, and lets a caller wait for the next one (resumed on the following turn of
+ * the event loop, once the plugin has taken the snapshot), or 1 ms at the latest. Waiting on it instead of
+ * spinning keeps this process off the CPU that the database and the other instance need on a small machine.
+ */
+interface LoadWatcher {
+  store: AnonKeyStore
+  /** Loads finished so far. */
+  loads: () => number
+  /** Resolves once more than `seen` loads have finished, or after 1 ms. */
+  after: (seen: number) => Promise<void>
+}
 
-async function until (what: string, condition: () => Promise<boolean>): Promise<void> {
+function loadWatcher (store: AnonKeyStore): LoadWatcher {
+  let loads = 0
+  let waiters: Array<() => void> = []
+  const finished = (): void => {
+    loads++
+    const woken = waiters
+    waiters = []
+    for (const resolve of woken) setImmediate(resolve)
+  }
+  const watched = new Proxy(store, {
+    get (target, property, receiver) {
+      const value = Reflect.get(target, property, receiver)
+      if (property !== 'load' || typeof value !== 'function') return value
+      return () => {
+        const loading = value.call(target) as Promise<AnonKeySnapshot>
+        loading.then(finished, finished)
+        return loading
+      }
+    }
+  })
+  return {
+    store: watched,
+    loads: () => loads,
+    after: (seen) => new Promise<void>((resolve) => {
+      if (loads > seen) {
+        setImmediate(resolve)
+        return
+      }
+      const timer = setTimeout(resolve, 1)
+      waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+}
+
+async function until (what: string, condition: () => Promise<boolean>, watcher: LoadWatcher): Promise<void> {
   const start = process.hrtime.bigint()
-  while (!(await condition())) {
+  for (;;) {
+    const seen = watcher.loads()
+    if (await condition()) return
     if (elapsedMs(start) > PROPAGATION_TIMEOUT_MS) throw new Error(`${what}: not within ${PROPAGATION_TIMEOUT_MS} ms`)
-    await nextTurn()
+    await watcher.after(seen)
   }
 }
 
@@ -57,9 +107,9 @@ async function measure (kind: StoreKind, short: boolean): Promise<RotationResult
   const PROPAGATIONS = short ? 5 : 100
   const stores = backend(kind)
   const opened: Array<{ app: FastifyInstance, connection: Connection }> = []
-  async function instance (namespace: string): Promise<{ app: FastifyInstance, connection: Connection }> {
+  async function instance (namespace: string, watcher?: (store: AnonKeyStore) => AnonKeyStore): Promise<{ app: FastifyInstance, connection: Connection }> {
     const connection = await stores.connect(namespace)
-    const app = anonKeyApp(connection.store)
+    const app = anonKeyApp(watcher === undefined ? connection.store : watcher(connection.store))
     opened.push({ app, connection })
     await app.ready()
     return { app, connection }
@@ -99,16 +149,21 @@ async function measure (kind: StoreKind, short: boolean): Promise<RotationResult
 
     const namespace = uniqueNamespace(`propagate_${kind}`)
     const a = (await instance(namespace)).app
-    const b = (await instance(namespace)).app
+    let watcher: LoadWatcher | null = null
+    const b = (await instance(namespace, (store) => {
+      watcher = loadWatcher(store)
+      return watcher.store
+    })).app
+    const loadsOfB = watcher as unknown as LoadWatcher
     const propagation: number[] = []
     const afterAnswer: number[] = []
     for (let i = 0; i < PROPAGATIONS + 3; i++) {
       const old = (await a.anonKey.get()) as string
-      await until('instance B to know the current key', async () => (await b.anonKey.verify(old)).valid)
+      await until('instance B to know the current key', async () => (await b.anonKey.verify(old)).valid, loadsOfB)
       const start = process.hrtime.bigint()
       let answered = 0n
       const rotated = a.anonKey.rotate({ gracePeriodHours: 0 }).then(() => { answered = process.hrtime.bigint() })
-      await until('instance B to refuse the rotated key', async () => !(await b.anonKey.verify(old)).valid)
+      await until('instance B to refuse the rotated key', async () => !(await b.anonKey.verify(old)).valid, loadsOfB)
       const refused = process.hrtime.bigint()
       await rotated
       if (i >= 3) { // the first three warm up
