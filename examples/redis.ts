@@ -5,17 +5,18 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import anonKey, { redisStore } from '../lib/index.js'
-import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `client`. The client stays the caller's: the app never closes it. */
 export async function build (jwtSecret: string, client: Redis, namespace = 'example'): Promise<FastifyInstance> {
   const app = Fastify()
   // Everything this app stores lives under {fastify-anon-key:<namespace>}:… in Redis.
   const store = redisStore({ client, namespace })
+  // The store opened one connection of its own, for pub/sub: release it with the app. onClose hooks run in the
+  // reverse order of registration, so a hook added before the plugin runs after the plugin's own close.
+  app.addHook('onClose', () => store.close())
   // storeTimeoutMs: if Redis stops answering, admin routes answer 503 after 2 s; verification goes on from memory.
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store, storeTimeoutMs: 2000 })
-  // The store opened one connection of its own, for pub/sub: release it with the app.
-  app.addHook('onClose', () => store.close())
   app.get('/hello', { onRequest: app.verifyAnonKey }, async (request) => ({ servedBy: process.pid, key: request.anonKey }))
   return app
 }
@@ -28,9 +29,13 @@ async function main (): Promise<void> {
   client.on('error', (error) => console.error(`Redis at ${redisUrl}: ${error.message}`))
   const namespace = process.env.ANON_KEY_NAMESPACE ?? 'example'
   const app = await build(jwtSecret, client, namespace)
-  app.addHook('onClose', async () => { await client.quit() })
   const base = await listen(app, portFromEnv(3002))
-  closeOnSignals(app)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // The app first (it hands its last old-key usage figures to Redis as it closes), then the client.
+      app.close().then(() => client.quit()).then(() => process.exit(0))
+    })
+  }
   const token = devAdminToken(jwtSecret)
   console.log(`Redis example listening on ${base}, keys in ${redisUrl} under {fastify-anon-key:${namespace}}`)
   if (token !== null) {
