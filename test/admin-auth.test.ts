@@ -84,6 +84,14 @@ t.test('@fastify/jwt verify options are applied to admin tokens', async (t) => {
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
 })
 
+t.test('with allowedAud, an admin token must carry a matching aud claim', async (t) => {
+  const app = await startApp(t, { jwt: { secret: JWT_SECRET, verify: { allowedAud: 'anon-key-admin' } } })
+  assertError(t, await app.inject({ url: URL, headers: { authorization: `Bearer ${adminToken()}` } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  assertError(t, await app.inject({ url: URL, headers: { authorization: `Bearer ${adminToken({ aud: 'other' })}` } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  const response = await app.inject({ url: URL, headers: { authorization: `Bearer ${adminToken({ aud: 'anon-key-admin' })}` } })
+  t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
+})
+
 t.test('the JWT sub is the actor of a rotation; a token without sub gives a null actor', async (t) => {
   const app = await startApp(t)
   const events: RotatedEvent[] = []
