@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify'
-import { test, type Test } from 'tap'
+import tap, { test, type Test } from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, bearer, buildApp } from './helpers/app.js'
 import { fakeDateNow, HOUR_MS } from './helpers/clock.js'
 import { faultyStore, type FaultMode, type FaultyStore, type StoreOperation } from './helpers/faulty-store.js'
+
+// Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
+tap.setTimeout(120_000)
 
 const STORE_TIMEOUT_MS = 200
 /** A request that has not answered after this long is reported as hung (a bound, not a timing assertion). */

@@ -1,9 +1,12 @@
 import fc from 'fast-check'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { test, type Test } from 'tap'
+import tap, { test, type Test } from 'tap'
 import { ERROR_CODES } from '../lib/index.js'
 import { adminHeaders, startApp } from './helpers/app.js'
 import { propertySettings } from './helpers/property.js'
+
+// Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
+tap.setTimeout(120_000)
 
 const ROTATE = '/api/secrets/anon-key/rotate'
 const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE', url: string }> = [

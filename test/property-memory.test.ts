@@ -1,10 +1,13 @@
 import fc from 'fast-check'
-import { test } from 'tap'
+import tap, { test } from 'tap'
 import { memoryStore } from '../lib/index.js'
 import { CLOCK_START, fakeDateNow } from './helpers/clock.js'
 import { runPluginModel, startInstance, type Observed } from './helpers/plugin-model.js'
 import { propertySettings } from './helpers/property.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
+
+// Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
+tap.setTimeout(120_000)
 
 test('the memory store follows the model through random initializations, rotations, revocations and clock jumps', async (t) => {
   const settings = propertySettings(t, 300)

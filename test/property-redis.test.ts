@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { test } from 'tap'
+import tap, { test } from 'tap'
 import { redisStore } from '../lib/index.js'
 import { CLOCK_START, fakeDateNow } from './helpers/clock.js'
 import { runPluginModel, startInstance, type Observed } from './helpers/plugin-model.js'
@@ -7,6 +7,9 @@ import { propertySettings } from './helpers/property.js'
 import { onRedis, redisClient } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
+
+// Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
+tap.setTimeout(120_000)
 
 test('the Redis store follows the model', async (t) => {
   onRedis(t, (t) => {

@@ -1,7 +1,10 @@
 import { createHmac, createSign, generateKeyPairSync } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { test, type Test } from 'tap'
+import tap, { test, type Test } from 'tap'
 import { JWT_SECRET, startApp } from './helpers/app.js'
+
+// Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
+tap.setTimeout(120_000)
 
 const ROUTES = [
   { method: 'GET', url: '/api/metadata/anon-key' },
