@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
+import { ERROR_CODES, errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
 
 /**
  * Other 4xx errors, by status: Fastify's own (bad content type, body too large, bad length) and those thrown by
@@ -25,7 +25,8 @@ function fromValidation (error: FastifyError, maxGracePeriodHours: number): Erro
   // Only called when Fastify set `validation`; the validator reports at least one issue, each with its path.
   const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
   if (error.validationContext === 'params') {
-    return errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.')
+    // The code's default nextActions speaks of the rotate body; here the fingerprint is what to fix.
+    return { ...errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.'), nextActions: ERROR_CODES.NOT_FOUND.nextActions }
   }
   if (path === '/gracePeriodHours') {
     return errorBody('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)

@@ -119,6 +119,14 @@ test('a grace written with a fraction or an exponent is refused, even when JSON.
   t.match(words.json().message, /Unknown property/, 'letters in strings and in true, false and null are not numbers')
 })
 
+test('a malformed fingerprint is refused with advice about fingerprints, not about the rotate body', async (t) => {
+  const app = await startApp(t)
+  const response = await app.inject({ method: 'DELETE', url: '/api/secrets/anon-key/previous/__proto__', headers: adminHeaders() })
+  t.equal(response.statusCode, 400)
+  t.equal(response.json().message, 'fingerprint must be 12 lowercase hex characters.')
+  t.match(response.json().nextActions, /GET \/api\/secrets\/anon-key\/previous/)
+})
+
 test('over a real socket, oversized headers and an unannounced oversized body are refused and change nothing', async (t) => {
   const app = await startApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
