@@ -6,6 +6,7 @@ import { retentionCases } from './conformance/retention-cases.js'
 import { revokeCases } from './conformance/revoke-cases.js'
 import { rotateCases } from './conformance/rotate-cases.js'
 import { sleep, type CaseTools } from './conformance/tools.js'
+import { usageCases } from './conformance/usage-cases.js'
 import type { AnonKeyStore } from './stores/store.js'
 
 /**
@@ -42,7 +43,7 @@ export interface ConformanceTestHost {
   test (name: string, fn: () => Promise<void>): unknown
 }
 
-const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...notifyCases]
+const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases]
 
 /** The conformance cases, framework-agnostic: run each `run()` with any test runner. */
 export function storeConformanceCases (options: StoreConformanceOptions): StoreConformanceCase[] {
@@ -85,5 +86,4 @@ async function waitFor (what: string, condition: () => boolean, timeoutMs: numbe
   }
 }
 
-export { RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from './stores/retention.js'
 export type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeChange, RevokeOutcome, RotateChange, RotateOutcome } from './stores/store.js'

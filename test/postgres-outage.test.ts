@@ -84,6 +84,40 @@ onPostgres(t, (t) => {
     })
   }
 
+  t.test('a rotation cut off while it waits for the row lock fails alone; a store closed during the outage stops retrying', async (t) => {
+    const proxy = await startTcpProxy(PG_HOST, PG_PORT)
+    t.teardown(() => proxy.close())
+    const namespace = uniqueNamespace('outage_lock')
+    const channel = uniqueNamespace('outage_lock_channel')
+    const proxied = postgresStore({ pool: createPool(t, { port: proxy.port, connectionTimeoutMillis: 300 }), namespace, tableName, channel })
+    const store = postgresStore({ pool: direct, namespace, tableName, channel })
+    const key = generateAnonKey()
+    await store.initialize(key)
+    await proxied.subscribe(() => {})
+
+    const locker = await direct.connect()
+    t.teardown(() => locker.release())
+    await locker.query('BEGIN')
+    await locker.query(`SELECT 1 FROM "${tableName}" WHERE namespace = $1 FOR UPDATE`, [namespace])
+    const now = Date.now()
+    const rotating = proxied.rotate({ newKey: generateAnonKey(), now, expiresAt: now })
+    const waiting = async () => (await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [`%"${tableName}"%FOR UPDATE`])).rowCount !== 0
+    t.ok(await eventually(5000, waiting), 'the rotation waits for the row lock')
+    proxy.cut('refuse')
+    await t.rejects(rotating, 'the rotation fails with its connection')
+    await locker.query('ROLLBACK')
+    t.equal((await store.load()).currentKey, key, 'the key is unchanged')
+
+    // The listening connection was cut too and is being retried (after 100 ms, then 200 ms): close in between.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await proxied.close()
+    proxy.restore()
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const listening = await direct.query('SELECT 1 FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])
+    t.equal(listening.rowCount, 0, 'a closed store does not reconnect its listening connection')
+    t.same(unhandled, [], 'no unhandled rejection')
+  })
+
   t.test('a store first used while the database is down creates its table once it is back', async (t) => {
     const proxy = await startTcpProxy(PG_HOST, PG_PORT)
     t.teardown(() => proxy.close())

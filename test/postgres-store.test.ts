@@ -25,6 +25,27 @@ async function listenerPid (pool: Pool, channel: string): Promise<number | null>
 // The record-limit case of the conformance suite makes 1,002 rotations, each rewriting up to 1,000 records.
 t.setTimeout(180_000)
 
+/** A pool on `pool` whose next connection, after killNext(), is terminated by the server as it is handed out. */
+function killingPool (pool: Pool) {
+  let kill = false
+  return {
+    killNext: () => { kill = true },
+    query: pool.query.bind(pool) as Pool['query'],
+    async connect () {
+      const client = await pool.connect()
+      if (kill) {
+        kill = false
+        // The connection reports the kill as 'error' events, then 'end': hand it out only once it has ended.
+        client.on('error', () => {})
+        const ended = new Promise((resolve) => client.once('end', resolve))
+        await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID])
+        await ended
+      }
+      return client
+    }
+  }
+}
+
 onPostgres(t, (t) => {
   t.test('postgresStore passes the conformance suite', async (t) => {
     // Commits wait for no disk flush here: the 1,002 rotations of the record-limit case then take seconds, not tens.
@@ -110,29 +131,46 @@ onPostgres(t, (t) => {
     const tableName = uniqueNamespace('anon_listen_fail')
     const channel = uniqueNamespace('anon_listen_fail_channel')
     dropTableAtEnd(t, pool, tableName)
-    let killNext = true
-    // A pool whose next connection is terminated by the server right after it is handed out.
-    const killing = {
-      query: pool.query.bind(pool) as Pool['query'],
-      async connect () {
-        const client = await pool.connect()
-        if (killNext) {
-          killNext = false
-          const killed = new Promise((resolve) => client.once('error', resolve))
-          await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID])
-          await killed
-        }
-        return client
-      }
-    }
+    const killing = killingPool(pool)
     const store = postgresStore({ pool: killing, tableName, channel })
     t.teardown(() => store.close())
+    killing.killNext()
     await t.rejects(store.subscribe(() => {}), 'the first subscribe fails with the connection')
     let calls = 0
     await store.subscribe(() => { calls += 1 })
     await store.initialize(generateAnonKey())
     await until(() => calls === 1)
     t.pass('the second subscribe hears changes')
+  })
+
+  t.test('a rotation whose connection dies fails alone: the key is unchanged and the next rotation works', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_tx_kill')
+    dropTableAtEnd(t, pool, tableName)
+    const killing = killingPool(pool)
+    const store = postgresStore({ pool: killing, tableName })
+    const key = generateAnonKey()
+    await store.initialize(key)
+    killing.killNext()
+    const now = Date.now()
+    await t.rejects(store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS }), 'the rotation reports the failure')
+    t.equal((await store.load()).currentKey, key, 'the failed rotation changed nothing')
+    const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    t.equal(outcome?.retired.expiresAt, now + HOUR_MS, 'the next rotation goes through')
+    t.equal(pool.totalCount - pool.idleCount, 0, 'no connection is left checked out')
+  })
+
+  t.test('an idle pool connection dropped by the server does not crash the process', async (t) => {
+    const pool = createPool(t, { max: 1 })
+    const store = postgresStore({ pool })
+    const { rows: [{ pid }] } = await pool.query('SELECT pg_backend_pid() AS pid')
+    const other = createPool(t, { max: 1 })
+    await other.query('SELECT pg_terminate_backend($1)', [pid])
+    await until(() => pool.totalCount === 0)
+    t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the pool made a new connection')
+    t.equal(pool.listenerCount('error'), 1, 'the store listens for the pool\'s errors')
+    await store.close()
+    t.equal(pool.listenerCount('error'), 0, 'close removes the listener')
   })
 
   t.test('subscribe rejects when the database cannot be reached', async (t) => {

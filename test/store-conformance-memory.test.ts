@@ -74,3 +74,12 @@ t.test('the suite fails a store whose rotations are not atomic', async (t) => {
   const check = conformanceCase({ createStore: racy, concurrency: 4 }, /^concurrent rotations/)
   await t.rejects(check.run(), /the final current key|a previous key was lost|two rotations retired the same key|never retired/)
 })
+
+t.test('the usage case passes a store without the optional recordUsage', async (t) => {
+  const withoutUsage = (namespace: string): AnonKeyStore => {
+    const { recordUsage, ...rest } = memoryStore({ namespace })
+    return rest
+  }
+  await conformanceCase({ createStore: withoutUsage }, /^recordUsage/).run()
+  t.pass('nothing to check, nothing refused')
+})

@@ -29,7 +29,8 @@ function snapshotOf (row: Row | undefined): AnonKeySnapshot {
 
 /**
  * A store on PostgreSQL. One row a namespace: the current key, a version, and the previous keys as a jsonb
- * array of `{ digest, rotatedAt, expiresAt, revokedAt }` (SHA-256 digests, times in ms). A row exists once the
+ * array of `{ digest, rotatedAt, expiresAt, revokedAt }` (SHA-256 digests, times in ms), plus `requests` and
+ * `lastSeenAt` once recordUsage reported a key. A row exists once the
  * namespace has a key. Rotate and revoke lock the row (SELECT ... FOR UPDATE), compute the next state with the
  * shared transitions and write it back in the same transaction, so concurrent changes from any number of
  * instances serialize and none fails. Every change sends pg_notify(channel, namespace) in its transaction,
@@ -128,6 +129,21 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         const result = revokeState(before, change)
         if (result.revoked.length === 0) return { snapshot: before, revoked: [] }
         return { snapshot: await write(client, result.state), revoked: result.revoked }
+      })
+    },
+    async recordUsage (reports) {
+      await ensureTable()
+      await inTransaction(pool, async (client) => {
+        const { previousKeys } = await read(client, 'FOR UPDATE')
+        const byDigest = new Map(previousKeys.map((record) => [record.digest, record]))
+        for (const report of reports) {
+          const record = byDigest.get(report.digest)
+          if (record === undefined) continue
+          record.requests = (record.requests ?? 0) + report.requests
+          record.lastSeenAt = Math.max(record.lastSeenAt ?? 0, report.lastSeenAt)
+        }
+        // Usage figures are not a change of keys: no new version, no notification.
+        await client.query(`UPDATE ${table} SET previous_keys = $2::jsonb WHERE namespace = $1`, [namespace, JSON.stringify(previousKeys)])
       })
     },
     async subscribe (notify) {
