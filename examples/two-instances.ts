@@ -27,7 +27,7 @@ async function main (): Promise<void> {
   const [a, b] = await build(jwtSecret)
   const port = portFromEnv(3001)
   const baseA = await listen(a, port)
-  const baseB = await listen(b, port === 0 ? 0 : port + 1)
+  const baseB = await listen(b, port + Math.sign(port)) // the next port; with PORT=0, any free one for both
   closeOnSignals(a, b)
   const token = devAdminToken(jwtSecret)
   console.log(`instance a on ${baseA}, instance b on ${baseB}`)

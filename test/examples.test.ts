@@ -2,16 +2,20 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
-import { test } from 'tap'
+import tap, { test } from 'tap'
 import { build as buildAuditLog, type AuditEntry } from '../examples/audit-log.js'
 import { build as buildAuthStrategies } from '../examples/auth-strategies.js'
 import { build as buildBasic } from '../examples/basic.js'
+import { portFromEnv } from '../examples/dev-admin.js'
 import { build as buildServer } from '../examples/server.js'
 import { build as buildTwoInstances } from '../examples/two-instances.js'
 import { fingerprintOf, memoryStore } from '../lib/index.js'
 import { adminHeaders, bearer, JWT_SECRET } from './helpers/app.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
+
+// Seven examples start as scripts here, each loading TypeScript afresh: more than the default 30 s on a busy machine.
+tap.setTimeout(240_000)
 
 const USER_JWT_SECRET = 'user-secret-that-is-long-enough-for-hs256'
 const WHOLE_KEY = /anon_[0-9a-f]{64}/
@@ -58,9 +62,12 @@ interface Running {
   exited: Promise<number | null>
 }
 
-/** Runs an example the way its header says (tsx, straight from the file), on a free port. */
+/**
+ * Runs an example as a script, straight from its file, on a free port. The child gets this process's Node flags,
+ * so it loads TypeScript the way the test runner does (and the runner counts its coverage).
+ */
 function runExample (t: Teardown, file: string, env: Record<string, string | undefined> = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', file)], {
+  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', file)], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', JWT_SECRET: undefined, NODE_ENV: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -260,8 +267,17 @@ test('npm start with NODE_ENV=production: no secret, no start; with a secret, no
   t.equal(await refused.exited, 1, 'exits with 1')
   t.match(refused.output(), 'Set JWT_SECRET')
 
-  const run = runExample(t, 'server.ts', { NODE_ENV: 'production', JWT_SECRET })
+  const run = runExample(t, 'server.ts', { NODE_ENV: 'production', JWT_SECRET, LOG_LEVEL: undefined })
   await run.waitFor(/NODE_ENV=production: no development admin token is printed/)
   t.notMatch(run.output(), /export TOKEN=|eyJ/, 'no token anywhere in the output')
   t.equal(await run.stop(), 0)
+})
+
+test('the examples listen on PORT when it is set, on their own default port otherwise', async (t) => {
+  const saved = process.env.PORT
+  t.teardown(() => { if (saved === undefined) delete process.env.PORT; else process.env.PORT = saved })
+  delete process.env.PORT
+  t.equal(portFromEnv(3000), 3000)
+  process.env.PORT = '4321'
+  t.equal(portFromEnv(3000), 4321)
 })
