@@ -94,6 +94,19 @@ onRedis(t, (t) => {
     await admin.del(`{myapp-keys:${ns}}:state`)
   })
 
+  t.test('a client with its own ioredis keyPrefix works: keys are prefixed, the channel matches, the tag still holds', async (t) => {
+    const ns = namespace('clientprefix')
+    const store = redisStore({ client: redisClient(t, { keyPrefix: `app_${ns}:` }), namespace: ns })
+    t.teardown(() => store.close())
+    let calls = 0
+    await store.subscribe(() => { calls += 1 })
+    const key = generateAnonKey()
+    await store.initialize(key)
+    await waitUntil('a notification', () => calls > 0)
+    t.equal(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}}:state`, 'current'), key, 'the state is under the client\'s prefix, hash tag intact')
+    await admin.del(`app_${ns}:{fastify-anon-key:${ns}}:state`)
+  })
+
   t.test('a namespace or prefix with a brace is refused, since it would break the hash tag', async (t) => {
     const client = redisClient(t, { lazyConnect: true })
     t.throws(() => redisStore({ client, namespace: 'a}b' }), /must not contain \{ or \}/)
