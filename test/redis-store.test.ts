@@ -261,29 +261,31 @@ onRedis(t, (t) => {
     t.pass('notifications flow after the failed first attempt')
   })
 
-  t.test('after a cut connection the subscription comes back, and listeners hear once that something may have changed', async (t) => {
-    const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
-    t.teardown(() => proxy.close())
-    const ns = namespace('resub')
-    const store = redisStore({ client: redisClient(t, { retryStrategy: () => 50 }, proxiedUrl(proxy.port)), namespace: ns })
-    t.teardown(() => store.close())
-    const other = redisStore({ client: redisClient(t), namespace: ns })
-    await other.initialize(generateAnonKey())
-    let calls = 0
-    await store.subscribe(() => { calls += 1 })
+  for (const [label, options] of [['', {}], [' (even with autoResubscribe: false on the client)', { autoResubscribe: false }]] as const) {
+    t.test(`after a cut connection the subscription comes back, and listeners hear once that something may have changed${label}`, async (t) => {
+      const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
+      t.teardown(() => proxy.close())
+      const ns = namespace('resub')
+      const store = redisStore({ client: redisClient(t, { ...options, retryStrategy: () => 50 }, proxiedUrl(proxy.port)), namespace: ns })
+      t.teardown(() => store.close())
+      const other = redisStore({ client: redisClient(t), namespace: ns })
+      await other.initialize(generateAnonKey())
+      let calls = 0
+      await store.subscribe(() => { calls += 1 })
 
-    proxy.cut()
-    const now = Date.now()
-    await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
-    t.equal(calls, 0, 'the change made during the cut cannot be heard')
-    proxy.restore()
-    await waitUntil('a notification after the reconnect', () => calls > 0)
-    t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
+      proxy.cut()
+      const now = Date.now()
+      await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+      t.equal(calls, 0, 'the change made during the cut cannot be heard')
+      proxy.restore()
+      await waitUntil('a notification after the reconnect', () => calls > 0)
+      t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
 
-    await other.revoke({ now: now + 1 })
-    await waitUntil('the next change to be heard through the restored subscription', () => calls > 1)
-    t.pass('the subscription survived the cut')
-  })
+      await other.revoke({ now: now + 1 })
+      await waitUntil('the next change to be heard through the restored subscription', () => calls > 1)
+      t.pass('the subscription survived the cut')
+    })
+  }
 
   t.test('errors on the store\'s own connection are handled: no "Unhandled error event", no crash', async (t) => {
     const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
