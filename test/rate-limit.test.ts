@@ -75,7 +75,9 @@ test('after the window, a limited client gets 401 again rather than 429', async 
 })
 
 test('the example runs as a script and prints how to try it', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', 'rate-limit.ts')], {
+  // The test runner's own Node flags: the child transpiles lib/ as tap does, so their coverage merges cleanly
+  // (a child under tsx reports lib/ with other offsets, and tap's merged report for lib/ turns to nonsense).
+  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'rate-limit.ts')], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: undefined, JWT_SECRET: undefined },
     stdio: ['ignore', 'pipe', 'pipe']
   })
