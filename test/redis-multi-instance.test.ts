@@ -171,9 +171,10 @@ onRedis(t, (t) => {
 
   t.test('examples/redis.ts runs as is: serves the key from Redis, prints a working admin token, stops on SIGTERM', async (t) => {
     const ns = namespace('example_script')
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'examples', 'redis.ts')], {
-      // No NODE_V8_COVERAGE: the child transpiles lib/ on its own, and its coverage would not merge with tap's.
-      env: { ...process.env, PORT: '0', REDIS_URL, ANON_KEY_NAMESPACE: ns, JWT_SECRET: undefined, NODE_ENV: undefined, NODE_V8_COVERAGE: undefined },
+    // The test runner's own Node flags, not tsx: tap's processinfo collects the child's coverage even without
+    // NODE_V8_COVERAGE, and lib/ transpiled by tsx would not merge with the rest of the run's coverage.
+    const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'redis.ts')], {
+      env: { ...process.env, PORT: '0', REDIS_URL, ANON_KEY_NAMESPACE: ns, JWT_SECRET: undefined, NODE_ENV: undefined },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
