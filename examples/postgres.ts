@@ -9,7 +9,7 @@ import anonKey, { postgresStore } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `pool`. The pool stays the caller's: the app never ends it. */
-export async function build (jwtSecret: string, pool: Pool, namespace = 'example'): Promise<FastifyInstance> {
+export async function build (jwtSecret: string, pool: Pool, namespace: string): Promise<FastifyInstance> {
   const app = Fastify()
   // One row of the table anon_key_store per namespace; notifications on the channel anon_key_changes.
   const store = postgresStore({ pool, namespace })

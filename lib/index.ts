@@ -31,6 +31,9 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   app.decorateRequest('anonKey', null)
 
   await app.register(async function anonKeyAdmin (child) {
+    // preClose runs before every onClose hook of the host, which may end the pool or client the store uses
+    // (a pool.end() waits for the store's listening connection). onClose stops again for an app that never got ready.
+    child.addHook('preClose', async () => { await api.stop() })
     child.addHook('onClose', async () => {
       await api.stop()
       await guard.close()

@@ -76,6 +76,18 @@ onPostgres(t, (t) => {
     }
   })
 
+  t.test('app.close() finishes when the host ends its pool in its own onClose hook', async (t) => {
+    const instance = pgInstance(t, settings())
+    instance.app.addHook('onClose', () => instance.pool.end())
+    await instance.app.ready()
+    const closed = await Promise.race([
+      instance.app.close().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000).unref())
+    ])
+    t.ok(closed, 'app.close() did not hang on pool.end() waiting for the listening connection')
+    t.ok(instance.pool.ended, 'the pool ended')
+  })
+
   t.test('two namespaces on one server never see each other\'s keys', async (t) => {
     const [first] = await startPgInstances(t, 1, settings())
     const second = pgInstance(t, settings())

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { build } from '../examples/postgres.js'
+import { adminHeaders, currentKey, JWT_SECRET, rotate, useKey } from './helpers/app.js'
+import { createPool, databaseUrl, onPostgres } from './helpers/postgres.js'
+import { uniqueNamespace } from './helpers/services.js'
+
+// Three runs of the example as a script, each loading TypeScript afresh, on a machine that may be busy.
+t.setTimeout(180_000)
+
+/** Runs examples/postgres.ts as a script with this process's Node flags (so its coverage counts). */
+function runScript (t: Test, env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'postgres.ts')], {
+    env: { ...process.env, PORT: '0', NODE_ENV: undefined, JWT_SECRET: undefined, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  return {
+    exited,
+    output: () => output,
+    /** The first match of `pattern` in the output, waiting up to 30 s; null if the script ended or took longer. */
+    async find (pattern: RegExp): Promise<RegExpMatchArray | null> {
+      for (let waited = 0; waited < 30_000 && child.exitCode === null; waited += 50) {
+        const match = pattern.exec(output)
+        if (match !== null) return match
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      return pattern.exec(output)
+    },
+    stop () {
+      child.kill('SIGTERM')
+      return exited
+    }
+  }
+}
+
+onPostgres(t, (t) => {
+  const cleanup = createPool(t)
+  const namespaces: string[] = []
+  t.teardown(() => cleanup.query('DELETE FROM anon_key_store WHERE namespace = ANY($1)', [namespaces]))
+  const namespace = (): string => {
+    namespaces.push(uniqueNamespace('example'))
+    return namespaces[namespaces.length - 1]
+  }
+
+  t.test('two instances of the example on one database agree, and a 0 h rotation on one is refused by the other', async (t) => {
+    const shared = namespace()
+    const [one, other] = await Promise.all([build(JWT_SECRET, createPool(t), shared), build(JWT_SECRET, createPool(t), shared)])
+    t.teardown(() => Promise.all([one.close(), other.close()]))
+    await Promise.all([one.ready(), other.ready()])
+    const oldKey = await currentKey(one)
+    t.equal(await currentKey(other), oldKey, 'both instances serve the same key')
+    const hello = await one.inject({ url: '/hello', headers: { authorization: `Bearer ${oldKey}` } })
+    t.equal(hello.json().key.role, 'anon', '/hello answers an anon key holder')
+    t.equal((await rotate(one, { gracePeriodHours: 0 })).statusCode, 200)
+    let refused = await other.inject({ url: '/hello', headers: { authorization: `Bearer ${oldKey}` } })
+    for (let attempt = 0; attempt < 100 && refused.statusCode === 200; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      refused = await other.inject({ url: '/hello', headers: { authorization: `Bearer ${oldKey}` } })
+    }
+    t.equal(refused.json().error, 'ANON_KEY_EXPIRED', 'the other instance refuses the old key')
+    t.equal((await useKey(one, oldKey)).statusCode, 404, 'the example has no /data route: only /hello is guarded')
+    t.equal((await one.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode, 200)
+  })
+
+  t.test('run as a script: prints a working admin token, serves the key, stops cleanly on SIGTERM', async (t) => {
+    const run = runScript(t, { DATABASE_URL: databaseUrl(), ANON_KEY_NAMESPACE: namespace() })
+    const base = (await run.find(/listening on (http:\/\/127\.0\.0\.1:\d+)/))?.[1]
+    const token = (await run.find(/export TOKEN=(\S+)/))?.[1]
+    t.ok(base !== undefined && token !== undefined, `the script printed its address and a token:\n${run.output()}`)
+    const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(answer.status, 200, 'the printed token reads the key')
+    t.match(run.output(), `curl -s -X POST ${base}/api/secrets/anon-key/rotate`)
+    t.equal(await run.stop(), 0, 'exit code 0 after SIGTERM')
+  })
+
+  // The example's own defaults: DATABASE_URL postgres://postgres@127.0.0.1:5432/test, namespace 'example'.
+  const usesDefaults = databaseUrl() === 'postgres://postgres@127.0.0.1:5432/test'
+  t.test('run as a script in production with the default database and namespace: no development token is printed', { skip: usesDefaults ? false : 'DATABASE_URL is not the example\'s default database' }, async (t) => {
+    const run = runScript(t, { DATABASE_URL: undefined, ANON_KEY_NAMESPACE: undefined, NODE_ENV: 'production', JWT_SECRET: 'production-secret-that-is-long-enough' })
+    t.ok(await run.find(/listening on http.*namespace "example"/), `the script started:\n${run.output()}`)
+    t.notMatch(run.output(), /export TOKEN/)
+    t.equal(await run.stop(), 0)
+  })
+
+  t.test('run as a script with the database unreachable: exits with code 1 and says why', async (t) => {
+    const run = runScript(t, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', ANON_KEY_NAMESPACE: namespace() })
+    t.equal(await run.exited, 1, `exit code 1; output:\n${run.output()}`)
+    t.match(run.output(), /STORE_UNAVAILABLE|ECONNREFUSED/)
+  })
+})
