@@ -30,8 +30,8 @@ function snapshotOf (row: Row | undefined): AnonKeySnapshot {
 /**
  * A store on PostgreSQL. One row a namespace: the current key, a version, and the previous keys as a jsonb
  * array of `{ digest, rotatedAt, expiresAt, revokedAt }` (SHA-256 digests, times in ms), plus `requests` and
- * `lastSeenAt` once recordUsage reported a key. A row exists once the
- * namespace has a key. Rotate and revoke lock the row (SELECT ... FOR UPDATE), compute the next state with the
+ * `lastSeenAt` once recordUsage reported a key. A row exists once the namespace has a key. Rotate and revoke
+ * lock the row (SELECT ... FOR UPDATE), compute the next state with the
  * shared transitions and write it back in the same transaction, so concurrent changes from any number of
  * instances serialize and none fails. Every change sends pg_notify(channel, namespace) in its transaction,
  * delivered to listeners when it commits.
