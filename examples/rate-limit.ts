@@ -71,9 +71,5 @@ async function main (): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
-}
+// A failure to start is an unhandled rejection: Node prints it and exits with code 1.
+if (require.main === module) void main()

@@ -48,9 +48,5 @@ Another copy started with PORT=3003 serves the same key, and stops accepting the
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
-}
+// A failure to start is an unhandled rejection: Node prints it and exits with code 1.
+if (require.main === module) void main()
