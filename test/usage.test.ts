@@ -109,3 +109,25 @@ t.test('the memory store drops usage reports for keys it no longer holds', async
   await (store.recordUsage as NonNullable<AnonKeyStore['recordUsage']>)([{ digest: 'f'.repeat(64), requests: 4, lastSeenAt: 1 }])
   t.same((await store.load()).previousKeys, [])
 })
+
+t.test('requests counted while a failing batch is under way are added to the kept counts', async (t) => {
+  const inner = memoryStore()
+  let release: (() => void) | undefined
+  const store: AnonKeyStore = {
+    ...inner,
+    namespace: inner.namespace,
+    recordUsage: async () => {
+      await new Promise<void>((resolve) => { release = resolve })
+      throw new Error('store down')
+    }
+  }
+  const app = await startApp(t, { store })
+  const oldKey = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  await useKey(app, oldKey)
+  const flushing = app.anonKey.flushUsage()
+  await useKey(app, oldKey)
+  release?.()
+  await flushing
+  t.equal(((await listPrevious(app)) as any[])[0].requests, 2, 'the failed batch and the request made meanwhile are both listed')
+})
