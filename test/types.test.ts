@@ -1,11 +1,15 @@
 /**
  * A type test: `npx tsc -p tsconfig.json` (the first step of `npm test`) fails if the plugin's decorators lose
  * their types. Each `@ts-expect-error` line fails the type check if the misuse it marks ever compiles.
- * typedSurface and typedOptions are only type-checked, never run: some of their lines are deliberate misuse.
+ * typedSurface, typedOptions and typedStoreClients are only type-checked, never run: some of their lines are deliberate misuse.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import type { Pool } from 'pg'
 import t from 'tap'
 import anonKey, {
+  type PgPool,
+  type RedisClient,
   type AnonKeyApi,
   type AnonKeyIdentity,
   type PreviousKeyInfo,
@@ -73,6 +77,13 @@ function typedOptions (): void {
   app.register(anonKey, { jwt: { secret: 's' }, gracePeriod: 24 })
 }
 
+/** The stores accept the real client types, although the package's own types never import ioredis or pg. */
+function typedStoreClients (redis: Redis, cluster: Cluster, pool: Pool): void {
+  const clients: RedisClient[] = [redis, cluster]
+  const pools: PgPool[] = [pool]
+  return void [clients, pools]
+}
+
 t.test('the decorators are typed (checked by tsc) and present at run time', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
@@ -81,5 +92,5 @@ t.test('the decorators are typed (checked by tsc) and present at run time', asyn
   t.type(app.verifyAnonKey, 'function')
   const result: VerifyResult = await app.anonKey.verify(await app.anonKey.get())
   t.equal(result.valid, true)
-  t.same([typeof typedSurface, typeof typedOptions], ['function', 'function'])
+  t.same([typeof typedSurface, typeof typedOptions, typeof typedStoreClients], ['function', 'function', 'function'])
 })

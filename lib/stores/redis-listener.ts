@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient, RedisConnection } from './redis-client.js'
 
 /** The listeners of one Redis channel, heard on a connection of the store's own. */
 export interface ChannelListener {
@@ -13,9 +13,9 @@ export interface ChannelListener {
  * The user's client is never put in subscriber mode and never closed. ioredis reconnects and resubscribes by
  * itself after a cut; since a change may have been published meanwhile, every listener then hears once.
  */
-export function channelListener (client: Redis | Cluster, channel: string): ChannelListener {
+export function channelListener (client: RedisClient, channel: string): ChannelListener {
   const listeners = new Set<() => void>()
-  let listening: { connection: Redis, closing: AbortController } | null = null
+  let listening: { connection: RedisConnection, closing: AbortController } | null = null
   let opening: Promise<void> | null = null
 
   function announce (): void {
@@ -23,8 +23,7 @@ export function channelListener (client: Redis | Cluster, channel: string): Chan
   }
 
   async function open (): Promise<void> {
-    // Cluster.duplicate() takes other arguments than Redis.duplicate(), but none are passed here.
-    const connection = (client as Redis).duplicate()
+    const connection = client.duplicate()
     const closing = new AbortController()
     listening = { connection, closing }
     // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to.
@@ -78,7 +77,7 @@ export function channelListener (client: Redis | Cluster, channel: string): Chan
  * `enableOfflineQueue: false`, and starts a `lazyConnect` one. Rejects if the store is closed first, or if the
  * connection ends (a retryStrategy that gives up).
  */
-function connected (connection: Redis, closing: AbortSignal): Promise<void> {
+function connected (connection: RedisConnection, closing: AbortSignal): Promise<void> {
   if (connection.status === 'wait') return connection.connect()
   return new Promise((resolve, reject) => {
     const settle = (error: Error | null): void => {

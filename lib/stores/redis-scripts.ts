@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from './redis-client.js'
 
 /** A Lua script, sent by its SHA-1 and whole only when the server does not know it yet. */
 export interface RedisScript {
@@ -62,7 +62,7 @@ return recorded
 `)
 
 /** Runs `script` by EVALSHA, sending it whole when the server forgot it (a restart, SCRIPT FLUSH, a failover). */
-export async function runScript (client: Redis | Cluster, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<number> {
+export async function runScript (client: RedisClient, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<number> {
   try {
     return await client.evalsha(sha, keys.length, ...keys, ...args) as number
   } catch (error) {

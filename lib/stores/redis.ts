@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
 import { COMMIT, RECORD_USAGE, runScript } from './redis-scripts.js'
 import type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeOutcome, RotateOutcome } from './store.js'
@@ -6,7 +6,7 @@ import { revokeState, rotateState, type KeyState } from './transitions.js'
 
 export interface RedisStoreOptions {
   /** An ioredis client (or Cluster). The store uses it and never closes it. */
-  client: Redis | Cluster
+  client: RedisClient
   /** Separates apps that share one Redis. Default: 'default'. */
   namespace?: string
   /** The first part of every key name, inside the hash tag. Default: 'fastify-anon-key'. */
