@@ -5,7 +5,7 @@ import fastifyAuth from '@fastify/auth'
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import anonKey from '../lib/index.js'
-import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export interface AuthStrategiesOptions {
   /** Signs admin tokens for the anon key routes. */
@@ -34,7 +34,7 @@ export async function build ({ adminJwtSecret, userJwtSecret }: AuthStrategiesOp
 
 async function main (): Promise<void> {
   const adminJwtSecret = jwtSecretFromEnv()
-  const userJwtSecret = process.env.USER_JWT_SECRET ?? `${adminJwtSecret}-users`
+  const userJwtSecret = envOr('USER_JWT_SECRET', `${adminJwtSecret}-users`)
   const app = await build({ adminJwtSecret, userJwtSecret })
   const base = await listen(app, portFromEnv(3000))
   closeOnSignals(app)

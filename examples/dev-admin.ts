@@ -27,9 +27,14 @@ export function baseUrl (app: FastifyInstance): string {
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
 }
 
+/** The environment variable `name`, or `fallback` when it is not set. */
+export function envOr (name: string, fallback: string): string {
+  return process.env[name] ?? fallback
+}
+
 /** The port to listen on: PORT, or the example's own default (PORT=0 picks a free one). */
 export function portFromEnv (fallback: number): number {
-  return Number(process.env.PORT ?? fallback)
+  return Number(envOr('PORT', String(fallback)))
 }
 
 /** Listens on 127.0.0.1 and answers the base URL. */

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Pool } from 'pg'
 import anonKey, { postgresStore } from '../lib/index.js'
-import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `pool`. The pool stays the caller's: the app never ends it. */
 export async function build (jwtSecret: string, pool: Pool, namespace: string): Promise<FastifyInstance> {
@@ -23,10 +23,10 @@ export async function build (jwtSecret: string, pool: Pool, namespace: string): 
 
 async function main (): Promise<void> {
   const jwtSecret = jwtSecretFromEnv()
-  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const databaseUrl = envOr('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/test')
   // connectionTimeoutMillis: a database that does not answer fails a query instead of queueing it forever.
   const pool = new Pool({ connectionString: databaseUrl, connectionTimeoutMillis: 2000 })
-  const namespace = process.env.ANON_KEY_NAMESPACE ?? 'example'
+  const namespace = envOr('ANON_KEY_NAMESPACE', 'example')
   const app = await build(jwtSecret, pool, namespace)
   app.addHook('onClose', async () => { await pool.end() })
   const base = await listen(app, portFromEnv(3004))

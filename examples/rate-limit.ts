@@ -7,7 +7,7 @@
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify'
 import anonKey from '../lib/index.js'
-import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export interface FailureLimit {
   /** Requests without a valid key one client may send per window. Default 10. */
@@ -17,7 +17,7 @@ export interface FailureLimit {
 }
 
 export async function build (jwtSecret: string, { maxFailures = 10, timeWindow = '1 minute' }: FailureLimit = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+  const app = Fastify({ logger: { level: envOr('LOG_LEVEL', 'info') } })
   await app.register(anonKey, { jwt: { secret: jwtSecret } })
   // global: false, so that nothing is limited unless a route asks for it.
   await app.register(rateLimit, { global: false })

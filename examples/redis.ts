@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import anonKey, { redisStore } from '../lib/index.js'
-import { devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `client`. The client stays the caller's: the app never closes it. */
 export async function build (jwtSecret: string, client: Redis, namespace = 'example'): Promise<FastifyInstance> {
@@ -23,11 +23,11 @@ export async function build (jwtSecret: string, client: Redis, namespace = 'exam
 
 async function main (): Promise<void> {
   const jwtSecret = jwtSecretFromEnv()
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const redisUrl = envOr('REDIS_URL', 'redis://127.0.0.1:6379')
   const client = new Redis(redisUrl)
   // ioredis reconnects by itself; without an 'error' listener it would print every failed attempt as unhandled.
   client.on('error', (error) => console.error(`Redis at ${redisUrl}: ${error.message}`))
-  const namespace = process.env.ANON_KEY_NAMESPACE ?? 'example'
+  const namespace = envOr('ANON_KEY_NAMESPACE', 'example')
   const app = await build(jwtSecret, client, namespace)
   const base = await listen(app, portFromEnv(3002))
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import anonKey from '../lib/index.js'
-import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
+import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
   const app = Fastify({ logger })
@@ -38,7 +38,7 @@ export async function build (jwtSecret: string, logger: FastifyServerOptions['lo
 
 async function main (): Promise<void> {
   const jwtSecret = jwtSecretFromEnv()
-  const app = await build(jwtSecret, { level: process.env.LOG_LEVEL ?? 'info' })
+  const app = await build(jwtSecret, { level: envOr('LOG_LEVEL', 'info') })
   const base = await listen(app, portFromEnv(3000))
   closeOnSignals(app)
   const token = devAdminToken(jwtSecret)
