@@ -86,7 +86,7 @@ function printHttp (results: VariantResult[], rounds: number, seconds: number): 
     print()
     print(table(['variant', 'in the auth hook', 'in Fastify\'s hook runner (hook included)', 'in socket writes'], profiled.map((result) => [
       result.variant,
-      result.variant.startsWith('anon-') ? share(result, 'verifyAnonKey') : result.variant === 'bearer-auth' ? share(result, 'verifyBearerAuth') : '-',
+      result.variant.startsWith('anon-') ? share(result, 'verifyAnonKey') : result.variant === 'bearer-auth' ? share(result, 'verifyBearerAuth') : result.variant === 'noop-hook' ? share(result, 'noopHook') : '-',
       share(result, 'hookRunner'),
       share(result, 'writev')
     ])))
@@ -156,6 +156,8 @@ function judge (http: VariantResult[] | null, micro: MicroResult | null, rotatio
   const verdict = (met: boolean): string => (met ? 'met' : 'NOT met')
   if (http !== null) {
     const bearer = http.find((result) => result.variant === 'bearer-auth')
+    const noop = http.find((result) => result.variant === 'noop-hook')
+    if (noop !== undefined) rows.push(['(control) a hook that does nothing, over bare', `${noop.ratio.toFixed(3)} (paired ${noop.pairedRatio.toFixed(3)}, per CPU-s ${noop.cpuRatio.toFixed(3)})`, 'the floor for any hook'])
     for (const result of http.filter((result) => result.variant.startsWith('anon-'))) {
       rows.push([`${result.variant} ≥ ${TARGETS.routeRatio} × bare`, `${result.ratio.toFixed(3)} (paired ${result.pairedRatio.toFixed(3)}, per CPU-s ${result.cpuRatio.toFixed(3)})`, verdict(result.ratio >= TARGETS.routeRatio)])
       if (bearer !== undefined) rows.push([`${result.variant} ≥ bearer-auth`, `${formatNumber(result.median)} vs ${formatNumber(bearer.median)} req/s`, verdict(result.median >= bearer.median)])
@@ -196,7 +198,7 @@ async function main (): Promise<void> {
   if (missing.length > 0) print(`No ${missing.join(' or ')} rows: ${missing.length === 1 ? 'that store is' : 'those stores are'} not in this checkout yet.`)
   print()
 
-  const variants = ['bare', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'bearer-auth']
+  const variants = ['bare', 'noop-hook', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'bearer-auth']
   const http = runs('http')
     ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10, profile: !short || args.includes('--profile-round') }))
     : null

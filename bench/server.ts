@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Session } from 'node:inspector/promises'
-import { anonKeyApp, bareApp, bearerAuthApp, someKey } from './apps.js'
+import { anonKeyApp, bareApp, bearerAuthApp, noopHookApp, someKey } from './apps.js'
 import { serve } from './child.js'
 import { countingStore, type CountingStore } from './counting-store.js'
 import { shares, type Profile } from './profile.js'
@@ -8,7 +8,7 @@ import { backend, uniqueNamespace, type Connection, type StoreKind } from './sto
 
 /**
  * Child process: one HTTP server for one variant of the route, on loopback, driven by run.ts over IPC.
- * Variants: bare, bearer-auth, anon-<store kind>.
+ * Variants: bare, noop-hook, bearer-auth, anon-<store kind>.
  */
 async function main (): Promise<void> {
   const variant = process.argv[2]
@@ -18,6 +18,8 @@ async function main (): Promise<void> {
   let connection: Connection | null = null
   if (variant === 'bare') {
     app = bareApp()
+  } else if (variant === 'noop-hook') {
+    app = noopHookApp()
   } else if (variant === 'bearer-auth') {
     app = bearerAuthApp(key)
   } else if (variant.startsWith('anon-')) {
