@@ -118,7 +118,7 @@ export class AnonKeyApi extends EventEmitter {
       newFingerprint: fingerprintOf(newKey)
     }
     this.log.info(event, 'anon key rotated')
-    this.emit('rotated', event)
+    this.announce('rotated', event)
     return {
       success: true,
       message: gracePeriodHours === 0
@@ -193,7 +193,7 @@ export class AnonKeyApi extends EventEmitter {
       revokedAt: iso(now)
     }
     this.log.info(event, 'previous anon keys revoked')
-    this.emit('revoked', event)
+    this.announce('revoked', event)
     return { success: true, revoked: outcome.revoked.length }
   }
 
@@ -245,6 +245,15 @@ export class AnonKeyApi extends EventEmitter {
       this.take(await this.call('load', () => this.options.store.load()))
     } catch (error) {
       this.log.error({ err: error }, 'anon key store unreachable; verifying with the last known keys')
+    }
+  }
+
+  /** Emits an audit event. The change has happened: a listener that throws is logged, never turned into a failure. */
+  private announce (name: 'rotated' | 'revoked', event: RotatedEvent | RevokedEvent): void {
+    try {
+      this.emit(name, event)
+    } catch (error) {
+      this.log.error({ err: error }, `a listener of the anon key "${name}" event threw`)
     }
   }
 

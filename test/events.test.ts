@@ -127,3 +127,19 @@ t.test('the rotation log line names the fingerprints and the actor', async (t) =
   t.match(line, { actor: 'ops', gracePeriodHours: 1, oldFingerprint: /^[0-9a-f]{12}$/, newFingerprint: /^[0-9a-f]{12}$/ })
   t.ok(lines.some((entry) => entry.msg === 'anon key initialized' && /^[0-9a-f]{12}$/.test(entry.fingerprint)), 'start-up logs the new key by fingerprint')
 })
+
+t.test('a throwing event listener is logged and does not fail the change it reports', async (t) => {
+  const lines: any[] = []
+  const logged = Fastify({ logger: { stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => logged.close())
+  logged.register(anonKey, { jwt: { secret: JWT_SECRET } })
+  await logged.ready()
+  const before = await logged.anonKey.get()
+  logged.anonKey.on('rotated', () => { throw new Error('audit sink down') })
+  logged.anonKey.on('revoked', () => { throw new Error('audit sink down') })
+  const rotated = await logged.inject({ method: 'POST', url: '/api/secrets/anon-key/rotate', headers: adminHeaders() })
+  t.equal(rotated.statusCode, 200, `the rotation happened, so the admin must be told so; got ${rotated.body}`)
+  t.not(await logged.anonKey.get(), before)
+  t.same(await logged.anonKey.revokePrevious(), { success: true, revoked: 1 })
+  t.equal(lines.filter((entry) => /listener of the anon key "(rotated|revoked)" event threw/.test(entry.msg)).length, 2)
+})
