@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import tap, { test } from 'tap'
@@ -11,6 +9,7 @@ import { build as buildServer } from '../examples/server.js'
 import { build as buildTwoInstances } from '../examples/two-instances.js'
 import { fingerprintOf, memoryStore } from '../lib/index.js'
 import { adminHeaders, bearer, JWT_SECRET } from './helpers/app.js'
+import { runExampleScript } from './helpers/example-script.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -53,54 +52,6 @@ async function eventuallyStatus (ask: () => Promise<{ statusCode: number, json: 
   return answer
 }
 
-interface Running {
-  output: () => string
-  /** Resolves with the output once it matches, rejects if the process ends first or after 30 s. */
-  waitFor: (pattern: RegExp) => Promise<RegExpMatchArray>
-  /** SIGTERM, then the exit code. */
-  stop: () => Promise<number | null>
-  exited: Promise<number | null>
-}
-
-/**
- * Runs an example as a script, straight from its file, on a free port. The child gets this process's Node flags,
- * so it loads TypeScript the way the test runner does (and the runner counts its coverage).
- */
-function runExample (t: Teardown, file: string, env: Record<string, string | undefined> = {}): Running {
-  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', file)], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', JWT_SECRET: undefined, NODE_ENV: undefined, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  return {
-    output: () => output,
-    exited,
-    waitFor: (pattern) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file}: no ${pattern} within 30 s; output:\n${output}`)), 30_000)
-      const check = () => {
-        const match = pattern.exec(output)
-        if (match === null) return
-        clearTimeout(timer)
-        child.stdout.off('data', check)
-        child.stderr.off('data', check)
-        resolve(match)
-      }
-      child.stdout.on('data', check)
-      child.stderr.on('data', check)
-      exited.then(() => { check(); clearTimeout(timer); reject(new Error(`${file} exited before ${pattern}; output:\n${output}`)) })
-      check()
-    }),
-    stop: async () => {
-      child.kill('SIGTERM')
-      return exited
-    }
-  }
-}
-
 test('basic: a frontend with the anon key reads the public routes, without it gets 401', async (t) => {
   const app = await ready(t, await buildBasic(JWT_SECRET))
   const key = await keyOf(app)
@@ -117,7 +68,7 @@ test('basic: a frontend with the anon key reads the public routes, without it ge
 })
 
 test('basic, run as a script: prints a working admin token and curl lines, stops cleanly on SIGTERM', async (t) => {
-  const run = runExample(t, 'basic.ts')
+  const run = runExampleScript(t, 'basic.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
   const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
@@ -153,7 +104,7 @@ test('two instances: a rotation through one is seen by the other, and a revocati
 })
 
 test('two instances, run as a script: both answer the same key', async (t) => {
-  const run = runExample(t, 'two-instances.ts')
+  const run = runExampleScript(t, 'two-instances.ts')
   const [, baseA, baseB] = await run.waitFor(/instance a on (\S+), instance b on (\S+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
   const headers = { authorization: `Bearer ${token}` }
@@ -190,7 +141,7 @@ test('auth strategies: the anon key passes, a user JWT passes, neither answers 4
 })
 
 test('auth strategies, run as a script: the printed user token and the anon key both pass', async (t) => {
-  const run = runExample(t, 'auth-strategies.ts')
+  const run = runExampleScript(t, 'auth-strategies.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, userToken] = await run.waitFor(/\/posts -H "Authorization: Bearer (ey\S+)"/)
   const answer = await fetch(`${base}/posts`, { headers: bearer(userToken) })
@@ -227,7 +178,7 @@ test('audit log: one entry per rotation and revocation, with the actor and finge
 })
 
 test('audit log, run as a script: a rotation through the printed token writes one JSON line for alice', async (t) => {
-  const run = runExample(t, 'audit-log.ts')
+  const run = runExampleScript(t, 'audit-log.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
   await fetch(`${base}/api/secrets/anon-key/rotate`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
@@ -252,7 +203,7 @@ test('server: Swagger UI at /docs shows the admin routes with the bearer scheme 
 })
 
 test('npm start: prints a development admin token, curl lines and the Swagger UI address', async (t) => {
-  const run = runExample(t, 'server.ts')
+  const run = runExampleScript(t, 'server.ts')
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
   const [, docs] = await run.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/docs/)
   const answer = await fetch(`${docs}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
@@ -263,11 +214,11 @@ test('npm start: prints a development admin token, curl lines and the Swagger UI
 })
 
 test('npm start with NODE_ENV=production: no secret, no start; with a secret, no token printed', async (t) => {
-  const refused = runExample(t, 'server.ts', { NODE_ENV: 'production' })
+  const refused = runExampleScript(t, 'server.ts', { NODE_ENV: 'production' })
   t.equal(await refused.exited, 1, 'exits with 1')
   t.match(refused.output(), 'Set JWT_SECRET')
 
-  const run = runExample(t, 'server.ts', { NODE_ENV: 'production', JWT_SECRET, LOG_LEVEL: undefined })
+  const run = runExampleScript(t, 'server.ts', { NODE_ENV: 'production', JWT_SECRET, LOG_LEVEL: undefined })
   await run.waitFor(/NODE_ENV=production: no development admin token is printed/)
   t.notMatch(run.output(), /export TOKEN=|eyJ/, 'no token anywhere in the output')
   t.equal(await run.stop(), 0)

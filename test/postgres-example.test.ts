@@ -1,43 +1,12 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { build } from '../examples/postgres.js'
 import { adminHeaders, currentKey, JWT_SECRET, rotate, useKey } from './helpers/app.js'
+import { runExampleScript } from './helpers/example-script.js'
 import { createPool, databaseUrl, onPostgres } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 
 // Three runs of the example as a script, each loading TypeScript afresh, on a machine that may be busy.
 t.setTimeout(180_000)
-
-/** Runs examples/postgres.ts as a script with this process's Node flags (so its coverage counts). */
-function runScript (t: Test, env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'postgres.ts')], {
-    env: { ...process.env, PORT: '0', NODE_ENV: undefined, JWT_SECRET: undefined, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  return {
-    exited,
-    output: () => output,
-    /** The first match of `pattern` in the output, waiting up to 30 s; null if the script ended or took longer. */
-    async find (pattern: RegExp): Promise<RegExpMatchArray | null> {
-      for (let waited = 0; waited < 30_000 && child.exitCode === null; waited += 50) {
-        const match = pattern.exec(output)
-        if (match !== null) return match
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      return pattern.exec(output)
-    },
-    stop () {
-      child.kill('SIGTERM')
-      return exited
-    }
-  }
-}
 
 onPostgres(t, (t) => {
   const cleanup = createPool(t)
@@ -69,9 +38,9 @@ onPostgres(t, (t) => {
   })
 
   t.test('run as a script: prints a working admin token, serves the key, stops cleanly on SIGTERM', async (t) => {
-    const run = runScript(t, { DATABASE_URL: databaseUrl(), ANON_KEY_NAMESPACE: namespace() })
-    const base = (await run.find(/listening on (http:\/\/127\.0\.0\.1:\d+)/))?.[1]
-    const token = (await run.find(/export TOKEN=(\S+)/))?.[1]
+    const run = runExampleScript(t, 'postgres.ts', { DATABASE_URL: databaseUrl(), ANON_KEY_NAMESPACE: namespace() })
+    const base = (await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))?.[1]
+    const token = (await run.waitFor(/export TOKEN=(\S+)/))?.[1]
     t.ok(base !== undefined && token !== undefined, `the script printed its address and a token:\n${run.output()}`)
     const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(answer.status, 200, 'the printed token reads the key')
@@ -82,14 +51,14 @@ onPostgres(t, (t) => {
   // The example's own defaults: DATABASE_URL postgres://postgres@127.0.0.1:5432/test, namespace 'example'.
   const usesDefaults = databaseUrl() === 'postgres://postgres@127.0.0.1:5432/test'
   t.test('run as a script in production with the default database and namespace: no development token is printed', { skip: usesDefaults ? false : 'DATABASE_URL is not the example\'s default database' }, async (t) => {
-    const run = runScript(t, { DATABASE_URL: undefined, ANON_KEY_NAMESPACE: undefined, NODE_ENV: 'production', JWT_SECRET: 'production-secret-that-is-long-enough' })
-    t.ok(await run.find(/listening on http.*namespace "example"/), `the script started:\n${run.output()}`)
+    const run = runExampleScript(t, 'postgres.ts', { DATABASE_URL: undefined, ANON_KEY_NAMESPACE: undefined, NODE_ENV: 'production', JWT_SECRET: 'production-secret-that-is-long-enough' })
+    t.ok(await run.waitFor(/listening on http.*namespace "example"/), `the script started:\n${run.output()}`)
     t.notMatch(run.output(), /export TOKEN/)
     t.equal(await run.stop(), 0)
   })
 
   t.test('run as a script with the database unreachable: exits with code 1 and says why', async (t) => {
-    const run = runScript(t, { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', ANON_KEY_NAMESPACE: namespace() })
+    const run = runExampleScript(t, 'postgres.ts', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', ANON_KEY_NAMESPACE: namespace() })
     t.equal(await run.exited, 1, `exit code 1; output:\n${run.output()}`)
     t.match(run.output(), /STORE_UNAVAILABLE|ECONNREFUSED/)
   })

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { test, type Test } from 'tap'
 import { build } from '../examples/rate-limit.js'
 import { JWT_SECRET, bearer } from './helpers/app.js'
+import { runExampleScript } from './helpers/example-script.js'
 
 async function example (t: Test, maxFailures: number, timeWindow: number | string = '1 minute'): Promise<{ app: FastifyInstance, key: string }> {
   process.env.LOG_LEVEL = 'silent'
@@ -75,29 +74,11 @@ test('after the window, a limited client gets 401 again rather than 429', async 
 })
 
 test('the example runs as a script and prints how to try it', async (t) => {
-  // The test runner's own Node flags: the child transpiles lib/ as tap does, so their coverage merges cleanly
-  // (a child under tsx reports lib/ with other offsets, and tap's merged report for lib/ turns to nonsense).
-  const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'rate-limit.ts')], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: undefined, JWT_SECRET: undefined },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let output = ''
-  const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" within 30 s:\n${output}`)), 30_000)
-    const check = (chunk: Buffer): void => {
-      output += chunk.toString()
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match !== null && output.includes('ANON_KEY')) { clearTimeout(timer); resolve(match[1]) }
-    }
-    child.stdout.on('data', check)
-    child.stderr.on('data', check)
-  })
-  const base = await listening
+  const run = runExampleScript(t, 'rate-limit.ts')
+  const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
+  await run.waitFor(/ANON_KEY/)
   const statuses: number[] = []
   for (let i = 0; i < 6; i++) statuses.push((await fetch(`${base}/api/hello`, { headers: WRONG })).status)
   t.same(statuses, [401, 401, 401, 401, 401, 429], 'five failures a minute, then 429')
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  t.equal(await exited, 0, 'it stops cleanly on SIGTERM')
+  t.equal(await run.stop(), 0, 'it stops cleanly on SIGTERM')
 })

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { fingerprintOf, redisStore } from '../lib/index.js'
 import type { FastifyAnonKeyOptions } from '../lib/options.js'
 import { build as buildRedisExample } from '../examples/redis.js'
 import { assertError, buildApp, currentKey, JWT_SECRET, listPrevious, rotate, useKey } from './helpers/app.js'
+import { runExampleScript } from './helpers/example-script.js'
 import { onRedis, redisClient } from './helpers/redis.js'
 import { REDIS_URL, uniqueNamespace } from './helpers/services.js'
 
@@ -171,26 +170,13 @@ onRedis(t, (t) => {
 
   t.test('examples/redis.ts runs as is: serves the key from Redis, prints a working admin token, stops on SIGTERM', async (t) => {
     const ns = namespace('example_script')
-    // The test runner's own Node flags, not tsx: tap's processinfo collects the child's coverage even without
-    // NODE_V8_COVERAGE, and lib/ transpiled by tsx would not merge with the rest of the run's coverage.
-    const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', 'examples', 'redis.ts')], {
-      env: { ...process.env, PORT: '0', REDIS_URL, ANON_KEY_NAMESPACE: ns, JWT_SECRET: undefined, NODE_ENV: undefined },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-    let output = ''
-    child.stdout.on('data', (chunk) => { output += chunk })
-    child.stderr.on('data', (chunk) => { output += chunk })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-    await within('the example to print its token', 30000, async () => /export TOKEN=\S+/.test(output) || child.exitCode !== null)
-    const base = (/listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? [])[1]
-    const token = (/export TOKEN=(\S+)/.exec(output) ?? [])[1]
-    t.ok(base !== undefined && token !== undefined, `the example started; output:\n${output}`)
+    const run = runExampleScript(t, 'redis.ts', { REDIS_URL, ANON_KEY_NAMESPACE: ns })
+    const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
+    const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
     const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(answer.status, 200)
     const stored = await redisStore({ client: admin, namespace: ns }).load()
     t.equal(((await answer.json()) as { anonKey: string }).anonKey, stored.currentKey, 'the key it serves is the one in Redis')
-    child.kill('SIGTERM')
-    t.equal(await exited, 0, 'closes the app, the store and its client, and exits cleanly')
+    t.equal(await run.stop(), 0, 'closes the app, the store and its client, and exits cleanly')
   })
 })
