@@ -5,8 +5,8 @@ import type { FastifyAnonKeyOptions } from '../lib/options.js'
 import { build as buildRedisExample } from '../examples/redis.js'
 import { assertError, buildApp, currentKey, JWT_SECRET, listPrevious, rotate, useKey } from './helpers/app.js'
 import { runExampleScript } from './helpers/example-script.js'
-import { onRedis, redisClient } from './helpers/redis.js'
-import { REDIS_URL, uniqueNamespace } from './helpers/services.js'
+import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
+import { REDIS_URL } from './helpers/services.js'
 
 interface Instance {
   app: FastifyInstance
@@ -47,15 +47,7 @@ async function within (what: string, timeoutMs: number, condition: () => Promise
 
 onRedis(t, (t) => {
   const admin = redisClient(t)
-  const namespaces: string[] = []
-  const namespace = (label: string): string => {
-    const name = uniqueNamespace(label)
-    namespaces.push(name)
-    return name
-  }
-  t.teardown(async () => {
-    if (namespaces.length > 0) await admin.del(...namespaces.flatMap((name) => [`{fastify-anon-key:${name}}:state`, `{fastify-anon-key:${name}}:usage`]))
-  })
+  const { namespace } = redisNamespaces(t, admin)
 
   t.test('5 instances starting at once end with one and the same key', async (t) => {
     const ns = namespace('start5')

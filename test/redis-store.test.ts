@@ -3,25 +3,12 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
-import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
-
-/** Every key of a namespace, by the hash tag every key of the store carries. */
-async function keysOf (client: Redis, namespace: string, keyPrefix = 'fastify-anon-key'): Promise<string[]> {
-  const pattern = `{${keyPrefix}:${namespace}}*`.replace(/[{}]/g, '\\$&')
-  const found: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    found.push(...batch)
-    cursor = next
-  } while (cursor !== '0')
-  return found.sort()
-}
 
 /** Everything Redis holds for a namespace, as text: every key name and every field and value in it. */
 async function dumpOf (client: Redis, namespace: string): Promise<string> {
@@ -40,23 +27,12 @@ async function waitUntil (what: string, condition: () => boolean | Promise<boole
 
 onRedis(t, (t) => {
   const admin = redisClient(t)
-  const namespaces: string[] = []
-  const namespace = (label: string): string => {
-    const name = uniqueNamespace(label)
-    namespaces.push(name)
-    return name
-  }
-  t.teardown(async () => {
-    for (const name of namespaces) {
-      const keys = await keysOf(admin, name)
-      if (keys.length > 0) await admin.del(...keys)
-    }
-  })
+  const { namespace, track } = redisNamespaces(t, admin)
 
   t.test('the Redis store passes the conformance suite, each instance on a client of its own', async (t) => {
     await runStoreConformance(t, {
       createStore (ns) {
-        namespaces.push(ns)
+        track(ns)
         return redisStore({ client: redisClient(t), namespace: ns })
       },
       readRaw: (ns) => dumpOf(admin, ns),

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Test } from 'tap'
-import { IN_CI, REDIS_URL } from './services.js'
+import { IN_CI, REDIS_URL, uniqueNamespace } from './services.js'
 
 const target = new URL(REDIS_URL)
 /** Where the real Redis listens, for a TCP proxy in front of it. */
@@ -58,4 +58,36 @@ export function proxiedUrl (port: number): string {
   url.hostname = '127.0.0.1'
   url.port = String(port)
   return url.toString()
+}
+
+/** Every key of a namespace, by the hash tag every key of the store carries. */
+export async function keysOf (client: Redis, namespace: string, keyPrefix = 'fastify-anon-key'): Promise<string[]> {
+  const pattern = `{${keyPrefix}:${namespace}}*`.replace(/[{}]/g, '\\$&')
+  const found: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    found.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return found.sort()
+}
+
+/**
+ * Namespaces for one test file: `namespace(label)` makes a unique one, `track(name)` adopts one made elsewhere,
+ * and every key of each is deleted through `admin` when the test ends.
+ */
+export function redisNamespaces (t: Test, admin: Redis): { namespace: (label: string) => string, track: (name: string) => string } {
+  const names: string[] = []
+  const track = (name: string): string => {
+    names.push(name)
+    return name
+  }
+  t.teardown(async () => {
+    for (const name of names) {
+      const keys = await keysOf(admin, name)
+      if (keys.length > 0) await admin.del(...keys)
+    }
+  })
+  return { namespace: (label) => track(uniqueNamespace(label)), track }
 }
