@@ -101,7 +101,7 @@ async function main (): Promise<void> {
       const heapAfter: MemoryResult['heapAfter'] = []
       let verifications = 0
       for (let round = 0; round < 3; round++) { // round 0 warms up: compiled code is not growth
-        for (let i = 0; i < VERIFICATIONS; i++) app.verifyAnonKey.call(app, requests[i & 3], reply, done)
+        for (let i = 0; i < VERIFICATIONS; i++) app.verifyAnonKey(requests[i & 3], reply, done)
         for (let i = 0; i < VERIFICATIONS; i++) await app.anonKey.verify(presented[i & 3])
         if (round === 0) {
           heapBefore = await settledHeap()

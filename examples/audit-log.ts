@@ -40,4 +40,4 @@ async function main (): Promise<void> {
   }
 }
 
-if (require.main === module) void main()
+if (require.main === module) main()

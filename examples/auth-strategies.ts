@@ -52,4 +52,4 @@ async function main (): Promise<void> {
   }
 }
 
-if (require.main === module) void main()
+if (require.main === module) main()

@@ -72,4 +72,4 @@ async function main (): Promise<void> {
 }
 
 // A failure to start is an unhandled rejection: Node prints it and exits with code 1.
-if (require.main === module) void main()
+if (require.main === module) main()

@@ -49,4 +49,4 @@ Another copy started with PORT=3003 serves the same key, and stops accepting the
 }
 
 // A failure to start is an unhandled rejection: Node prints it and exits with code 1.
-if (require.main === module) void main()
+if (require.main === module) main()

@@ -66,4 +66,4 @@ Swagger UI (click Authorize and paste $TOKEN for the admin routes, $ANON_KEY for
 `)
 }
 
-if (require.main === module) void main()
+if (require.main === module) main()

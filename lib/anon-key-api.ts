@@ -265,4 +265,3 @@ export class AnonKeyApi extends EventEmitter {
     return storeCall(operation, this.options.storeTimeoutMs, run)
   }
 }
-

@@ -55,4 +55,3 @@ export function createErrorHandler (maxGracePeriodHours: number) {
     reply.code(body.statusCode).send(body)
   }
 }
-

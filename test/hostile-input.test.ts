@@ -205,14 +205,23 @@ test('generated hostile bodies, content types, fingerprints and tokens all answe
   ).filter((text) => !acceptedBody(text))
   const request = fc.oneof(
     { weight: 6, arbitrary: body.map((text) => rotateWith(text)) },
-    { weight: 2, arbitrary: fc.tuple(body, fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('text/plain', 'application/xml', 'application/x-www-form-urlencoded')))
-      .filter(([, type]) => !/^\s*application\/json\s*(;|$)/i.test(type) && !/[^\t\x20-\x7e]/.test(type) && type.trim() !== '')
-      .map(([text, type]) => rotateWith(text === '' ? '{}' : text, type)) },
-    { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }).filter((value) => !/^[0-9a-f]{12}$/.test(value)).map((value) => ({
-      method: 'DELETE' as const, url: `/api/secrets/anon-key/previous/${encodeURIComponent(value)}`, headers: adminHeaders()
-    })) },
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), fc.string({ unit: fc.constantFrom(...'abcXYZ019.-_ =+/eyJ'.split('')), maxLength: 200 }))
-      .map(([route, token]) => ({ method: route.method, url: route.url, headers: { authorization: `Bearer ${token}` } })) }
+    {
+      weight: 2,
+      arbitrary: fc.tuple(body, fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('text/plain', 'application/xml', 'application/x-www-form-urlencoded')))
+        .filter(([, type]) => !/^\s*application\/json\s*(;|$)/i.test(type) && !/[^\t\x20-\x7e]/.test(type) && type.trim() !== '')
+        .map(([text, type]) => rotateWith(text === '' ? '{}' : text, type))
+    },
+    {
+      weight: 2,
+      arbitrary: fc.string({ unit: 'binary', maxLength: 40 }).filter((value) => !/^[0-9a-f]{12}$/.test(value)).map((value) => ({
+        method: 'DELETE' as const, url: `/api/secrets/anon-key/previous/${encodeURIComponent(value)}`, headers: adminHeaders()
+      }))
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.constantFrom(...ROUTES), fc.string({ unit: fc.constantFrom(...'abcXYZ019.-_ =+/eyJ'.split('')), maxLength: 200 }))
+        .map(([route, token]) => ({ method: route.method, url: route.url, headers: { authorization: `Bearer ${token}` } }))
+    }
   )
   let sent = 0
   await fc.assert(fc.asyncProperty(request, async (hostile) => {

@@ -21,7 +21,7 @@ import anonKey, {
   type VerifyResult
 } from '../lib/index.js'
 
-function typedSurface (app: FastifyInstance): void {
+function typedSurface (app: FastifyInstance): boolean {
   const hook: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void = app.verifyAnonKey
   const sameHook: VerifyAnonKeyHook = app.verifyAnonKey
   app.addHook('onRequest', app.verifyAnonKey)
@@ -48,7 +48,7 @@ function typedSurface (app: FastifyInstance): void {
   const initialized: Promise<{ created: boolean, anonKey: string }> = api.initialize()
   api.on('rotated', (event: RotatedEvent) => { const actor: string | null = event.actor; return actor })
   api.on('revoked', (event: RevokedEvent) => { const scope: 'all' | 'one' = event.scope; return scope })
-  void verified.then((result) => {
+  verified.then((result) => {
     if (result.valid) {
       const expiresAt: string | null = result.expiresAt
       return expiresAt
@@ -59,12 +59,12 @@ function typedSurface (app: FastifyInstance): void {
   })
 
   // @ts-expect-error gracePeriodHours is a number
-  void api.rotate({ gracePeriodHours: '24' })
+  api.rotate({ gracePeriodHours: '24' })
   // @ts-expect-error verifyAnonKey is a hook, not a function of the key
-  void app.verifyAnonKey('anon_…')
+  app.verifyAnonKey('anon_…')
   // @ts-expect-error get takes no argument
-  void api.get('anon_…')
-  void [hook, sameHook, get, rotated, listed, revoked, initialized]
+  api.get('anon_…')
+  return [hook, sameHook, get, rotated, listed, revoked, initialized].length > 0
 }
 
 function typedOptions (): void {
@@ -78,10 +78,10 @@ function typedOptions (): void {
 }
 
 /** The stores accept the real client types, although the package's own types never import ioredis or pg. */
-function typedStoreClients (redis: Redis, cluster: Cluster, pool: Pool): void {
+function typedStoreClients (redis: Redis, cluster: Cluster, pool: Pool): boolean {
   const clients: RedisClient[] = [redis, cluster]
   const pools: PgPool[] = [pool]
-  return void [clients, pools]
+  return clients.length + pools.length > 0
 }
 
 t.test('the decorators are typed (checked by tsc) and present at run time', async (t) => {
