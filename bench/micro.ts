@@ -65,7 +65,7 @@ async function main (): Promise<void> {
     return hits
   }
   const hook = app.verifyAnonKey
-  const reply = {} as FastifyReply
+  const reply = { header () { return this } } as unknown as FastifyReply
   let passed = 0
   const done = (error?: unknown): void => { if (error === undefined) passed++ }
   const callHook: Loop = (key, count) => {
@@ -74,7 +74,7 @@ async function main (): Promise<void> {
     passed = 0
     for (let i = 0; i < count; i++) {
       headers.authorization = 'Bearer ' + key
-      hook.call(app, request, reply, done)
+      hook(request, reply, done)
     }
     return passed
   }

@@ -4,12 +4,16 @@ import { createAdminGuard } from './admin-auth.js'
 import { AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
+import { declareRequestIdentity } from './request-identity.js'
 import { adminRoutes } from './routes.js'
-import { createVerifyHook, type VerifyAnonKeyHook } from './verify-hook.js'
+import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify-hook.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. */
+    /**
+     * Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. Undefined on a
+     * route declared before the plugin was registered: prefer the standalone `import { verifyAnonKey }`.
+     */
     verifyAnonKey: VerifyAnonKeyHook
     /** Read, rotate, verify and revoke the anon key from code. */
     anonKey: AnonKeyApi
@@ -26,9 +30,11 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   const api = new AnonKeyApi(settings, app.log)
   const guard = await createAdminGuard(settings)
 
+  const hook = createVerifyHook(api.cache, settings)
   app.decorate('anonKey', api)
-  app.decorate('verifyAnonKey', createVerifyHook(api.cache, settings.apiKeyHeader))
-  app.decorateRequest('anonKey', null)
+  app.decorate('verifyAnonKey', hook)
+  app.decorate(HOOK, hook)
+  declareRequestIdentity(app)
 
   await app.register(async function anonKeyAdmin (child) {
     // preClose runs before every onClose hook of the host, which may end the pool or client the store uses
@@ -54,7 +60,7 @@ export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey }
 export type { AnonKeyIdentity, VerifyResult } from './key-cache.js'
 export type { AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
 export { AnonKeyRejection } from './rejection.js'
-export type { RejectionCode } from './rejection.js'
+export type { RefusalCode, RejectionCode } from './rejection.js'
 export { memoryStore } from './stores/memory.js'
 export type { UsageReport } from './usage-counter.js'
 export type { MemoryStoreOptions } from './stores/memory.js'
@@ -68,4 +74,5 @@ export { pruneRetired, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from './stor
 export type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeChange, RevokeOutcome, RotateChange, RotateOutcome } from './stores/store.js'
 export { revokeState, rotateState } from './stores/transitions.js'
 export type { KeyState } from './stores/transitions.js'
+export { verifyAnonKey } from './verify-hook.js'
 export type { VerifyAnonKeyHook } from './verify-hook.js'

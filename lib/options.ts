@@ -30,8 +30,10 @@ export interface FastifyAnonKeyOptions {
   cacheTtlMs?: number
   /** How long an admin operation waits for the store before answering 503, in ms. Default: 5000. */
   storeTimeoutMs?: number
-  /** Also read the anon key from this header when Authorization carries none ('apikey' when true). Default: false. */
+  /** Also read the anon key from this header ('apikey' when true); when present, it is the key judged. Default: false. */
   apiKeyHeader?: boolean | string
+  /** Send `Anon-Key-Expires-At` on requests verified with a previous key. Default: true. */
+  expiryHeader?: boolean
   /** Largest rotate body accepted, in bytes. Default: 1024. */
   bodyLimit?: number
   /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
@@ -51,6 +53,7 @@ export interface ResolvedOptions {
   cacheTtlMs: number
   storeTimeoutMs: number
   apiKeyHeader: string | null
+  expiryHeader: boolean
   bodyLimit: number
   usageFlushMs: number
 }
@@ -112,6 +115,9 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
     fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
   }
+  if (options.expiryHeader !== undefined && typeof options.expiryHeader !== 'boolean') {
+    fail('expiryHeader', `must be true or false, got ${JSON.stringify(options.expiryHeader)}`, 'Leave it out to tell clients of a previous key when it expires, or set false to turn that off.')
+  }
 }
 
 /** Fills in the defaults. Pure; call after checkOptions. */
@@ -131,6 +137,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     cacheTtlMs: options.cacheTtlMs ?? 30_000,
     storeTimeoutMs: options.storeTimeoutMs ?? 5000,
     apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
+    expiryHeader: options.expiryHeader ?? true,
     bodyLimit: options.bodyLimit ?? 1024,
     usageFlushMs: options.usageFlushMs ?? 10_000
   }

@@ -1,43 +1,76 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { bearerToken } from './bearer.js'
 import type { KeyCache } from './key-cache.js'
-import { REJECTIONS } from './rejection.js'
+import { AnonKeyRejection } from './rejection.js'
+import { setIdentity } from './request-identity.js'
 
-export type VerifyAnonKeyHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+/**
+ * verifyAnonKey, as a hook (`done` given: it calls it) or awaited from an async hook (no `done`: the promise
+ * resolves when the request may go on and rejects with the refusal).
+ */
+export interface VerifyAnonKeyHook {
+  (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
 
-const BEARER_PREFIX_LENGTH = 7 // "Bearer "
+export interface VerifyHookSettings {
+  /** A header that carries the key and, when present, is the one judged (lower case); null for none. */
+  apiKeyHeader: string | null
+  /** Whether a request verified with a previous key gets its expiry in `Anon-Key-Expires-At`. */
+  expiryHeader: boolean
+}
 
-/** The token after "Bearer " (scheme in any case), or undefined. */
-function bearerValue (header: string | undefined): string | undefined {
-  if (header === undefined || header.length <= BEARER_PREFIX_LENGTH || header.charCodeAt(6) !== 32) return undefined
-  const scheme = header.slice(0, 6)
-  return scheme === 'Bearer' || scheme.toLowerCase() === 'bearer' ? header.slice(BEARER_PREFIX_LENGTH) : undefined
+/** Where the plugin leaves its hook on the instance it is registered in, for the standalone export to find. */
+export const HOOK = Symbol('fastify-anon-key.verifyAnonKey')
+
+const EXPIRY_HEADER = 'anon-key-expires-at'
+const PASSED = Promise.resolve()
+
+function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  if (done === undefined) return Promise.reject(refusal)
+  done(refusal as unknown as Error)
+  return undefined
 }
 
 /**
- * Builds `verifyAnonKey`, a callback-style hook (the cheapest kind for Fastify to run). It reads only the
- * in-process cache: no store call, no allocation for a valid key. A refusal goes to `done()` so that
- * @fastify/auth can try its next strategy; see AnonKeyRejection for why it keeps the contract's format.
+ * Builds the hook over the plugin's in-process cache: no store call, and no allocation for a valid key.
+ * A callback-style hook is the cheapest kind for Fastify to run. The fast path is one Map lookup of the whole
+ * Authorization value "Bearer <current key>" (see KeyCache). A refusal goes to `done()` so that @fastify/auth can
+ * try its next strategy; see AnonKeyRejection for why it keeps the contract's format.
  */
-export function createVerifyHook (cache: KeyCache, apiKeyHeader: string | null): VerifyAnonKeyHook {
-  return function verifyAnonKey (request, reply, done) {
+export function createVerifyHook (cache: KeyCache, { apiKeyHeader, expiryHeader }: VerifyHookSettings): VerifyAnonKeyHook {
+  function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+    // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
+    const presented = apiKeyHeader === null ? undefined : request.headers[apiKeyHeader]
     const header = request.headers.authorization
-    const current = cache.currentForHeader(header)
-    if (current !== undefined) {
-      request.anonKey = current.identity
-      done()
-      return
-    }
-    let key = bearerValue(header)
-    if (key === undefined && apiKeyHeader !== null) {
-      const value = request.headers[apiKeyHeader]
-      if (typeof value === 'string') key = value
-    }
-    const entry = cache.lookup(key, Date.now())
+    const entry = presented === undefined
+      ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
+      : cache.lookup(presented, Date.now())
     if (typeof entry === 'string') {
-      done(REJECTIONS[entry] as unknown as Error)
-      return
+      reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
+      return refuse(new AnonKeyRejection(entry), done)
     }
-    request.anonKey = entry.identity
+    setIdentity(request, entry.identity)
+    if (expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+    if (done === undefined) return PASSED
     done()
+    return undefined
   }
+  return verifyAnonKey as VerifyAnonKeyHook
 }
+
+/**
+ * The standalone `import { verifyAnonKey } from 'fastify-anon-key'`. Unlike `app.verifyAnonKey`, which is
+ * undefined (and silently ignored by Fastify) on a route declared before the plugin was registered, it always
+ * exists; at request time it uses the plugin registered in the route's context, and where there is none it
+ * fails closed: 500 and an error log that says how to fix it, never a request let through.
+ */
+export const verifyAnonKey = function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+  const hook = (request.server as unknown as { [HOOK]?: VerifyAnonKeyHook })[HOOK]
+  if (hook !== undefined) return (hook as (...args: unknown[]) => Promise<void> | undefined)(request, reply, done)
+  request.log.error({ route: request.routeOptions.url },
+    'verifyAnonKey guards this route, but fastify-anon-key is not registered in its context or any parent, so the request was refused with 500. ' +
+    'Register the plugin on the instance that declares the route or on one of its parents (await app.register(fastifyAnonKey, options) at the root), ' +
+    'or wrap the plugin that registers it with fastify-plugin so that it is not encapsulated.')
+  return refuse(new AnonKeyRejection('INTERNAL_ERROR'), done)
+} as VerifyAnonKeyHook

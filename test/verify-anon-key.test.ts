@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
+import { adminToken, assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { fingerprintOf, memoryStore, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
 
 async function hostApp (t: { teardown: (fn: () => unknown) => void }, options: FastifyAnonKeyOptions = {}): Promise<FastifyInstance> {
@@ -136,11 +136,18 @@ t.test('apiKeyHeader names a custom header, in any case', async (t) => {
   assertError(t, await app.inject({ url: '/data', headers: { apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
 })
 
-t.test('the Authorization header wins over the apikey header', async (t) => {
+t.test('with apiKeyHeader, a present apikey header is the key judged, whatever Authorization carries', async (t) => {
   const app = await startApp(t, { apiKeyHeader: true })
   const key = await currentKey(app)
-  assertError(t, await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_wrong', apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
-  t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}`, apikey: 'junk' } })).statusCode, 200)
+  // Supabase clients send the anon key in apikey and the signed-in user's JWT in Authorization.
+  const supabase = await app.inject({ url: '/data', headers: { authorization: `Bearer ${adminToken({ role: 'authenticated' })}`, apikey: key } })
+  t.equal(supabase.statusCode, 200, `apikey + a user JWT: client got ${supabase.statusCode} ${supabase.body}`)
+  t.equal(supabase.json().anonKey.fingerprint, fingerprintOf(key))
+  t.equal((await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_wrong', apikey: key } })).statusCode, 200)
+  for (const apikey of ['junk', '', `Bearer ${key}`, `anon_${'0'.repeat(64)}`]) {
+    assertError(t, await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}`, apikey } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  }
+  t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}` } })).statusCode, 200, 'without apikey, Authorization is read')
 })
 
 t.test('the apikey header is ignored unless apiKeyHeader is set', async (t) => {
@@ -181,4 +188,45 @@ t.test('a refusal of verifyAnonKey has the contract format over a real socket to
     statusCode: 401,
     nextActions: 'Send a valid credential in the Authorization header as "Bearer <token>".'
   })
+})
+
+t.test('request.anonKey is null on every request the hook did not verify, and never carries over', async (t) => {
+  const app = await hostApp(t)
+  app.get('/guarded', { onRequest: app.verifyAnonKey }, async (request) => ({ anonKey: request.anonKey }))
+  app.get('/open', async (request) => ({ anonKey: request.anonKey, declared: 'anonKey' in request }))
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ anonKey: request.anonKey }))
+  await app.ready()
+  const key = (await app.anonKey.get()) as string
+  for (let i = 0; i < 3; i++) {
+    t.equal((await app.inject({ url: '/guarded', headers: bearer(key) })).json().anonKey.fingerprint, fingerprintOf(key))
+    t.same((await app.inject({ url: '/open', headers: bearer(key) })).json(), { anonKey: null, declared: true })
+    t.same((await app.inject({ url: '/missing', headers: bearer(key) })).json(), { anonKey: null })
+  }
+  t.ok(app.hasRequestDecorator('anonKey'))
+})
+
+t.test('a host hook may still set request.anonKey itself, as it could before', async (t) => {
+  const app = await hostApp(t)
+  app.get('/assigned', {
+    onRequest: (request, reply, done) => {
+      request.anonKey = { role: 'anon', fingerprint: 'host-chosen', expiresAt: null }
+      done()
+    }
+  }, async (request) => ({ anonKey: request.anonKey }))
+  await app.ready()
+  t.same((await app.inject({ url: '/assigned' })).json().anonKey, { role: 'anon', fingerprint: 'host-chosen', expiresAt: null })
+})
+
+t.test('the admin guard and verifyAnonKey read the Bearer scheme the same way', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  const token = adminToken()
+  const spellings = ['Bearer ', 'bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'Bearer\t', 'Bearer', ' Bearer ', 'Bearer: ', 'Basic ']
+  for (const spelling of spellings) {
+    const asAnon = (await app.inject({ url: '/data', headers: { authorization: spelling + key } })).statusCode
+    const asAdmin = (await app.inject({ url: '/api/metadata/anon-key', headers: { authorization: spelling + token } })).statusCode
+    t.equal(asAnon === 200, asAdmin === 200, `${JSON.stringify(spelling)}: anon key ${asAnon}, admin token ${asAdmin}`)
+    t.equal(asAnon === 200, /^bearer $/i.test(spelling), `${JSON.stringify(spelling)} is read only when it is the scheme and one space`)
+  }
+  assertError(t, await app.inject({ url: '/api/metadata/anon-key', headers: { authorization: `Bearer ${token} ` } }), 401, 'AUTH_INVALID_CREDENTIALS')
 })
