@@ -147,6 +147,8 @@ function printMicro (result: MicroResult): void {
   print()
   print(`Operations per second of the process's CPU time (it got ${Math.round(result.coreShare * 100)} % of a core while measuring). Store calls during these ${formatNumber(result.verifications)} verifications: ${result.storeCalls}.`)
   print()
+  print(`SHA-256 of a presented key (the previous-key path): crypto.hash ${formatNumber(result.digests.hash)} per second, createHash().update().digest() ${formatNumber(result.digests.createHash)} per second (${(result.digests.hash / result.digests.createHash).toFixed(2)} ×).`)
+  print()
   if (result.storeCalls !== 0) failures.push(`micro: ${result.storeCalls} store calls during ${result.verifications} verifications (must be 0)`)
 }
 
