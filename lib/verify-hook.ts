@@ -41,8 +41,9 @@ function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | unde
 export function createVerifyHook (cache: KeyCache, { apiKeyHeader, expiryHeader }: VerifyHookSettings): VerifyAnonKeyHook {
   function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
     // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
-    const presented = apiKeyHeader === null ? undefined : request.headers[apiKeyHeader]
-    const header = request.headers.authorization
+    const headers = request.headers // a getter that may copy: read it once
+    const presented = apiKeyHeader === null ? undefined : headers[apiKeyHeader]
+    const header = headers.authorization
     const entry = presented === undefined
       ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
       : cache.lookup(presented, Date.now())
