@@ -3,8 +3,10 @@ import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin-auth.js'
 import { AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
+import { OptionError } from './option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
 import { adminRoutes } from './routes.js'
+import { warnIfKeyIsLostOnRestart } from './start-up-warnings.js'
 import { createVerifyHook, type VerifyAnonKeyHook } from './verify-hook.js'
 
 declare module 'fastify' {
@@ -21,8 +23,14 @@ declare module 'fastify' {
 }
 
 async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptions): Promise<void> {
+  if (app.hasDecorator('anonKey')) {
+    throw new OptionError.ALREADY_REGISTERED('fastify-anon-key: the plugin is already registered in this context or a parent of it. ' +
+      'Register it once, at the root of the app (await app.register(fastifyAnonKey, options)): app.anonKey and verifyAnonKey ' +
+      'then work in every child plugin, so register it nowhere else.')
+  }
   checkOptions(options)
   const settings = ensureDefaults(options)
+  warnIfKeyIsLostOnRestart(settings, app.log)
   const api = new AnonKeyApi(settings, app.log)
   const guard = await createAdminGuard(settings)
 
