@@ -4,6 +4,7 @@ import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, bearer, buildApp } from './helpers/app.js'
 import { fakeDateNow, HOUR_MS } from './helpers/clock.js'
 import { faultyStore, type FaultMode, type FaultyStore, type StoreOperation } from './helpers/faulty-store.js'
+import { eventually } from './helpers/eventually.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
 tap.setTimeout(120_000)
@@ -52,14 +53,6 @@ async function verifies (app: FastifyInstance, key: string): Promise<string> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (what: string, condition: () => Promise<boolean> | boolean, boundMs = 3000): Promise<void> {
-  const deadline = performance.now() + boundMs
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${boundMs} ms`)
-    await sleep(10)
-  }
-}
 
 for (const operation of ['load', 'rotate', 'revoke'] as const) {
   for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
@@ -129,7 +122,7 @@ test('a change made elsewhere while this instance could not hear or load reaches
   t.equal(await verifies(app, before), 'valid', 'the last known key keeps verifying (it is in its grace period)')
   t.equal(await verifies(app, next), 'AUTH_INVALID_CREDENTIALS', 'the new key is not known here yet')
   broken.heal()
-  await waitFor('the instance learning the new key', async () => (await verifies(app, next)) === 'valid')
+  await eventually('the instance learning the new key', async () => (await verifies(app, next)) === 'valid', 3000)
   t.pass('the fallback reload brought the new key after the store healed')
   faultsSurvived += 1
 })
