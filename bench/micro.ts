@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
-import { countingStore } from './counting-store.js'
+import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
 import { backend, uniqueNamespace } from './stores.js'
 

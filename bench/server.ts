@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Session } from 'node:inspector/promises'
 import { anonKeyApp, bareApp, bearerAuthApp, noopHookApp, someKey } from './apps.js'
 import { serve } from './child.js'
-import { countingStore, type CountingStore } from './counting-store.js'
+import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
 import { shares, type Profile } from './profile.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 

@@ -1,20 +1,14 @@
 import { mock } from 'node:test'
 import { test, type Test } from 'tap'
-import { memoryStore, RETIRED_RETENTION_MS, type AnonKeyStore } from '../lib/index.js'
+import { memoryStore, RETIRED_RETENTION_MS } from '../lib/index.js'
 import { bearer, rotate, startApp } from './helpers/app.js'
 import { CLOCK_START, HOUR_MS } from './helpers/clock.js'
+import { countingStore } from './helpers/counting-store.js'
 
 /** Date is faked (node's mock timers, Date only: timeouts keep real time) from CLOCK_START, restored at the end. */
 function fakeDate (t: Test): void {
   mock.timers.enable({ apis: ['Date'], now: CLOCK_START })
   t.teardown(() => { mock.timers.reset() })
-}
-
-/** A store that counts its loads, to show that no reload happened between two verifications. */
-function countingStore (inner = memoryStore()): { store: AnonKeyStore, loads: () => number } {
-  let loads = 0
-  const store: AnonKeyStore = { ...inner, namespace: inner.namespace, load: () => { loads += 1; return inner.load() } }
-  return { store, loads: () => loads }
 }
 
 async function answer (app: Awaited<ReturnType<typeof startApp>>, key: string): Promise<string> {
@@ -24,7 +18,8 @@ async function answer (app: Awaited<ReturnType<typeof startApp>>, key: string): 
 
 test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY_EXPIRED from expiresAt, without a reload', async (t) => {
   fakeDate(t)
-  const { store, loads } = countingStore()
+  const { store, count } = countingStore(memoryStore())
+  const loads = (): number => count('load')
   const app = await startApp(t, { store })
   const oldKey = await app.anonKey.get() as string
   const response = await rotate(app, { gracePeriodHours: 2 })
@@ -58,7 +53,8 @@ test('a rotation with a grace of 0 cuts the old key off in the same millisecond'
 test('another instance that cached the old key before the rotation also refuses it from expiresAt exactly', async (t) => {
   fakeDate(t)
   const shared = memoryStore()
-  const { store, loads } = countingStore(shared)
+  const { store, count } = countingStore(shared)
+  const loads = (): number => count('load')
   const first = await startApp(t, { store: shared })
   const second = await startApp(t, { store })
   const oldKey = await first.anonKey.get() as string
