@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import tap, { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, bearer, buildApp } from './helpers/app.js'
 import { fakeDateNow, HOUR_MS } from './helpers/clock.js'
@@ -7,7 +7,7 @@ import { faultyStore, type FaultMode, type FaultyStore, type StoreOperation } fr
 import { eventually } from './helpers/eventually.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
 const STORE_TIMEOUT_MS = 200
 /** A request that has not answered after this long is reported as hung (a bound, not a timing assertion). */
@@ -56,7 +56,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 for (const operation of ['load', 'rotate', 'revoke'] as const) {
   for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-    test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'}, keys keep verifying, admin routes answer 503 in time, and all recovers`, async (t) => {
+    t.test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'}, keys keep verifying, admin routes answer 503 in time, and all recovers`, async (t) => {
       const store = faultyStore(memoryStore())
       const app = await start(t, store)
       const oldKey = await app.anonKey.get() as string
@@ -93,7 +93,7 @@ for (const operation of ['load', 'rotate', 'revoke'] as const) {
   }
 }
 
-test('while the store is down, a previous key still stops verifying at its expiresAt', async (t) => {
+t.test('while the store is down, a previous key still stops verifying at its expiresAt', async (t) => {
   const store = faultyStore(memoryStore())
   const app = await start(t, store)
   const oldKey = await app.anonKey.get() as string
@@ -109,7 +109,7 @@ test('while the store is down, a previous key still stops verifying at its expir
   faultsSurvived += 1
 })
 
-test('a change made elsewhere while this instance could not hear or load reaches it after the store heals, without a restart', async (t) => {
+t.test('a change made elsewhere while this instance could not hear or load reaches it after the store heals, without a restart', async (t) => {
   const inner = memoryStore()
   const broken = faultyStore(inner)
   const app = await start(t, broken)
@@ -129,7 +129,7 @@ test('a change made elsewhere while this instance could not hear or load reaches
 
 for (const operation of ['subscribe', 'initialize'] as const) {
   for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-    test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'} at start-up, ready() rejects with STORE_UNAVAILABLE, and a later start works`, async (t) => {
+    t.test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'} at start-up, ready() rejects with STORE_UNAVAILABLE, and a later start works`, async (t) => {
       const store: FaultyStore = faultyStore(memoryStore())
       store.breakOn(operation, mode)
       const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
@@ -144,7 +144,7 @@ for (const operation of ['subscribe', 'initialize'] as const) {
 }
 
 for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-  test(`when unsubscribing ${mode === 'fail' ? 'fails' : 'stalls'}, app.close() still finishes`, async (t) => {
+  t.test(`when unsubscribing ${mode === 'fail' ? 'fails' : 'stalls'}, app.close() still finishes`, async (t) => {
     const store = faultyStore(memoryStore())
     const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
     await app.ready()
@@ -159,7 +159,7 @@ for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
   })
 }
 
-test('when saving usage figures stalls, app.close() still finishes', async (t) => {
+t.test('when saving usage figures stalls, app.close() still finishes', async (t) => {
   const store = faultyStore(memoryStore())
   const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
   await app.ready()
@@ -177,7 +177,7 @@ test('when saving usage figures stalls, app.close() still finishes', async (t) =
   faultsSurvived += 1
 })
 
-test('no fault caused an unhandled rejection or a crash', async (t) => {
+t.test('no fault caused an unhandled rejection or a crash', async (t) => {
   await sleep(50)
   process.off('unhandledRejection', onUnhandled)
   t.same(unhandled.map(String), [], 'no unhandled rejection')

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { postgresStore } from '../lib/stores/postgres.js'
 import { CLOCK_START, fakeDateNow } from './helpers/clock.js'
 import { runPluginModel, startInstance, type Observed } from './helpers/plugin-model.js'
@@ -9,9 +9,9 @@ import { uniqueNamespace } from './helpers/services.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
-test('the PostgreSQL store follows the model', async (t) => {
+t.test('the PostgreSQL store follows the model', async (t) => {
   onPostgres(t, (t) => {
     const tableName = uniqueNamespace('anon_prop')
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { redisStore } from '../lib/index.js'
 import { CLOCK_START, fakeDateNow } from './helpers/clock.js'
 import { runPluginModel, startInstance, type Observed } from './helpers/plugin-model.js'
@@ -9,9 +9,9 @@ import { uniqueNamespace } from './helpers/services.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
-test('the Redis store follows the model', async (t) => {
+t.test('the Redis store follows the model', async (t) => {
   onRedis(t, (t) => {
     t.test('through random initializations, rotations (some concurrent), revocations and clock jumps, and never holds a previous key in plain text', async (t) => {
       const client = redisClient(t)

@@ -1,5 +1,5 @@
 import { mock } from 'node:test'
-import { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { memoryStore, RETIRED_RETENTION_MS } from '../lib/index.js'
 import { bearer, rotate, startApp } from './helpers/app.js'
 import { CLOCK_START, HOUR_MS } from './helpers/clock.js'
@@ -16,7 +16,7 @@ async function answer (app: Awaited<ReturnType<typeof startApp>>, key: string): 
   return response.statusCode === 200 ? 'valid' : `${response.statusCode} ${response.json().error}`
 }
 
-test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY_EXPIRED from expiresAt, without a reload', async (t) => {
+t.test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY_EXPIRED from expiresAt, without a reload', async (t) => {
   fakeDate(t)
   const { store, count } = countingStore(memoryStore())
   const loads = (): number => count('load')
@@ -40,7 +40,7 @@ test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY
   t.equal(await answer(app, response.json().anonKey), 'valid', 'the new key keeps verifying')
 })
 
-test('a rotation with a grace of 0 cuts the old key off in the same millisecond', async (t) => {
+t.test('a rotation with a grace of 0 cuts the old key off in the same millisecond', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string
@@ -50,7 +50,7 @@ test('a rotation with a grace of 0 cuts the old key off in the same millisecond'
   t.equal(await answer(app, oldKey), '401 ANON_KEY_EXPIRED')
 })
 
-test('another instance that cached the old key before the rotation also refuses it from expiresAt exactly', async (t) => {
+t.test('another instance that cached the old key before the rotation also refuses it from expiresAt exactly', async (t) => {
   fakeDate(t)
   const shared = memoryStore()
   const { store, count } = countingStore(shared)
@@ -71,7 +71,7 @@ test('another instance that cached the old key before the rotation also refuses 
   t.equal(loads(), loadsBefore, 'with no reload in between')
 })
 
-test('an expired key is recognised for 30 days after its expiry, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
+t.test('an expired key is recognised for 30 days after its expiry, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string
@@ -82,7 +82,7 @@ test('an expired key is recognised for 30 days after its expiry, then answers AU
   t.equal(await answer(app, oldKey), '401 AUTH_INVALID_CREDENTIALS', 'when the window ends')
 })
 
-test('a revoked key is recognised for 30 days after its revocation, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
+t.test('a revoked key is recognised for 30 days after its revocation, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string
