@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import type { Redis } from 'ioredis'
-import { generateAnonKey, redisStore } from '../lib/index.js'
+import { fingerprintOf, generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
@@ -93,7 +93,7 @@ onRedis(t, (t) => {
       now += 1
       await store.rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
     }
-    await store.revoke({ now: now + 1, fingerprint: sha256(keys[1]).slice(0, 12) })
+    await store.revoke({ now: now + 1, fingerprint: fingerprintOf(keys[1]) })
 
     const dump = await dumpOf(admin, ns)
     for (const retired of keys.slice(0, -1)) {
