@@ -5,7 +5,7 @@ import t from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, startApp } from './helpers/app.js'
 
-/** Seconds of load; 5 in the suite. `LOAD_SECONDS=30 npx tap test/load-rotation.test.ts` gives the README figure. */
+/** Seconds of load; 5 in the suite. `LOAD_SECONDS=30 npx tap test/load-rotation.test.ts` gives the figure in docs/security.md. */
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 5)
 // Room for the load itself plus start-up, in the full suite on 2 shared cores.
 t.setTimeout(SECONDS * 1000 + 90_000)

@@ -9,7 +9,7 @@ const GET_PATH = '/api/metadata/anon-key'
 const ROTATE_PATH = '/api/secrets/anon-key/rotate'
 const JSON_TYPE = 'application/json'
 
-/** What the README tells a host to declare: the plugin's routes name this scheme. */
+/** A host's own bearerAuth of the kind the plugin declares: the plugin's routes reuse it (see docs/openapi.md). */
 const BEARER_AUTH = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } as const
 
 const seedGet = readSeed('000')
@@ -61,7 +61,7 @@ t.test('both source routes are documented under the same paths and methods, with
     t.equal(operation.summary, source.summary, `${path} has the source's summary`)
   }
   t.same(doc.components.securitySchemes.bearerAuth, seedRotate.components.securitySchemes.bearerAuth,
-    'the scheme the README tells hosts to declare is the one of the rotate source document')
+    'the admin scheme is the one of the rotate source document')
 })
 
 t.test('GET /api/metadata/anon-key answers 200 with the source schema and example', async (t) => {
@@ -209,7 +209,7 @@ t.test('what the routes send matches the documented schemas', async (t) => {
   t.same(Object.keys(ok.json()).sort(), Object.keys(rotateSchema.properties).sort(), 'a rotation answers exactly the documented fields')
 })
 
-t.test('in Swagger 2.0 mode the routes are documented too, with the bearerAuth the README shows', async (t) => {
+t.test('in Swagger 2.0 mode the routes are documented too, with a bearerAuth the host declared', async (t) => {
   const { doc } = await documentedApp(t, {}, {
     openapi: undefined,
     swagger: { info: { title: 'test', version: '1.0.0' }, securityDefinitions: { bearerAuth: { type: 'apiKey', name: 'Authorization', in: 'header' } } }
