@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { JWT_SECRET, startApp } from './helpers/app.js'
-import anonKey, { type FastifyAnonKeyOptions } from '../lib/index.js'
+import anonKey, { type FastifyAnonKeyOptions, type OptionErrorCode } from '../lib/index.js'
 
 async function readyError (options: Record<string, unknown>): Promise<any> {
   const app = Fastify()
@@ -29,7 +29,8 @@ for (const [typed, meant] of typos) {
   t.test(`an unknown option "${typed}" fails ready() naming "${meant}" as the closest known one`, async (t) => {
     const error = await readyError({ [typed]: 24 })
     t.ok(error, `ready() should reject ${typed}; it resolved, and the option would be silently ignored`)
-    t.equal(error.code, 'FST_ANON_KEY_UNKNOWN_OPTION')
+    const code: OptionErrorCode = 'FST_ANON_KEY_UNKNOWN_OPTION'
+    t.equal(error.code, code, 'a code hosts can match on, exported as a type')
     t.ok(error instanceof TypeError, 'a wrong argument is a TypeError')
     t.match(error.message, `unknown option "${typed}". Did you mean "${meant}"?`)
     t.match(error.message, /Known options: store, jwt, /, 'the message lists what is known')
