@@ -9,6 +9,8 @@ const storeOption = (message: RegExp) => ({ code: 'FST_ANON_KEY_INVALID_STORE_OP
 
 t.test('redisStore() with no options fails at the call, saying what to pass', async (t) => {
   t.throws(() => (redisStore as (options?: unknown) => unknown)(), storeOption(/redisStore\(\) needs an options object, got nothing\. Call redisStore\(\{ client: new Redis/))
+  t.throws(() => (redisStore as (options?: unknown) => unknown)('redis://127.0.0.1:6379'), storeOption(/redisStore\(\) needs an options object, got "redis:\/\/127\.0\.0\.1:6379"\. Call redisStore\(\{ client/))
+  t.throws(() => (redisStore as (options?: unknown) => unknown)(null), storeOption(/got null/))
 })
 
 t.test('redisStore({ redis }) fails at the call, naming the wrong option and the right one', async (t) => {
