@@ -1,7 +1,7 @@
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify, { type FastifyInstance } from 'fastify'
 import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
-import { countingStore, type CountingStore } from './counting-store.js'
+import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
 export const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256'

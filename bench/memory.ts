@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KeyCache } from '../lib/key-cache.js'
 import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
-import { countingStore } from './counting-store.js'
+import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
 
 /**

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { digestOf } from '../lib/key.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
-import { countingStore } from './counting-store.js'
+import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
 import { backend, uniqueNamespace } from './stores.js'
 

@@ -58,6 +58,17 @@ export interface RevokedEvent {
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 /**
+ * A start-up failure says why (`no PostgreSQL user name specified`, `connect ECONNREFUSED`), for the person
+ * reading the crash. Only at start-up: a 503 to an admin client never carries store details.
+ */
+function withCauseInMessage (error: unknown): unknown {
+  const cause = (error as { cause?: unknown }).cause
+  if (!(cause instanceof Error)) return error
+  const reason = cause.message === '' ? String((cause as { code?: unknown }).code ?? cause.name) : cause.message
+  return anonKeyError('STORE_UNAVAILABLE', `${(error as Error).message.replace(/\.$/, '')}: ${reason}`, { cause })
+}
+
+/**
  * `app.anonKey`: every operation on the key, for the routes and for scripts. Emits `rotated` and `revoked`.
  * Keeps the in-process cache that verification reads, and keeps it fresh from the store's notifications.
  */
@@ -199,9 +210,13 @@ export class AnonKeyApi extends EventEmitter {
 
   /** @internal Subscribes to changes, loads or creates the key, and starts the fallback reload timer. */
   async start (): Promise<void> {
-    this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe(() => { this.refresh() }))
-    if (this.options.autoInitialize) await this.initialize()
-    else this.take(await this.call('load', () => this.options.store.load()))
+    try {
+      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe(() => { this.refresh() }))
+      if (this.options.autoInitialize) await this.initialize()
+      else this.take(await this.call('load', () => this.options.store.load()))
+    } catch (error) {
+      throw withCauseInMessage(error)
+    }
     this.timer = setInterval(() => { this.refresh() }, this.options.cacheTtlMs)
     this.timer.unref()
     this.usageTimer = setInterval(() => { this.flushUsage() }, this.options.usageFlushMs)

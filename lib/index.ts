@@ -3,9 +3,11 @@ import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin-auth.js'
 import { AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
+import { OptionError } from './option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
 import { declareRequestIdentity } from './request-identity.js'
 import { adminRoutes } from './routes.js'
+import { warnIfKeyIsLostOnRestart } from './start-up-warnings.js'
 import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify-hook.js'
 
 declare module 'fastify' {
@@ -25,8 +27,14 @@ declare module 'fastify' {
 }
 
 async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptions): Promise<void> {
+  if (app.hasDecorator('anonKey')) {
+    throw new OptionError.ALREADY_REGISTERED('fastify-anon-key: the plugin is already registered in this context or a parent of it. ' +
+      'Register it once, at the root of the app (await app.register(fastifyAnonKey, options)): app.anonKey and verifyAnonKey ' +
+      'then work in every child plugin, so register it nowhere else.')
+  }
   checkOptions(options)
   const settings = ensureDefaults(options)
+  warnIfKeyIsLostOnRestart(settings, app.log)
   const api = new AnonKeyApi(settings, app.log)
   const guard = await createAdminGuard(settings)
 
@@ -58,6 +66,7 @@ export { ERROR_CODES } from './errors.js'
 export type { ErrorBody, ErrorCode } from './errors.js'
 export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './key.js'
 export type { AnonKeyIdentity, VerifyResult } from './key-cache.js'
+export type { OptionErrorCode } from './option-errors.js'
 export type { AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
 export { AnonKeyRejection } from './rejection.js'
 export type { RefusalCode, RejectionCode } from './rejection.js'

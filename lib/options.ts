@@ -1,6 +1,8 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import { closestName } from './closest-name.js'
 import { isAnonKey } from './key.js'
+import { OptionError } from './option-errors.js'
 import { memoryStore } from './stores/memory.js'
 import type { AnonKeyStore } from './stores/store.js'
 
@@ -40,6 +42,31 @@ export interface FastifyAnonKeyOptions {
   usageFlushMs?: number
 }
 
+/**
+ * Every option the plugin knows: an option added to FastifyAnonKeyOptions must be added here (the compiler says
+ * so), or ready() refuses it as unknown.
+ */
+const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
+  store: true,
+  jwt: true,
+  isAdmin: true,
+  authorize: true,
+  prefix: true,
+  defaultGracePeriodHours: true,
+  maxGracePeriodHours: true,
+  autoInitialize: true,
+  initialKey: true,
+  cacheTtlMs: true,
+  storeTimeoutMs: true,
+  apiKeyHeader: true,
+  expiryHeader: true,
+  bodyLimit: true,
+  usageFlushMs: true
+}
+
+/** Fastify's own register options, which reach the plugin beside its own. */
+const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
+
 export interface ResolvedOptions {
   store: AnonKeyStore
   jwt: FastifyJWTOptions | null
@@ -61,7 +88,17 @@ export interface ResolvedOptions {
 const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
 
 function fail (option: string, problem: string, fix: string): never {
-  throw new TypeError(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
+  throw new OptionError.INVALID_OPTION(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
+}
+
+/** Refuses an option the plugin does not know, naming the known one closest to it. */
+function checkKnown (options: object): void {
+  const known = Object.keys(KNOWN_OPTIONS)
+  for (const name of Object.keys(options)) {
+    if (Object.hasOwn(KNOWN_OPTIONS, name) || FASTIFY_REGISTER_OPTIONS.includes(name)) continue
+    const closest = closestName(name, known)
+    throw new OptionError.UNKNOWN_OPTION(`fastify-anon-key: unknown option "${name}". Did you mean "${closest}"? Known options: ${known.join(', ')}.`)
+  }
 }
 
 function checkWholeNumber (option: string, value: unknown, min: number, max: number): void {
@@ -72,6 +109,7 @@ function checkWholeNumber (option: string, value: unknown, min: number, max: num
 
 /** Checks every option the user gave, throwing a message that names the option and the fix. Pure. */
 export function checkOptions (options: FastifyAnonKeyOptions): void {
+  checkKnown(options)
   if (options.store !== undefined) {
     for (const method of STORE_METHODS) {
       if (typeof (options.store as any)?.[method] !== 'function') {
@@ -88,7 +126,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.authorize === undefined) {
     const secret = options.jwt?.secret
     if (secret === undefined || secret === null || secret === '') {
-      fail('jwt.secret', 'is required to verify admin tokens', 'Pass jwt: { secret: process.env.JWT_SECRET }, or pass authorize(request) to use your own admin auth.')
+      const given = secret === undefined ? (options.jwt === undefined ? 'no jwt option was given' : 'it is undefined') : `it is ${JSON.stringify(secret)}`
+      fail('jwt.secret', `is required to verify admin tokens, and ${given}`, 'If you pass process.env.JWT_SECRET, the JWT_SECRET environment variable is unset or empty in this process: set it (for example JWT_SECRET=$(openssl rand -hex 32)). Or pass authorize(request) to use your own admin auth.')
     }
     if (typeof secret === 'function') {
       fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import type { Redis } from 'ioredis'
-import { generateAnonKey, redisStore } from '../lib/index.js'
+import { fingerprintOf, generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
+import { eventually } from './helpers/eventually.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -15,14 +16,6 @@ async function dumpOf (client: Redis, namespace: string): Promise<string> {
   const parts: string[] = []
   for (const key of await keysOf(client, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
   return parts.join('\n')
-}
-
-async function waitUntil (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 onRedis(t, (t) => {
@@ -57,7 +50,7 @@ onRedis(t, (t) => {
     t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`], 'the namespace is one key, named with the hash tag')
     t.equal(await admin.type(`{fastify-anon-key:${ns}}:state`), 'hash')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}}:state`)).sort(), ['current', 'previous', 'version'])
-    await waitUntil('three change notifications', () => heard.length === 3)
+    await eventually('three change notifications', () => heard.length === 3, 5000)
     t.same(heard, Array(3).fill(`{fastify-anon-key:${ns}}:changes`), 'each change is published on the namespace channel')
   })
 
@@ -78,7 +71,7 @@ onRedis(t, (t) => {
     await store.subscribe(() => { calls += 1 })
     const key = generateAnonKey()
     await store.initialize(key)
-    await waitUntil('a notification', () => calls > 0)
+    await eventually('a notification', () => calls > 0, 5000)
     t.equal(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}}:state`, 'current'), key, 'the state is under the client\'s prefix, hash tag intact')
     await admin.del(`app_${ns}:{fastify-anon-key:${ns}}:state`)
   })
@@ -100,7 +93,7 @@ onRedis(t, (t) => {
       now += 1
       await store.rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
     }
-    await store.revoke({ now: now + 1, fingerprint: sha256(keys[1]).slice(0, 12) })
+    await store.revoke({ now: now + 1, fingerprint: fingerprintOf(keys[1]) })
 
     const dump = await dumpOf(admin, ns)
     for (const retired of keys.slice(0, -1)) {
@@ -175,12 +168,12 @@ onRedis(t, (t) => {
     await stopOne()
     t.equal(await connections(), 2, 'kept while a listener remains')
     await stopTwo()
-    await waitUntil('the listening connection to close', async () => (await connections()) === 1)
+    await eventually('the listening connection to close', async () => (await connections()) === 1, 5000)
     await store.subscribe(() => {})
     t.equal(await connections(), 2, 'opened again by a new subscribe')
     await store.close()
     await store.close()
-    await waitUntil('close to end the listening connection', async () => (await connections()) === 1)
+    await eventually('close to end the listening connection', async () => (await connections()) === 1, 5000)
     t.equal(await client.ping(), 'PONG', 'the user\'s client still works after close')
   })
 
@@ -192,7 +185,7 @@ onRedis(t, (t) => {
       let calls = 0
       await store.subscribe(() => { calls += 1 })
       await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
-      await waitUntil('a notification', () => calls > 0)
+      await eventually('a notification', () => calls > 0, 5000)
       t.equal((await store.load()).version, 1)
     })
   }
@@ -208,7 +201,7 @@ onRedis(t, (t) => {
     await store.close()
     await subscribing
     proxy.restore()
-    await waitUntil('the user\'s client to reconnect', () => client.status === 'ready')
+    await eventually('the user\'s client to reconnect', () => client.status === 'ready', 5000)
     t.equal(await client.ping(), 'PONG', 'the user\'s client, untouched, works once Redis is back')
   })
 
@@ -233,7 +226,7 @@ onRedis(t, (t) => {
     let calls = 0
     await store.subscribe(() => { calls += 1 })
     await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
-    await waitUntil('a notification', () => calls > 0)
+    await eventually('a notification', () => calls > 0, 5000)
     t.pass('notifications flow after the failed first attempt')
   })
 
@@ -254,11 +247,11 @@ onRedis(t, (t) => {
       await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
       t.equal(calls, 0, 'the change made during the cut cannot be heard')
       proxy.restore()
-      await waitUntil('a notification after the reconnect', () => calls > 0)
+      await eventually('a notification after the reconnect', () => calls > 0, 5000)
       t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
 
       await other.revoke({ now: now + 1 })
-      await waitUntil('the next change to be heard through the restored subscription', () => calls > 1)
+      await eventually('the next change to be heard through the restored subscription', () => calls > 1, 5000)
       t.pass('the subscription survived the cut')
     })
   }
@@ -276,7 +269,7 @@ onRedis(t, (t) => {
     console.error = (...args: unknown[]) => { printed.push(args.join(' ')) }
     t.teardown(() => { console.error = consoleError })
     await proxy.close() // nothing listens any more: every reconnect attempt now fails with ECONNREFUSED
-    await waitUntil('several failed reconnects', () => clientErrors >= 3)
+    await eventually('several failed reconnects', () => clientErrors >= 3, 5000)
     console.error = consoleError
     t.same(printed.filter((line) => line.includes('Unhandled error event')), [], 'ioredis found no error listener on a connection')
   })

@@ -1,6 +1,13 @@
 import type { AnonKeySnapshot, AnonKeyStore } from './store.js'
 import { revokeState, rotateState, type KeyState } from './transitions.js'
 
+const memoryStores = new WeakSet<AnonKeyStore>()
+
+/** Whether a store is a memoryStore(), which loses its key when the process ends. */
+export function isMemoryStore (store: AnonKeyStore): boolean {
+  return memoryStores.has(store)
+}
+
 export interface MemoryStoreOptions {
   namespace?: string
 }
@@ -25,7 +32,7 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
     return snapshot()
   }
 
-  return {
+  const store: AnonKeyStore = {
     namespace: options.namespace ?? 'default',
     async load () {
       return snapshot()
@@ -61,4 +68,6 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
       listeners.clear()
     }
   }
+  memoryStores.add(store)
+  return store
 }

@@ -1,6 +1,8 @@
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
 import { PgListener } from './postgres-listener.js'
+import { OptionError } from '../option-errors.js'
+import { checkStoreOptions, requireMethods } from './store-options.js'
 import type { AnonKeySnapshot, AnonKeyStore } from './store.js'
 import { revokeState, rotateState, type KeyState } from './transitions.js'
 
@@ -27,6 +29,11 @@ function snapshotOf (row: Row | undefined): AnonKeySnapshot {
   return { version: Number(row.version), currentKey: row.current_key, previousKeys: row.previous_keys }
 }
 
+/** A `pg.Client` has query() and connect() like a pool, but its connect() gives no connection to release. */
+function isSingleClient (pool: PgPool): boolean {
+  return 'connectionParameters' in pool && !('totalCount' in pool)
+}
+
 /**
  * A store on PostgreSQL. One row a namespace: the current key, a version, and the previous keys as a jsonb
  * array of `{ digest, rotatedAt, expiresAt, revokedAt }` (SHA-256 digests, times in ms), plus `requests` and
@@ -37,13 +44,16 @@ function snapshotOf (row: Row | undefined): AnonKeySnapshot {
  * delivered to listeners when it commits.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
   const pool = options.pool
-  if (typeof pool?.query !== 'function' || typeof pool.connect !== 'function') {
-    throw new TypeError('fastify-anon-key: postgresStore option "pool" must be a pg Pool (an object with query() and connect()). Pass new pg.Pool({ connectionString }).')
+  requireMethods('postgresStore', 'pool', pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
+  if (isSingleClient(pool)) {
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: postgresStore() option "pool" must be a pg Pool, and it is a single pg.Client: ' +
+      'the store checks connections out of a pool (one for LISTEN, one per change). Pass new pg.Pool({ connectionString }) instead of new pg.Client(...).')
   }
   const namespace = options.namespace ?? 'default'
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
-    throw new TypeError(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
   const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_store', true)
   const channelName = options.channel ?? 'anon_key_changes'

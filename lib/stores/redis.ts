@@ -1,6 +1,8 @@
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
 import { COMMIT, RECORD_USAGE, runScript } from './redis-scripts.js'
+import { OptionError } from '../option-errors.js'
+import { checkStoreOptions, requireMethods } from './store-options.js'
 import type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeOutcome, RotateOutcome } from './store.js'
 import { revokeState, rotateState, type KeyState } from './transitions.js'
 
@@ -33,11 +35,14 @@ type Step<T> = { unchanged: T } | { next: KeyState, result: (snapshot: AnonKeySn
  * the host app), so one call's EXEC would clear another call's WATCH.
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
+  checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
+  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'evalsha', 'eval', 'duplicate'],
+    'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
   const client = options.client
   const namespace = options.namespace ?? 'default'
   const keyPrefix = options.keyPrefix ?? 'fastify-anon-key'
   if (/[{}]/.test(namespace + keyPrefix)) {
-    throw new TypeError('fastify-anon-key: redisStore "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: redisStore() options "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
   }
   const tag = `{${keyPrefix}:${namespace}}`
   const keys = [`${tag}:state`, `${tag}:usage`]

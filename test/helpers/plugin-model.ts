@@ -5,6 +5,7 @@ import type { RotatedEvent, RevokedEvent } from '../../lib/index.js'
 import { fingerprintOf, generateAnonKey } from '../../lib/key.js'
 import type { AnonKeyStore } from '../../lib/stores/store.js'
 import { bearer, JWT_SECRET } from './app.js'
+import { eventually } from './eventually.js'
 import { HOUR_MS, type FakeClock } from './clock.js'
 import { KeyModel } from './model.js'
 import { followChain, nextInstant, pickedFingerprint, type Step } from './store-model.js'
@@ -36,11 +37,7 @@ function graceHours (graceMs: number): number | undefined {
 /** Resolves once every instance's cache holds the store's latest snapshot; fails after `timeoutMs`. */
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
   const { version } = await store.load()
-  const deadline = performance.now() + timeoutMs
-  while (apps.some((app) => app.anonKey.cache.version < version)) {
-    assert.ok(performance.now() < deadline, `an instance did not hear of version ${version} within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => app.anonKey.cache.version >= version), timeoutMs, { pollMs: 1 })
 }
 
 async function rejectionCode (promise: Promise<unknown>): Promise<string> {
