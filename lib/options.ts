@@ -1,5 +1,6 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import { jwtOptionProblem } from './jwt-options.js'
 import { isAnonKey } from './key.js'
 import { memoryStore } from './stores/memory.js'
 import type { AnonKeyStore } from './stores/store.js'
@@ -12,8 +13,8 @@ export interface FastifyAnonKeyOptions {
   store?: AnonKeyStore
   /** Options for @fastify/jwt, which verifies admin tokens. `secret` is required unless `authorize` is given. */
   jwt?: FastifyJWTOptions
-  /** Decides whether a verified token belongs to an admin. Default: payload.role === 'project_admin'. */
-  isAdmin?: (payload: any) => boolean
+  /** Decides whether a verified token belongs to an admin (may be async). Default: payload.role === 'project_admin'. */
+  isAdmin?: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   /** Replaces the JWT check entirely, for hosts with their own admin auth. */
   authorize?: (request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>
   /** Prefix of the admin routes. Default: '/api'. */
@@ -36,12 +37,14 @@ export interface FastifyAnonKeyOptions {
   bodyLimit?: number
   /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
   usageFlushMs?: number
+  /** Most previous keys that verify at once; a rotation beyond it revokes the oldest. Default: 100. */
+  maxPreviousKeys?: number
 }
 
 export interface ResolvedOptions {
   store: AnonKeyStore
   jwt: FastifyJWTOptions | null
-  isAdmin: (payload: any) => boolean
+  isAdmin: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   authorize: ((request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>) | null
   prefix: string
   defaultGracePeriodHours: number
@@ -53,6 +56,7 @@ export interface ResolvedOptions {
   apiKeyHeader: string | null
   bodyLimit: number
   usageFlushMs: number
+  maxPreviousKeys: number
 }
 
 const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
@@ -87,9 +91,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
     if (secret === undefined || secret === null || secret === '') {
       fail('jwt.secret', 'is required to verify admin tokens', 'Pass jwt: { secret: process.env.JWT_SECRET }, or pass authorize(request) to use your own admin auth.')
     }
-    if (typeof secret === 'function') {
-      fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')
-    }
+    const problem = jwtOptionProblem(options.jwt as unknown as Record<string, unknown>)
+    if (problem !== null) fail(...problem)
   }
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/')))) {
     fail('prefix', `must be '' or a path starting with "/", got ${JSON.stringify(options.prefix)}`, "Use for example '/api'.")
@@ -107,6 +110,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
   if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
   if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
+  if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 1000)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
@@ -132,6 +136,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     storeTimeoutMs: options.storeTimeoutMs ?? 5000,
     apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
     bodyLimit: options.bodyLimit ?? 1024,
-    usageFlushMs: options.usageFlushMs ?? 10_000
+    usageFlushMs: options.usageFlushMs ?? 10_000,
+    maxPreviousKeys: options.maxPreviousKeys ?? 100
   }
 }
