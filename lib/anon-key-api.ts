@@ -73,7 +73,8 @@ export class AnonKeyApi extends EventEmitter {
   private usageTimer: NodeJS.Timeout | null = null
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
-    super()
+    // An async listener's rejection comes back to the captureRejectionSymbol method below, never unhandled.
+    super({ captureRejections: true })
     this.options = options
     this.log = log
   }
@@ -255,6 +256,11 @@ export class AnonKeyApi extends EventEmitter {
     } catch (error) {
       this.log.error({ err: error }, `a listener of the anon key "${name}" event threw`)
     }
+  }
+
+  /** @internal Where EventEmitter hands the rejection of an async listener (captureRejections). */
+  [EventEmitter.captureRejectionSymbol] (error: unknown, name: string): void {
+    this.log.error({ err: error }, `a listener of the anon key "${name}" event rejected`)
   }
 
   private take (snapshot: AnonKeySnapshot): void {
