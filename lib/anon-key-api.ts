@@ -263,8 +263,16 @@ export class AnonKeyApi extends EventEmitter {
     this.log.error({ err: error }, `a listener of the anon key "${name}" event rejected`)
   }
 
+  /**
+   * Hands a store's snapshot to the cache. A malformed one (a buggy adapter) changes nothing: verification goes
+   * on with the last good keys, and the operation that read it answers STORE_UNAVAILABLE (logged by the caller).
+   */
   private take (snapshot: AnonKeySnapshot): void {
-    this.cache.apply(snapshot, Date.now())
+    try {
+      this.cache.apply(snapshot, Date.now())
+    } catch (error) {
+      throw anonKeyError('STORE_UNAVAILABLE', 'The key store returned a malformed answer.', { cause: error })
+    }
   }
 
   private call<T> (operation: string, run: () => Promise<T>): Promise<T> {
