@@ -45,6 +45,8 @@ export interface RotatedEvent {
   oldKeyExpiresAt: string
   oldFingerprint: string
   newFingerprint: string
+  /** Previous keys revoked by this rotation to stay within `maxPreviousKeys`, oldest rotation last. */
+  evictedFingerprints: string[]
 }
 
 export interface RevokedEvent {
@@ -105,7 +107,7 @@ export class AnonKeyApi extends EventEmitter {
     const newKey = generateAnonKey()
     const now = Date.now()
     const expiresAt = now + gracePeriodHours * HOUR_MS
-    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt }))
+    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt, maxPreviousKeys: this.options.maxPreviousKeys }))
     if (outcome === null) {
       throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet, so there is nothing to rotate.')
     }
@@ -116,7 +118,8 @@ export class AnonKeyApi extends EventEmitter {
       rotatedAt: iso(now),
       oldKeyExpiresAt: iso(outcome.retired.expiresAt),
       oldFingerprint: fingerprintOfDigest(outcome.retired.digest),
-      newFingerprint: fingerprintOf(newKey)
+      newFingerprint: fingerprintOf(newKey),
+      evictedFingerprints: (outcome.evicted ?? []).map((record) => fingerprintOfDigest(record.digest))
     }
     this.log.info(event, 'anon key rotated')
     this.announce('rotated', event)

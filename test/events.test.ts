@@ -20,7 +20,8 @@ t.test('a rotation emits rotated with actor, grace, expiry and fingerprints, nev
   const { anonKey: newKey, oldKeyExpiresAt } = response.json()
   t.equal(events.length, 1)
   const [event] = events
-  t.same(Object.keys(event).sort(), ['actor', 'gracePeriodHours', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
+  t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
+  t.same(event.evictedFingerprints, [], 'a rotation within maxPreviousKeys revokes nothing')
   t.equal(event.actor, 'user-42')
   t.equal(event.gracePeriodHours, 12)
   t.equal(event.oldKeyExpiresAt, oldKeyExpiresAt)
