@@ -74,11 +74,14 @@ async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
       if (keyFunction === null) {
         payload = await verifierApp.jwt.verify(token)
       } else {
-        const key = await callKeyFunction(keyFunction, request, decoded, storeTimeoutMs)
+        const key = await callKeyFunction(keyFunction, request, decoded, storeTimeoutMs).catch((error: unknown) => {
+          // Worth a look when it is not an attacker's token: a JWKS endpoint down, a kid that no key has.
+          request.log.warn({ err: error }, 'anon key admin token refused: the jwt key function failed')
+          throw error
+        })
         payload = await verifierApp.jwt.verify(token, { key } as any)
       }
     } catch (error: any) {
-      if (keyFunction !== null) request.log.warn({ err: error }, 'anon key admin token not verified')
       const expired = error?.code === 'FAST_JWT_EXPIRED'
       throw invalidCredentials(expired ? 'The admin token has expired.' : 'The admin token is invalid.')
     }

@@ -64,6 +64,7 @@ const failingKeyFunctions: Array<[string, (...args: any[]) => unknown]> = [
   ['throws', () => { throw new Error('JWKS endpoint down') }],
   ['rejects', async () => { throw new Error('JWKS endpoint down') }],
   ['rejects with nothing', () => Promise.reject()], // eslint-disable-line prefer-promise-reject-errors
+  ['throws a string', () => { throw 'no key' }], // eslint-disable-line no-throw-literal
   ['calls back with an error', (_r: unknown, _t: unknown, done: (error: Error) => void) => { done(new Error('kid not found')) }],
   ['calls back twice, an error first', (_r: unknown, _t: unknown, done: (error: Error | null, key?: string) => void) => { done(new Error('no')); done(null, publicKey) }],
   ['resolves to nothing', async () => undefined],

@@ -32,6 +32,7 @@ const corruptions: Array<[string, (snapshot: AnonKeySnapshot) => unknown]> = [
   ['previousKeys missing', ({ previousKeys, ...rest }) => ({ ...rest, version: rest.version + 1 })],
   ['previousKeys as an object', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: {} })],
   ['a previous record that is null', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [null] })],
+  ['a previous record that is a string', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: ['a'.repeat(64)] })],
   ['a previous record without a digest', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, digest: undefined }] })],
   ['a digest in upper case', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, digest: 'A'.repeat(64) }] })],
   ['an expiresAt given as an ISO string', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, expiresAt: new Date().toISOString() }] })],
