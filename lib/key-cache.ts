@@ -23,7 +23,8 @@ export interface ValidEntry {
 
 interface PreviousEntry {
   record: PreviousKeyRecord
-  valid: ValidEntry
+  /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
+  valid: ValidEntry | null
 }
 
 function validEntry (fingerprint: string, expiresAt: number | null): ValidEntry {
@@ -73,7 +74,7 @@ export class KeyCache {
     }
     const previous = new Map<string, PreviousEntry>()
     for (const record of pruneRetired(snapshot.previousKeys, now)) {
-      previous.set(record.digest, { record, valid: validEntry(fingerprintOfDigest(record.digest), record.expiresAt) })
+      previous.set(record.digest, { record, valid: null })
     }
     this.version = snapshot.version
     this.currentKey = snapshot.currentKey
@@ -98,6 +99,7 @@ export class KeyCache {
     const { record } = previous
     if (record.revokedAt === null && now < record.expiresAt) {
       this.usage.count(record.digest, now)
+      previous.valid ??= validEntry(fingerprintOfDigest(record.digest), record.expiresAt)
       return previous.valid
     }
     if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'

@@ -34,7 +34,7 @@ const corruptions: Array<[string, (snapshot: AnonKeySnapshot) => unknown]> = [
   ['a previous record that is null', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [null] })],
   ['a previous record that is a string', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: ['a'.repeat(64)] })],
   ['a previous record without a digest', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, digest: undefined }] })],
-  ['a digest in upper case', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, digest: 'A'.repeat(64) }] })],
+  ['a digest one character short', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, digest: 'a'.repeat(63) }] })],
   ['an expiresAt given as an ISO string', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, expiresAt: new Date().toISOString() }] })],
   ['a rotatedAt of null', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, rotatedAt: null }] })],
   ['a revokedAt given as a string', (snapshot) => ({ ...snapshot, version: snapshot.version + 1, previousKeys: [{ ...record, revokedAt: 'yes' }] })]
