@@ -268,14 +268,11 @@ export class AnonKeyApi extends EventEmitter {
 
   /**
    * Hands a store's snapshot to the cache. A malformed one (a buggy adapter) changes nothing: verification goes
-   * on with the last good keys, and the operation that read it answers STORE_UNAVAILABLE (logged by the caller).
+   * on with the last good keys, and the operation that read it fails with the cache's TypeError, which the admin
+   * routes answer as 500 INTERNAL_ERROR without its detail and log (the store answered: it is not unavailable).
    */
   private take (snapshot: AnonKeySnapshot): void {
-    try {
-      this.cache.apply(snapshot, Date.now())
-    } catch (error) {
-      throw anonKeyError('STORE_UNAVAILABLE', 'The key store returned a malformed answer.', { cause: error })
-    }
+    this.cache.apply(snapshot, Date.now())
   }
 
   private call<T> (operation: string, run: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { digestOf } from '../key.js'
-import type { RotateOutcome } from '../stores/store.js'
+import type { PreviousKeyRecord, RotateOutcome } from '../stores/store.js'
 import type { StoreCase } from './case.js'
 import { assertNotStoredInPlain } from './plain-text.js'
 import { HOUR_MS, keys, storeWithKey } from './tools.js'
@@ -83,8 +83,9 @@ export const rotateCases: StoreCase[] = [
       for (const [i, newKey] of rotatedIn.entries()) {
         outcomes.push(await store.rotate({ newKey, now: now + i, expiresAt: now + HOUR_MS, maxPreviousKeys: 3 }) as RotateOutcome)
       }
-      assert.deepEqual(outcomes.slice(0, 3).map((outcome) => outcome.evicted ?? []), [[], [], []], 'a rotation within the cap revoked a key')
-      const evicted = outcomes.slice(3).map((outcome) => (outcome.evicted ?? []).map((record) => record.digest))
+      assert.ok(outcomes.every((outcome) => Array.isArray(outcome.evicted)), 'rotate does not report the keys it evicted (RotateOutcome.evicted)')
+      assert.deepEqual(outcomes.slice(0, 3).map((outcome) => outcome.evicted), [[], [], []], 'a rotation within the cap revoked a key')
+      const evicted = outcomes.slice(3).map((outcome) => (outcome.evicted as PreviousKeyRecord[]).map((record) => record.digest))
       assert.deepEqual(evicted, [[digestOf(firstKey)], [digestOf(rotatedIn[0])]], 'the oldest valid previous key, and only it, is revoked by each rotation over the cap')
       const snapshot = await store.load()
       assert.equal(snapshot.currentKey, rotatedIn[4], 'the rotation over the cap did not happen')
