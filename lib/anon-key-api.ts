@@ -45,6 +45,8 @@ export interface RotatedEvent {
   oldKeyExpiresAt: string
   oldFingerprint: string
   newFingerprint: string
+  /** Previous keys revoked by this rotation to stay within `maxPreviousKeys`, oldest rotation last. */
+  evictedFingerprints: string[]
 }
 
 export interface RevokedEvent {
@@ -84,7 +86,8 @@ export class AnonKeyApi extends EventEmitter {
   private usageTimer: NodeJS.Timeout | null = null
 
   constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
-    super()
+    // An async listener's rejection comes back to the captureRejectionSymbol method below, never unhandled.
+    super({ captureRejections: true })
     this.options = options
     this.log = log
   }
@@ -115,7 +118,7 @@ export class AnonKeyApi extends EventEmitter {
     const newKey = generateAnonKey()
     const now = Date.now()
     const expiresAt = now + gracePeriodHours * HOUR_MS
-    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt }))
+    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt, maxPreviousKeys: this.options.maxPreviousKeys }))
     if (outcome === null) {
       throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet, so there is nothing to rotate.')
     }
@@ -126,7 +129,8 @@ export class AnonKeyApi extends EventEmitter {
       rotatedAt: iso(now),
       oldKeyExpiresAt: iso(outcome.retired.expiresAt),
       oldFingerprint: fingerprintOfDigest(outcome.retired.digest),
-      newFingerprint: fingerprintOf(newKey)
+      newFingerprint: fingerprintOf(newKey),
+      evictedFingerprints: (outcome.evicted ?? []).map((record) => fingerprintOfDigest(record.digest))
     }
     this.log.info(event, 'anon key rotated')
     this.announce('rotated', event)
@@ -272,6 +276,16 @@ export class AnonKeyApi extends EventEmitter {
     }
   }
 
+  /** @internal Where EventEmitter hands the rejection of an async listener (captureRejections). */
+  [EventEmitter.captureRejectionSymbol] (error: unknown, name: string): void {
+    this.log.error({ err: error }, `a listener of the anon key "${name}" event rejected`)
+  }
+
+  /**
+   * Hands a store's snapshot to the cache. A malformed one (a buggy adapter) changes nothing: verification goes
+   * on with the last good keys, and the operation that read it fails with the cache's TypeError, which the admin
+   * routes answer as 500 INTERNAL_ERROR without its detail and log (the store answered: it is not unavailable).
+   */
   private take (snapshot: AnonKeySnapshot): void {
     this.cache.apply(snapshot, Date.now())
   }

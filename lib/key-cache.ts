@@ -1,5 +1,6 @@
 import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './key.js'
 import type { RejectionCode } from './rejection.js'
+import { snapshotProblem } from './snapshot-check.js'
 import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './stores/retention.js'
 import type { AnonKeySnapshot, PreviousKeyRecord } from './stores/store.js'
 import { UsageCounter } from './usage-counter.js'
@@ -22,7 +23,8 @@ export interface ValidEntry {
 
 interface PreviousEntry {
   record: PreviousKeyRecord
-  valid: ValidEntry
+  /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
+  valid: ValidEntry | null
 }
 
 function validEntry (fingerprint: string, expiresAt: number | null): ValidEntry {
@@ -54,11 +56,15 @@ export class KeyCache {
   /** Requests that carried each previous key, not yet reported to the store. */
   readonly usage = new UsageCounter()
 
-  /** Takes a snapshot unless it is older than the one already held. Returns whether it was taken. */
+  /**
+   * Takes a snapshot unless it is older than the one already held. Returns whether it was taken. A malformed
+   * snapshot throws a TypeError naming what is wrong, and leaves the cache exactly as it was: the new state is
+   * checked, then built aside, then swapped in.
+   */
   apply (snapshot: AnonKeySnapshot, now: number): boolean {
+    const problem = snapshotProblem(snapshot)
+    if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     if (snapshot.version < this.version) return false
-    this.version = snapshot.version
-    this.currentKey = snapshot.currentKey
     const current = new Map<string, ValidEntry>()
     const currentHeader = new Map<string, ValidEntry>()
     if (snapshot.currentKey !== null) {
@@ -68,8 +74,10 @@ export class KeyCache {
     }
     const previous = new Map<string, PreviousEntry>()
     for (const record of pruneRetired(snapshot.previousKeys, now)) {
-      previous.set(record.digest, { record, valid: validEntry(fingerprintOfDigest(record.digest), record.expiresAt) })
+      previous.set(record.digest, { record, valid: null })
     }
+    this.version = snapshot.version
+    this.currentKey = snapshot.currentKey
     this.current = current
     this.currentHeader = currentHeader
     this.previous = previous
@@ -91,6 +99,7 @@ export class KeyCache {
     const { record } = previous
     if (record.revokedAt === null && now < record.expiresAt) {
       this.usage.count(record.digest, now)
+      previous.valid ??= validEntry(fingerprintOfDigest(record.digest), record.expiresAt)
       return previous.valid
     }
     if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'

@@ -1,6 +1,7 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
+import { jwtOptionProblem } from './jwt-options.js'
 import { isAnonKey } from './key.js'
 import { OptionError } from './option-errors.js'
 import { memoryStore } from './stores/memory.js'
@@ -14,8 +15,8 @@ export interface FastifyAnonKeyOptions {
   store?: AnonKeyStore
   /** Options for @fastify/jwt, which verifies admin tokens. `secret` is required unless `authorize` is given. */
   jwt?: FastifyJWTOptions
-  /** Decides whether a verified token belongs to an admin. Default: payload.role === 'project_admin'. */
-  isAdmin?: (payload: any) => boolean
+  /** Decides whether a verified token belongs to an admin (may be async). Default: payload.role === 'project_admin'. */
+  isAdmin?: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   /** Replaces the JWT check entirely, for hosts with their own admin auth. */
   authorize?: (request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>
   /** Prefix of the admin routes. Default: '/api'. */
@@ -40,6 +41,8 @@ export interface FastifyAnonKeyOptions {
   bodyLimit?: number
   /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
   usageFlushMs?: number
+  /** Most previous keys that verify at once; a rotation beyond it revokes the oldest. Default: 100. */
+  maxPreviousKeys?: number
 }
 
 /**
@@ -61,7 +64,8 @@ const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
   apiKeyHeader: true,
   expiryHeader: true,
   bodyLimit: true,
-  usageFlushMs: true
+  usageFlushMs: true,
+  maxPreviousKeys: true
 }
 
 /** Fastify's own register options, which reach the plugin beside its own. */
@@ -70,7 +74,7 @@ const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 export interface ResolvedOptions {
   store: AnonKeyStore
   jwt: FastifyJWTOptions | null
-  isAdmin: (payload: any) => boolean
+  isAdmin: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   authorize: ((request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>) | null
   prefix: string
   defaultGracePeriodHours: number
@@ -83,6 +87,7 @@ export interface ResolvedOptions {
   expiryHeader: boolean
   bodyLimit: number
   usageFlushMs: number
+  maxPreviousKeys: number
 }
 
 const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
@@ -129,9 +134,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
       const given = secret === undefined ? (options.jwt === undefined ? 'no jwt option was given' : 'it is undefined') : `it is ${JSON.stringify(secret)}`
       fail('jwt.secret', `is required to verify admin tokens, and ${given}`, 'If you pass process.env.JWT_SECRET, the JWT_SECRET environment variable is unset or empty in this process: set it (for example JWT_SECRET=$(openssl rand -hex 32)). Or pass authorize(request) to use your own admin auth.')
     }
-    if (typeof secret === 'function') {
-      fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')
-    }
+    const problem = jwtOptionProblem(options.jwt as unknown as Record<string, unknown>)
+    if (problem !== null) fail(...problem)
   }
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/')))) {
     fail('prefix', `must be '' or a path starting with "/", got ${JSON.stringify(options.prefix)}`, "Use for example '/api'.")
@@ -149,6 +153,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
   if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
   if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
+  if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 1000)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
@@ -178,6 +183,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
     expiryHeader: options.expiryHeader ?? true,
     bodyLimit: options.bodyLimit ?? 1024,
-    usageFlushMs: options.usageFlushMs ?? 10_000
+    usageFlushMs: options.usageFlushMs ?? 10_000,
+    maxPreviousKeys: options.maxPreviousKeys ?? 100
   }
 }

@@ -15,6 +15,9 @@ export interface AdminRoutesOptions {
   settings: ResolvedOptions
 }
 
+/** The path of a request URL, without what a router may read as a query (`?`, or `;` with useSemicolonDelimiter). */
+const pathOf = (url: string): string => url.split(/[?;#]/, 1)[0]
+
 const actors = new WeakMap<FastifyRequest, string | null>()
 
 /**
@@ -34,20 +37,23 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   })
   const context = (request: FastifyRequest) => ({ actor: actors.get(request) ?? null })
 
-  app.get('/metadata/anon-key', { schema: routeSchemas.getAnonKey }, async () => {
+  app.get('/metadata/anon-key', { schema: routeSchemas.getAnonKey }, async (request, reply) => {
     const anonKey = await api.get()
     if (anonKey === null) {
       throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet.')
     }
+    reply.header('cache-control', 'no-store')
     return { anonKey }
   })
 
   app.post('/secrets/anon-key/rotate', {
     schema: { ...routeSchemas.rotate, body: rotateBodySchema(settings.maxGracePeriodHours, settings.defaultGracePeriodHours) },
     preValidation: absentBodyAsEmptyObject
-  }, async (request) => {
+  }, async (request, reply) => {
     const { gracePeriodHours } = request.body as { gracePeriodHours?: number }
-    return api.rotate({ gracePeriodHours }, context(request))
+    const result = await api.rotate({ gracePeriodHours }, context(request))
+    reply.header('cache-control', 'no-store')
+    return result
   })
 
   app.get('/secrets/anon-key/previous', { schema: routeSchemas.listPrevious }, async () => {
@@ -55,6 +61,12 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   })
 
   app.delete('/secrets/anon-key/previous', { schema: routeSchemas.revokeAll }, async (request) => {
+    // A host's ignoreTrailingSlash routes ".../previous/" here: an empty fingerprint, a client's bug, never "all".
+    if (pathOf(request.url).endsWith('/')) {
+      throw anonKeyError('INVALID_INPUT', 'The fingerprint is empty. To revoke every previous key, send DELETE to the path without a trailing slash.', {
+        nextActions: 'Name a fingerprint listed by GET /api/secrets/anon-key/previous, or DELETE /api/secrets/anon-key/previous (no trailing slash) to revoke them all.'
+      })
+    }
     return api.revokePrevious(undefined, context(request))
   })
 

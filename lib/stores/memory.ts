@@ -44,7 +44,7 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
     async rotate (change) {
       const result = rotateState(state, change)
       if (result === null) return null
-      return { snapshot: commit(result.state), retired: result.retired }
+      return { snapshot: commit(result.state), retired: result.retired, evicted: result.evicted }
     },
     async revoke (change) {
       const result = revokeState(state, change)

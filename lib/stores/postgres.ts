@@ -129,7 +129,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       return inTransaction(pool, async (client) => {
         const result = rotateState(await read(client, 'FOR UPDATE'), change)
         if (result === null) return null
-        return { snapshot: await write(client, result.state), retired: result.retired }
+        return { snapshot: await write(client, result.state), retired: result.retired, evicted: result.evicted }
       })
     },
     async revoke (change) {

@@ -87,7 +87,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       return change<RotateOutcome | null>((state) => {
         const result = rotateState(state, rotation)
         if (result === null) return { unchanged: null }
-        return { next: result.state, result: (snapshot) => ({ snapshot, retired: result.retired }) }
+        return { next: result.state, result: (snapshot) => ({ snapshot, retired: result.retired, evicted: result.evicted }) }
       })
     },
     revoke (revocation) {

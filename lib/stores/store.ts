@@ -67,12 +67,19 @@ export interface RotateChange {
   now: number
   /** The old key's `expiresAt` (equal to `now` for a grace period of 0). */
   expiresAt: number
+  /**
+   * Most previous keys that may verify after this rotation (the plugin's `maxPreviousKeys`, default 100). The
+   * oldest valid ones beyond it are revoked at `now`; rotateState does it.
+   */
+  maxPreviousKeys?: number
 }
 
 export interface RotateOutcome {
   snapshot: AnonKeySnapshot
   /** The record made for the key that was current until now. */
   retired: PreviousKeyRecord
+  /** Valid previous keys this rotation revoked to stay within `maxPreviousKeys` (absent means none). */
+  evicted?: PreviousKeyRecord[]
 }
 
 export interface RevokeChange {

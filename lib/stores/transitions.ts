@@ -1,4 +1,5 @@
 import { digestOf } from '../key.js'
+import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from './previous-key-cap.js'
 import { isStillValid, pruneRetired } from './retention.js'
 import type { PreviousKeyRecord, RevokeChange, RotateChange } from './store.js'
 
@@ -11,7 +12,8 @@ export interface KeyState {
   previousKeys: PreviousKeyRecord[]
 }
 
-export function rotateState (state: KeyState, change: RotateChange): { state: KeyState, retired: PreviousKeyRecord } | null {
+/** `evicted`: valid previous keys revoked to stay within `change.maxPreviousKeys` (see previous-key-cap.ts). */
+export function rotateState (state: KeyState, change: RotateChange): { state: KeyState, retired: PreviousKeyRecord, evicted: PreviousKeyRecord[] } | null {
   if (state.currentKey === null) return null
   const retired: PreviousKeyRecord = {
     digest: digestOf(state.currentKey),
@@ -19,8 +21,9 @@ export function rotateState (state: KeyState, change: RotateChange): { state: Ke
     expiresAt: change.expiresAt,
     revokedAt: null
   }
-  const previousKeys = pruneRetired([retired, ...state.previousKeys], change.now)
-  return { state: { currentKey: change.newKey, previousKeys }, retired }
+  const capped = capPreviousKeys([retired, ...state.previousKeys], change.now, change.maxPreviousKeys ?? DEFAULT_MAX_PREVIOUS_KEYS)
+  const previousKeys = pruneRetired(capped.records, change.now)
+  return { state: { currentKey: change.newKey, previousKeys }, retired, evicted: capped.evicted }
 }
 
 export function revokeState (state: KeyState, change: RevokeChange): { state: KeyState, revoked: PreviousKeyRecord[] } {
