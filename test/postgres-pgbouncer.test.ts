@@ -1,0 +1,105 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import anonKey, { fingerprintOf, postgresStore } from '../lib/index.js'
+import { adminHeaders, currentKey, JWT_SECRET, listPrevious, revoke, rotate, useKey } from './helpers/app.js'
+import { onPgBouncer, type LocalPgBouncer } from './helpers/pgbouncer.js'
+import { createPool, dropTableAtEnd, startPgInstances } from './helpers/postgres.js'
+import { uniqueNamespace } from './helpers/services.js'
+import { within } from './helpers/within.js'
+
+// Each instance's start-up and every reload go through the pooler; the LISTEN case waits for cacheTtlMs reloads.
+t.setTimeout(180_000)
+
+const CACHE_TTL_MS = 5000
+
+/** An instance on a pool through PgBouncer, with its log lines kept. */
+async function startPooled (t: Test, bouncer: LocalPgBouncer, settings: { namespace: string, tableName: string }): Promise<{ app: FastifyInstance, logs: any[] }> {
+  const pool = createPool(t, { port: bouncer.port })
+  const logs: any[] = []
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { logs.push(JSON.parse(line)) } } } })
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: postgresStore({ pool, ...settings }), cacheTtlMs: CACHE_TTL_MS })
+  app.get('/data', { onRequest: (request, reply, done) => app.verifyAnonKey(request, reply, done) }, async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, logs }
+}
+
+onPgBouncer(t, 'through PgBouncer in transaction mode (pool_mode = transaction)', async (t, bouncer) => {
+  const direct = createPool(t)
+  const tableName = uniqueNamespace('anon_pooled')
+  dropTableAtEnd(t, direct, tableName)
+  const settings = (): { namespace: string, tableName: string, port: number } => ({ namespace: uniqueNamespace('pooled'), tableName, port: bouncer.port })
+
+  t.test('start-up, read, rotation, listing and revocation work through the pooler', async (t) => {
+    const [{ app }] = await startPgInstances(t, 1, settings())
+    const first = await currentKey(app)
+    t.match(first, /^anon_[0-9a-f]{64}$/, 'start-up created a key through the pooler')
+    const rotated = await rotate(app, { gracePeriodHours: 1 })
+    t.equal(rotated.statusCode, 200, `rotate answered ${rotated.body}`)
+    t.same((await listPrevious(app)).map((record) => record.fingerprint), [fingerprintOf(first)], 'the old key is listed as a previous key')
+    t.equal((await useKey(app, first)).statusCode, 200, 'the old key verifies within its grace')
+    const revoked = await revoke(app, fingerprintOf(first))
+    t.same(revoked.json(), { success: true, revoked: 1 }, 'revocation works through the pooler')
+    t.equal((await useKey(app, first)).statusCode, 401, 'the revoked key is refused')
+    const read = await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })
+    t.equal(read.json().anonKey, rotated.json().anonKey)
+  })
+
+  t.test('5 instances starting at once through the pooler end with one and the same key', async (t) => {
+    const instances = await startPgInstances(t, 5, settings())
+    const keys = await Promise.all(instances.map((instance) => currentKey(instance.app)))
+    t.equal(new Set(keys).size, 1, `every instance serves the same key, got ${keys.map(fingerprintOf).join(', ')}`)
+  })
+
+  t.test('20 concurrent rotations spread over two instances through the pooler all succeed and lose nothing', async (t) => {
+    const instances = await startPgInstances(t, 2, settings())
+    const first = await currentKey(instances[0].app)
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => rotate(instances[i % 2].app, { gracePeriodHours: 1 })))
+    t.same(responses.map((response) => response.statusCode), Array(20).fill(200), 'no rotation failed')
+    const issued = responses.map((response) => response.json().anonKey as string)
+    t.equal(new Set(issued).size, 20, 'every rotation made its own key')
+    const final = await currentKey(instances[1].app)
+    t.ok(issued.includes(final), 'the current key is one of the issued keys')
+    const expected = [first, ...issued.filter((key) => key !== final)].map(fingerprintOf).sort()
+    t.same((await listPrevious(instances[0].app)).map((record) => record.fingerprint).sort(), expected,
+      'the first key and every issued key but the current one are previous keys')
+  })
+
+  t.test('LISTEN behind the pooler: a change made through one instance reaches the other (today only on the cacheTtlMs reload)', async (t) => {
+    const ns = uniqueNamespace('pooled_listen')
+    // A direct connection hears every NOTIFY that the pooled transactions send: the notifications are sent.
+    const listener = await direct.connect()
+    const heardDirectly: string[] = []
+    listener.on('notification', (message) => { if (message.payload === ns) heardDirectly.push(message.payload) })
+    await listener.query('LISTEN anon_key_changes')
+    t.teardown(() => listener.release(true))
+    // A store listening through the pooler, as every instance's store does: what does it hear?
+    const pooledStore = postgresStore({ pool: createPool(t, { port: bouncer.port }), namespace: ns, tableName })
+    let heardThroughPooler = 0
+    await pooledStore.subscribe(() => { heardThroughPooler += 1 })
+    t.teardown(() => pooledStore.close())
+    const packetsBefore = (bouncer.log().match(/got packet 'A' from server when not linked/g) ?? []).length
+
+    const one = await startPooled(t, bouncer, { namespace: ns, tableName })
+    const other = await startPooled(t, bouncer, { namespace: ns, tableName })
+    const delays: number[] = []
+    for (let round = 0; round < 3; round++) {
+      const old = await currentKey(one.app)
+      await within('the other instance to accept the current key', CACHE_TTL_MS + 5000, async () => (await useKey(other.app, old)).statusCode === 200)
+      const sent = performance.now()
+      t.equal((await rotate(one.app, { gracePeriodHours: 0 })).statusCode, 200, 'rotation works through the pooler')
+      delays.push(await within('the other instance to refuse the old key, at the latest on the cacheTtlMs reload', CACHE_TTL_MS + 5000, async () => (await useKey(other.app, old)).statusCode === 401, sent))
+    }
+    const packets = (bouncer.log().match(/got packet 'A' from server when not linked/g) ?? []).length - packetsBefore
+    t.ok(heardDirectly.length >= 3, `a direct LISTEN connection heard the rotations' notifications (${heardDirectly.length})`)
+    t.comment(`behind PgBouncer (transaction mode): the other instance refused the old key after ${delays.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} ` +
+      `(cacheTtlMs ${CACHE_TTL_MS}); a direct LISTEN heard ${heardDirectly.length} notifications, a store listening through the pooler ${heardThroughPooler}; PgBouncer logged "got packet 'A' from server when not linked" ${packets} times`)
+    t.ok(delays.every((ms) => ms < 2000), 'a change reaches the other instance within 2 s behind a transaction-mode pooler', {
+      todo: 'the LISTEN connection goes through the pooler and hears nothing; a separate listening connection and the 2 s check are store code (issue 14), after the store redesign'
+    })
+    const errors = [...one.logs, ...other.logs].filter((line) => line.level >= 50 && /transaction pool/i.test(line.msg))
+    t.equal(errors.length, 2, 'each instance logs one error at start-up naming transaction pooling and the option', {
+      todo: 'start-up detection (its own notification never comes back) is store code (issue 14), after the store redesign'
+    })
+  })
+})
