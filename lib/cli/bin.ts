@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+import { runCli } from './main.js'
+
+runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+  process.exitCode = code
+})

@@ -1,0 +1,33 @@
+import { COMMANDS } from './commands.js'
+import { STORE_SCHEMES } from './open-store.js'
+
+/** Two columns: what to type, what it does. */
+function rows (entries: Array<[string, string]>): string {
+  const width = Math.max(...entries.map(([left]) => left.length)) + 2
+  return entries.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join('\n')
+}
+
+/** The text of --help, built from the command table so that a new command shows up by itself. */
+export function helpText (): string {
+  const flags = COMMANDS.flatMap((command) => Object.values(command.flags).map((flag): [string, string] => [flag.usage, `${command.name}: ${flag.help}`]))
+  return `Usage: fastify-anon-key <command> [options]
+
+Works on the anon key directly in the store your app uses, for scripts and for when the admin API is
+unreachable. Running instances see each change through the store's notification.
+
+Commands:
+${rows(COMMANDS.map((command) => [command.usage, command.summary]))}
+
+Options:
+${rows([
+    ['--store URL', `The store: ${STORE_SCHEMES.map((scheme) => `${scheme}…`).join(' or ')}. Default: DATABASE_URL or REDIS_URL.`],
+    ['--namespace NAME', 'The namespace your app gives its store. Default: default.'],
+    ...flags,
+    ['--json', 'Print one JSON document; errors go to stderr as JSON too.'],
+    ['--help, -h', 'Print this help.']
+  ])}
+
+Exit codes: 0 done; 1 nothing to act on (no key yet, no previous key with that fingerprint); 2 a wrong
+command line; 3 the store is down or did not answer in time.
+`
+}

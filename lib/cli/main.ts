@@ -1,0 +1,131 @@
+import Fastify from 'fastify'
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import type { AnonKeyApi } from '../anon-key-api.js'
+import { fastifyAnonKey } from '../index.js'
+import { CliError, EXIT, usageError, type ExitCode } from './cli-error.js'
+import { COMMANDS, type Command, type CommandContext } from './commands.js'
+import { helpText } from './help.js'
+import { CONNECT_TIMEOUT_MS, openStore, type OpenedStore } from './open-store.js'
+
+export interface CliIO {
+  stdout: { write (text: string): unknown }
+  stderr: { write (text: string): unknown }
+  env: Record<string, string | undefined>
+}
+
+/** Flags of every command that works on a store, and of every command. */
+const STORE_FLAGS = { store: { type: 'string' }, namespace: { type: 'string' } } as const
+const OUTPUT_FLAGS = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
+
+/** What each store error of the plugin means for someone at a terminal. */
+const STORE_ERRORS: Record<string, { exitCode: ExitCode, nextActions: string }> = {
+  STORE_UNAVAILABLE: {
+    exitCode: EXIT.STORE_UNAVAILABLE,
+    nextActions: 'Check that the store runs and that --store (or DATABASE_URL / REDIS_URL) points at it. A rotation that timed out may still have happened: check with fastify-anon-key get.'
+  },
+  INVALID_INPUT: { exitCode: EXIT.USAGE, nextActions: 'Run fastify-anon-key --help for the commands and options.' },
+  ANON_KEY_NOT_INITIALIZED: {
+    exitCode: EXIT.REFUSED,
+    nextActions: 'Start the app once (it creates the key on start-up), or check --store and --namespace.'
+  },
+  NOT_FOUND: { exitCode: EXIT.REFUSED, nextActions: 'Run fastify-anon-key list for the previous keys that still verify.' }
+}
+
+/**
+ * `fastify-anon-key <command> [options]`: runs one command and resolves to its exit code. Every failure is
+ * one message on stderr (a JSON document with --json) and an exit code; nothing is thrown.
+ */
+export async function runCli (argv: string[], io: CliIO): Promise<ExitCode> {
+  // Known before parsing, so that a parse error is reported in the format asked for.
+  const json = argv.includes('--json')
+  try {
+    return await dispatch(argv, io, json)
+  } catch (error) {
+    const failure = error instanceof CliError ? error : asCliError(error)
+    io.stderr.write(json
+      ? JSON.stringify({ error: failure.code, message: failure.message, nextActions: failure.nextActions }) + '\n'
+      : `fastify-anon-key: ${failure.message}\n${failure.nextActions}\n`)
+    return failure.exitCode
+  }
+}
+
+async function dispatch (argv: string[], io: CliIO, json: boolean): Promise<ExitCode> {
+  const commandFlags = Object.fromEntries(COMMANDS.flatMap((command) => Object.entries(command.flags).map(([name, { type }]) => [name, { type }])))
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { ...STORE_FLAGS, ...OUTPUT_FLAGS, ...commandFlags }, strict: true, allowPositionals: true, tokens: true })
+  } catch (error) {
+    throw usageError(`${(error as Error).message.replace(/\. To specify a positional.*$/, '')}.`.replace(/\.\.$/, '.'))
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>
+  if (values.help === true) {
+    io.stdout.write(helpText())
+    return EXIT.OK
+  }
+  const [name, ...positionals] = parsed.positionals
+  if (name === undefined) throw usageError('No command given.', `Run fastify-anon-key --help. Commands: ${COMMANDS.map((command) => command.name).join(', ')}.`)
+  const command = COMMANDS.find((candidate) => candidate.name === name)
+  if (command === undefined) throw usageError(`Unknown command "${name}".`, `Commands: ${COMMANDS.map((candidate) => candidate.name).join(', ')}. Run fastify-anon-key --help.`)
+  for (const token of parsed.tokens) {
+    if (token.kind === 'option' && !appliesTo(command, token.name)) throw usageError(`${token.rawName} does not apply to ${command.name}.`, `Usage: fastify-anon-key ${command.usage}`)
+  }
+  if (positionals.length > command.arguments) throw usageError(`Unexpected argument "${positionals[command.arguments]}" after ${command.name}.`, `Usage: fastify-anon-key ${command.usage}`)
+
+  const context: CommandContext = {
+    positionals,
+    values,
+    env: io.env,
+    print (human, document) {
+      io.stdout.write(json ? JSON.stringify(document) + '\n' : human + '\n')
+    },
+    withApi: (work) => onStore(storeUrl(values.store as string | undefined, io.env), values.namespace as string | undefined, work)
+  }
+  await command.run(context)
+  return EXIT.OK
+}
+
+function appliesTo (command: Command, flag: string): boolean {
+  return flag in OUTPUT_FLAGS || flag in command.flags || (command.store && flag in STORE_FLAGS)
+}
+
+/** --store, else DATABASE_URL or REDIS_URL when only one is set. */
+function storeUrl (given: string | undefined, env: Record<string, string | undefined>): string {
+  if (given !== undefined) return given
+  const candidates = [env.DATABASE_URL, env.REDIS_URL].filter((value): value is string => value !== undefined && value !== '')
+  if (candidates.length === 1) return candidates[0]
+  if (candidates.length === 0) throw usageError('No store given.', 'Pass --store postgres://… or --store redis://… (the store your app uses), or set DATABASE_URL or REDIS_URL.')
+  throw usageError('Both DATABASE_URL and REDIS_URL are set, and either could hold the keys.', 'Say which store your app uses with --store.')
+}
+
+/**
+ * Registers the plugin on a Fastify instance that never listens, with `autoInitialize: false` (the CLI never
+ * makes a key) and a random admin secret (no route is ever served, and none could be authorized), runs `work` on
+ * `app.anonKey`, and closes the app, the store and its connections, whatever happens.
+ */
+async function onStore<T> (url: string, namespace: string | undefined, work: (api: AnonKeyApi) => Promise<T>): Promise<T> {
+  const opened = await openStore(url, namespace)
+  const app = Fastify({ logger: false })
+  app.register(fastifyAnonKey, { store: opened.store, autoInitialize: false, jwt: { secret: randomBytes(32).toString('hex') }, storeTimeoutMs: CONNECT_TIMEOUT_MS })
+  const outcome = await app.ready().then(() => work(app.anonKey)).then((value) => ({ value }), (error: unknown) => ({ error }))
+  await app.close()
+  await opened.close()
+  if ('error' in outcome) throw storeFailure(outcome.error, opened)
+  return outcome.value
+}
+
+/** A failure of the plugin on the store, named with the store it happened on. */
+function storeFailure (error: unknown, opened: OpenedStore): unknown {
+  const code = String((error as { code?: unknown }).code)
+  const known = STORE_ERRORS[code]
+  if (known === undefined) return error
+  const message = (error as Error).message.replace('gracePeriodHours', '--grace-hours')
+  if (code !== 'STORE_UNAVAILABLE') return new CliError(code, known.exitCode, message, known.nextActions)
+  // At a terminal the store's own error helps (connection refused, authentication failed); the plugin keeps it as the cause.
+  const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : ''
+  return new CliError(code, known.exitCode, `${message.replace(/\.$/, '')}${cause}; store: ${opened.shown}.`, known.nextActions)
+}
+
+function asCliError (error: unknown): CliError {
+  return new CliError('INTERNAL_ERROR', EXIT.REFUSED, `unexpected failure: ${String(error)}`, 'Please report it with the command you ran (without secrets).')
+}

@@ -1,0 +1,134 @@
+import { postgresStore } from '../stores/postgres.js'
+import { redisStore } from '../stores/redis.js'
+import type { AnonKeyStore } from '../stores/store.js'
+import { CliError, EXIT, usageError } from './cli-error.js'
+
+/** How long the CLI waits to connect to a store before it calls it down, in ms. */
+export const CONNECT_TIMEOUT_MS = 5000
+
+/** A store the CLI opened from a URL, with what it opened to reach it. */
+export interface OpenedStore {
+  store: AnonKeyStore
+  /** The URL without its password, for messages. */
+  shown: string
+  /** Closes the store, then the pool or client made for it. */
+  close (): Promise<void>
+}
+
+type Opener = (url: URL, namespace: string | undefined) => Promise<Omit<OpenedStore, 'shown'>>
+
+/** One entry per URL scheme; a new store is one more entry. */
+const OPENERS: Record<string, Opener> = {
+  'postgres:': openPostgres,
+  'postgresql:': openPostgres,
+  'redis:': openRedis,
+  'rediss:': openRedis
+}
+
+/** The URL schemes the CLI knows, for --help and for messages. */
+export const STORE_SCHEMES = ['postgres://', 'redis://']
+
+/** The URL with its password replaced by ***, safe to print. */
+export function withoutPassword (url: URL): string {
+  if (url.password === '') return url.toString()
+  const shown = new URL(url.toString())
+  shown.password = '***'
+  return shown.toString()
+}
+
+/** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client. */
+export async function openStore (text: string, namespace: string | undefined): Promise<OpenedStore> {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw usageError(`--store must be a URL such as postgres://user@host:5432/db or redis://host:6379, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
+  }
+  const opener = OPENERS[url.protocol]
+  if (opener === undefined) {
+    throw usageError(`--store has the unknown scheme "${url.protocol}" (${withoutPassword(url)}).`, `Use one of ${STORE_SCHEMES.join(', ')}.`)
+  }
+  return { ...await opener(url, namespace), shown: withoutPassword(url) }
+}
+
+/**
+ * Loads an optional peer dependency, or says which package to install. import() of a CommonJS package may
+ * give its exports only as `default`; both shapes are accepted.
+ */
+export async function peer<T> (name: string, scheme: string): Promise<T> {
+  let loaded: any
+  try {
+    loaded = await import(name)
+  } catch {
+    throw usageError(`--store ${scheme}//… needs the "${name}" package, which is not installed.`, `Install it next to fastify-anon-key: npm install ${name}`)
+  }
+  return { ...loaded.default, ...loaded }
+}
+
+/**
+ * Turns a store factory's complaint about the namespace (the one option the CLI passes) into a usage error,
+ * after releasing the pool or client opened for it.
+ */
+function storeOf (namespace: string | undefined, make: () => AnonKeyStore, release: () => unknown): AnonKeyStore {
+  try {
+    return make()
+  } catch (error) {
+    release()
+    throw usageError(`--namespace ${JSON.stringify(namespace)} is refused by the store: ${(error as Error).message}`, 'Use the namespace your app passes to its store (default: "default").')
+  }
+}
+
+async function openPostgres (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
+  const { Pool } = await peer<typeof import('pg')>('pg', url.protocol)
+  // Room for the store's listening connection beside its queries. The plugin's storeTimeoutMs
+  // (CONNECT_TIMEOUT_MS) answers first for a server that does not answer; pg gives up a little later.
+  const pool = new Pool({ connectionString: url.toString(), max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS + 1000 })
+  pool.on('error', () => {})
+  const store = storeOf(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
+  return {
+    store,
+    async close () {
+      await store.close()
+      await pool.end()
+    }
+  }
+}
+
+async function openRedis (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
+  const { Redis } = await peer<typeof import('ioredis')>('ioredis', url.protocol)
+  // No retry of a command: a CLI reports a Redis that went away (exit 3) instead of retrying behind the user's back.
+  const client = new Redis(url.toString(), { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0 })
+  client.on('error', () => {})
+  const failure = await connectOrExplain(client)
+  if (failure !== null) {
+    client.disconnect()
+    throw new CliError('STORE_UNAVAILABLE', EXIT.STORE_UNAVAILABLE, `Redis at ${withoutPassword(url)} did not answer (${failure}).`,
+      'Check that Redis runs and that the URL (host, port, password, database) is right.')
+  }
+  const store = storeOf(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
+  return {
+    store,
+    async close () {
+      await store.close()
+      client.disconnect()
+    }
+  }
+}
+
+/**
+ * Connects, and resolves to null, or to why not: the first 'error' (connect() itself only says "Connection is
+ * closed."), or no answer within CONNECT_TIMEOUT_MS (ioredis's connectTimeout ends when TCP connects, and a
+ * server that accepts and never answers would hold the ready check forever).
+ */
+async function connectOrExplain (client: import('ioredis').Redis): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await new Promise<string | null>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS)
+      client.once('error', (error: Error) => resolve(error.message))
+      client.connect().then(() => resolve(null), () => resolve('connection closed'))
+    })
+  } finally {
+    clearTimeout(timer)
+  }
+}
