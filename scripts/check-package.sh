@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs the package and uses the tarball from a fresh project, as a user would: ESM import, CommonJS require,
-# and a TypeScript type check against the shipped declarations.
+# a TypeScript type check against the shipped declarations, and the CLI through npx.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -22,4 +22,21 @@ node cjs.cjs
 node hostile.mjs
 npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
 npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node consumer-esm.mts   # the same code as an ES module
-echo "package check: ESM, CommonJS and TypeScript consumers all passed"
+
+# The CLI, as npx runs the installed bin: help, a wrong command (exit 2), a token, and a store whose driver the
+# project did not install (exit 2, naming the package to install).
+npx --no-install fastify-anon-key --help | grep -q '^Usage: fastify-anon-key <command>'
+expect_exit () {
+  local want="$1" pattern="$2"; shift 2
+  local code=0 output
+  output="$("$@" 2>&1)" || code=$?
+  if [ "$code" != "$want" ] || ! grep -q -- "$pattern" <<<"$output"; then
+    echo "package check: '$*' exited $code (want $want) and printed: $output" >&2
+    exit 1
+  fi
+}
+expect_exit 2 'Unknown command "bogus"' npx --no-install fastify-anon-key bogus
+expect_exit 2 'npm install ioredis' npx --no-install fastify-anon-key get --store redis://127.0.0.1:6379
+JWT_SECRET=package-check-secret npx --no-install fastify-anon-key token --json \
+  | node -e 'const { token } = JSON.parse(require("fs").readFileSync(0, "utf8")); if (token.split(".").length !== 3) process.exit(1)'
+echo "package check: ESM, CommonJS and TypeScript consumers and the CLI all passed"
