@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { redisStore } from '../lib/index.js'
 import type { FastifyAnonKeyOptions } from '../lib/options.js'
 import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from './helpers/app.js'
-import { onRedisCluster, sameNode, type ClusterNode, type LocalRedisCluster } from './helpers/redis-cluster.js'
+import { CLUSTER_NODE_TIMEOUT_MS, onRedisCluster, sameNode, type ClusterNode, type LocalRedisCluster } from './helpers/redis-cluster.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { spread, within } from './helpers/within.js'
 
@@ -111,7 +111,7 @@ onRedisCluster(t, 'a failover of the master that holds the namespace (its proces
   t.ok(replicas.some((replica) => sameNode(replica, promoted.master)), `the replica ${replicas.map((replica) => replica.port).join(', ')} took over (now ${promoted.master.port})`)
   const firstRefusal = Math.min(...refused.map((answer) => answer.at))
   const lastRefusal = Math.max(...refused.map((answer) => answer.at))
-  t.comment(`failover with cluster-node-timeout 2000 ms: admin calls answered 503 from ${firstRefusal.toFixed(0)} ms to ${lastRefusal.toFixed(0)} ms after the kill ` +
+  t.comment(`failover with cluster-node-timeout ${CLUSTER_NODE_TIMEOUT_MS} ms: admin calls answered 503 from ${firstRefusal.toFixed(0)} ms to ${lastRefusal.toFixed(0)} ms after the kill ` +
     `(${refused.length} of ${answers.length} calls, slowest answer ${slowest.toFixed(0)} ms, storeTimeoutMs ${STORE_TIMEOUT_MS}); ` +
     `each instance answered 200 again ${recovered.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after the kill; ` +
     `verifications meanwhile: ${JSON.stringify(verifications)}`)
