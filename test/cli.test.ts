@@ -7,7 +7,7 @@ import { freePort } from './helpers/free-port.js'
 import { createPool, onPostgres } from './helpers/postgres.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { DATABASE_URL, REDIS_URL, uniqueNamespace } from './helpers/services.js'
-import { within } from './helpers/within.js'
+import { eventually } from './helpers/eventually.js'
 
 // The CLI starts as a process that loads TypeScript afresh, seconds each on a busy machine: the Redis session and
 // the cases below run it so; the PostgreSQL session calls the same entry in this process.
@@ -79,7 +79,7 @@ async function breakGlass (t: Test, app: FastifyInstance, cli: (args: string[]) 
   const result = JSON.parse(rotated.stdout)
   t.same(Object.keys(result).sort(), ['anonKey', 'message', 'oldKeyExpiresAt', 'success'], 'rotate --json prints the rotate answer of the API')
   printsOnly(t, rotated, [result.anonKey])
-  await within('the running app to hear of the rotation', 2000, async () => (await app.anonKey.verify(result.anonKey)).valid)
+  await eventually('the running app to hear of the rotation', async () => (await app.anonKey.verify(result.anonKey)).valid, 2000)
   t.equal(await currentKey(app), result.anonKey, 'the running app serves the key the CLI made')
 
   const listed = await cli(['list'])
@@ -91,7 +91,7 @@ async function breakGlass (t: Test, app: FastifyInstance, cli: (args: string[]) 
   const revoked = await cli(['revoke', fingerprintOf(first)])
   t.equal(revoked.code, 0, `revoke exits 0; ${revoked.stderr}`)
   t.equal(revoked.stdout, `Revoked 1: ${fingerprintOf(first)}\n`)
-  await within('the running app to refuse the revoked key', 2000, async () => (await useKey(app, first)).statusCode === 401)
+  await eventually('the running app to refuse the revoked key', async () => (await useKey(app, first)).statusCode === 401, 2000)
   assertError(t, await useKey(app, first), 401, 'ANON_KEY_REVOKED')
 
   const again = await cli(['revoke', fingerprintOf(first), '--json'])
@@ -102,7 +102,7 @@ async function breakGlass (t: Test, app: FastifyInstance, cli: (args: string[]) 
   const cut = await cli(['rotate', '--grace-hours', '0'])
   t.equal(cut.code, 0, `rotate --grace-hours 0 exits 0; ${cut.stderr}`)
   t.match(cut.stdout, /The old key \(fingerprint [0-9a-f]{12}\) verifies until /)
-  await within('the running app to refuse the key cut off with 0 h', 2000, async () => (await useKey(app, result.anonKey)).statusCode === 401)
+  await eventually('the running app to refuse the key cut off with 0 h', async () => (await useKey(app, result.anonKey)).statusCode === 401, 2000)
 
   const all = await cli(['revoke', '--all', '--json'])
   t.equal(all.code, 0, `revoke --all exits 0; ${all.stderr}`)

@@ -5,7 +5,7 @@ import { adminHeaders, currentKey, JWT_SECRET, listPrevious, revoke, rotate, use
 import { onPgBouncer, type LocalPgBouncer } from './helpers/pgbouncer.js'
 import { createPool, dropTableAtEnd, startPgInstances } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
-import { within } from './helpers/within.js'
+import { eventually } from './helpers/eventually.js'
 
 // Each instance's start-up and every reload go through the pooler; the LISTEN case waits for cacheTtlMs reloads.
 t.setTimeout(180_000)
@@ -85,10 +85,10 @@ onPgBouncer(t, 'through PgBouncer in transaction mode (pool_mode = transaction)'
     const delays: number[] = []
     for (let round = 0; round < 3; round++) {
       const old = await currentKey(one.app)
-      await within('the other instance to accept the current key', CACHE_TTL_MS + 5000, async () => (await useKey(other.app, old)).statusCode === 200)
+      await eventually('the other instance to accept the current key', async () => (await useKey(other.app, old)).statusCode === 200, CACHE_TTL_MS + 5000)
       const sent = performance.now()
       t.equal((await rotate(one.app, { gracePeriodHours: 0 })).statusCode, 200, 'rotation works through the pooler')
-      delays.push(await within('the other instance to refuse the old key, at the latest on the cacheTtlMs reload', CACHE_TTL_MS + 5000, async () => (await useKey(other.app, old)).statusCode === 401, sent))
+      delays.push(await eventually('the other instance to refuse the old key, at the latest on the cacheTtlMs reload', async () => (await useKey(other.app, old)).statusCode === 401, CACHE_TTL_MS + 5000, { started: sent, pollMs: 2 }))
     }
     const packets = (bouncer.log().match(/got packet 'A' from server when not linked/g) ?? []).length - packetsBefore
     t.ok(heardDirectly.length >= 3, `a direct LISTEN connection heard the rotations' notifications (${heardDirectly.length})`)

@@ -5,7 +5,8 @@ import type { FastifyAnonKeyOptions } from '../lib/options.js'
 import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from './helpers/app.js'
 import { CLUSTER_NODE_TIMEOUT_MS, onRedisCluster, sameNode, type ClusterNode, type LocalRedisCluster } from './helpers/redis-cluster.js'
 import { uniqueNamespace } from './helpers/services.js'
-import { spread, within } from './helpers/within.js'
+import { eventually } from './helpers/eventually.js'
+import { spread } from './helpers/spread.js'
 
 // Each case forms its own cluster and breaks it; a failover takes a few times cluster-node-timeout.
 t.setTimeout(240_000)
@@ -48,7 +49,7 @@ async function propagation (t: Test, apps: FastifyInstance[], rounds: number, bo
     const started = performance.now()
     t.equal((await rotate(from, { gracePeriodHours: 0 })).statusCode, 200, 'the rotation succeeds')
     for (const other of apps.filter((app) => app !== from)) {
-      delays.push(await within('another instance to refuse the old key', boundMs, async () => (await useKey(other, old)).statusCode === 401, started))
+      delays.push(await eventually('another instance to refuse the old key', async () => (await useKey(other, old)).statusCode === 401, boundMs, { started, pollMs: 2 }))
     }
   }
   return delays
@@ -64,7 +65,7 @@ onRedisCluster(t, 'a failover of the master that holds the namespace (its proces
   const previous = await currentKey(apps[0])
   t.equal((await rotate(apps[0], { gracePeriodHours: 1 })).statusCode, 200)
   const current = await currentKey(apps[0])
-  for (const app of apps) await within('every instance to accept the current key', 1000, async () => (await useKey(app, current)).statusCode === 200)
+  for (const app of apps) await eventually('every instance to accept the current key', async () => (await useKey(app, current)).statusCode === 200, 1000)
   const placement = await cluster.subscribers(cluster.nodes)
   t.comment(`subscriber connections by node before the failover (namespace master ${master.port}): ${JSON.stringify(placement)}`)
 
@@ -140,7 +141,7 @@ onRedisCluster(t, 'a frozen node holding every subscriber (SIGSTOP): rotations g
   t.equal((await useKey(apps[0], old)).statusCode, 401, 'the instance that rotated refuses the old key at once')
   const current = await currentKey(apps[0])
   const caughtUp = await Promise.all(apps.slice(1).map(async (app) => {
-    const ms = await within('another instance to refuse the old key, at the latest on the cacheTtlMs reload', CACHE_TTL_MS + 5000, async () => (await useKey(app, old)).statusCode === 401, sent)
+    const ms = await eventually('another instance to refuse the old key, at the latest on the cacheTtlMs reload', async () => (await useKey(app, old)).statusCode === 401, CACHE_TTL_MS + 5000, { started: sent, pollMs: 2 })
     t.equal((await useKey(app, current)).statusCode, 200, 'the other instance accepts the new key')
     return ms
   }))
