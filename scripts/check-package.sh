@@ -25,7 +25,8 @@ npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict -
 
 # The CLI, as npx runs the installed bin: help, a wrong command (exit 2), a token, and a store whose driver the
 # project did not install (exit 2, naming the package to install).
-npx --no-install fastify-anon-key --help | grep -q '^Usage: fastify-anon-key <command>'
+npx --no-install fastify-anon-key --help > cli-help.txt
+grep -q '^Usage: fastify-anon-key <command>' cli-help.txt
 expect_exit () {
   local want="$1" pattern="$2"; shift 2
   local code=0 output
