@@ -3,6 +3,7 @@ import t from 'tap'
 import { adminHeaders, assertError, bearer, JWT_SECRET } from './helpers/app.js'
 import anonKey, { memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
 import { keySnapshot, type KeySnapshot } from '../lib/store.js'
+import { snapshotProblem } from '../lib/snapshot-check.js'
 import { keyHandle } from '../lib/testing.js'
 
 /** The project snapshot whose `default` key reads as `view` (fields missing from `view` missing from the key too). */
@@ -129,3 +130,10 @@ for (const [name, snapshot] of [
     t.match(await app.anonKey.verify(key), { valid: true })
   })
 }
+
+t.test('the key view check refuses what is not a snapshot on its own too (KeyCache.apply may be handed anything)', async (t) => {
+  t.equal(snapshotProblem(null), 'it is not an object')
+  t.equal(snapshotProblem('ok'), 'it is not an object')
+  t.equal(snapshotProblem({ version: '3', currentKey: null, previousKeys: [] }), 'version is not a finite number')
+  t.equal(snapshotProblem({ version: 3, currentKey: null, previousKeys: [] }), null)
+})
