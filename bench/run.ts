@@ -3,6 +3,7 @@ import { runChild, setChildFlags } from './child.js'
 import { cpuRatio, httpBench, type HttpResult, type VariantResult } from './http.js'
 import type { MemoryResult } from './memory.js'
 import type { MicroResult } from './micro.js'
+import type { RotationHistoryResult } from './rotation-history.js'
 import type { RotationResult } from './rotation.js'
 import { formatBytes, formatMs, formatNumber, median, table } from './stats.js'
 import { LOAD_CORE, SERVER_CORE } from './pin.js'
@@ -13,7 +14,7 @@ import { STORE_KINDS } from './stores.js'
  * judged then, but the run fails if anything crashes or if verification made a single store call.
  * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile); then
  * `npx tsx bench/profile-share.ts` shows each server's share of CPU time spent in its auth hook.
- * `-- --only http,micro,memory,rotation` runs some parts. A full run ends the throughput part with one profiled
+ * `-- --only http,micro,memory,rotation,history` runs some parts. A full run ends the throughput part with one profiled
  * round per variant (V8's profiler inside each server); `-- --short --profile-round` adds it to a short run.
  * `-- --variants bare,floor,floor-value,floor-accessor` serves other variants (bench/apps.ts lists them);
  * `-- --rounds N --seconds S` changes the throughput part's rounds.
@@ -190,6 +191,21 @@ function printRotation (results: RotationResult[]): void {
   print()
 }
 
+function printHistory (results: RotationHistoryResult[]): void {
+  print('### Rotation as a key\'s history grows')
+  print()
+  print(table(['store', ...(results[0]?.windows ?? []).map((window) => `rotations ${formatNumber(window.from)}–${formatNumber(window.to)} p50 / p99`), 'document after', 'records'], results.map((result) => [
+    result.kind,
+    ...result.windows.map((window) => `${formatMs(window.p50)} / ${formatMs(window.p99)}`),
+    formatBytes(result.documentBytes),
+    formatNumber(result.records)
+  ])))
+  print()
+  print(`${formatNumber(results[0]?.rotations ?? 0)} calls of app.anonKey.rotate({ gracePeriodHours: 0 }) in a row on one namespace, so that every rotation ` +
+    'retires a key at once and the retired records pile up to the retention limit (1,000 a project), the most a project document holds of them.')
+  print()
+}
+
 function printMemory (result: MemoryResult): void {
   print('### Heap')
   print()
@@ -255,6 +271,9 @@ async function main (): Promise<void> {
 
   const rotation = runs('rotation') ? await timed('rotation', () => runChild<RotationResult[]>('rotation.ts', [STORE_KINDS.join(','), ...flag], 'rotation')) : []
   if (rotation.length > 0) printRotation(rotation)
+
+  const history = runs('history') ? await timed('history', () => runChild<RotationHistoryResult[]>('rotation-history.ts', [STORE_KINDS.join(','), ...flag], 'history')) : []
+  if (history.length > 0) printHistory(history)
 
   if (runs('memory')) printMemory(await timed('heap', () => runChild<MemoryResult>('memory.ts', flag, 'memory', ['--expose-gc'])))
 

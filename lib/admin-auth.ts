@@ -2,7 +2,7 @@ import fastifyJwt, { type FastifyJWTOptions } from '@fastify/jwt'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { bearerToken } from './bearer.js'
 import { anonKeyError } from './errors.js'
-import { isAnonKey } from './key.js'
+import { isAnonKey } from './domain/key.js'
 import { callKeyFunction } from './key-function.js'
 import type { ResolvedOptions } from './options.js'
 

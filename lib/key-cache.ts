@@ -1,9 +1,9 @@
-import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './key.js'
+import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './domain/key.js'
 import type { RejectionCode } from './rejection.js'
+import type { KeySnapshot, PreviousKeyRecord } from './domain/project.js'
+import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
+import { UsageCounter } from './domain/usage.js'
 import { snapshotProblem } from './snapshot-check.js'
-import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './stores/retention.js'
-import type { AnonKeySnapshot, PreviousKeyRecord } from './stores/store.js'
-import { UsageCounter } from './usage-counter.js'
 
 /** What a request that carries a valid anon key gets as `request.anonKey`. */
 export interface AnonKeyIdentity {
@@ -61,7 +61,7 @@ export class KeyCache {
    * snapshot throws a TypeError naming what is wrong, and leaves the cache exactly as it was: the new state is
    * checked, then built aside, then swapped in.
    */
-  apply (snapshot: AnonKeySnapshot, now: number): boolean {
+  apply (snapshot: KeySnapshot, now: number): boolean {
     const problem = snapshotProblem(snapshot)
     if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     if (snapshot.version < this.version) return false

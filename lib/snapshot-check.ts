@@ -1,4 +1,4 @@
-import { isAnonKey } from './key.js'
+import { isAnonKey } from './domain/key.js'
 
 const isTime = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value)
 
@@ -22,6 +22,25 @@ export function snapshotProblem (snapshot: unknown): string | null {
     if (!isTime(rotatedAt)) return `previousKeys[${index}].rotatedAt is not a finite number`
     if (!isTime(expiresAt)) return `previousKeys[${index}].expiresAt is not a finite number`
     if (revokedAt !== null && !isTime(revokedAt)) return `previousKeys[${index}].revokedAt is neither null nor a finite number`
+  }
+  return null
+}
+
+/**
+ * What is wrong with a project snapshot a store handed back, beyond its keys (which `snapshotProblem` checks once
+ * a key is read from it), or null. A store adapter with a bug must make the operation fail with a clear TypeError,
+ * never verification throw on a half-read document. Pure.
+ */
+export function projectSnapshotProblem (snapshot: unknown): string | null {
+  if (snapshot === null || typeof snapshot !== 'object') return 'it is not an object'
+  const { version, state } = snapshot as Record<string, unknown>
+  if (!isTime(version)) return 'version is not a finite number'
+  if (state === null || typeof state !== 'object') return 'state is not an object'
+  const { keys, deletedKeys } = state as Record<string, unknown>
+  if (!Array.isArray(keys)) return 'state.keys is not an array'
+  if (!Array.isArray(deletedKeys)) return 'state.deletedKeys is not an array'
+  for (const [index, key] of keys.entries()) {
+    if (key === null || typeof key !== 'object' || typeof (key as Record<string, unknown>).name !== 'string') return `state.keys[${index}] is not a named key`
   }
   return null
 }

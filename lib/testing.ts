@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { CaseSettings } from './conformance/case.js'
 import { initializeCases } from './conformance/initialize-cases.js'
+import { keyHandle } from './conformance/key-handle.js'
+import { namesCases } from './conformance/names-cases.js'
 import { notifyCases } from './conformance/notify-cases.js'
+import { projectsCases } from './conformance/projects-cases.js'
 import { retentionCases } from './conformance/retention-cases.js'
 import { revokeCases } from './conformance/revoke-cases.js'
 import { rotateCases } from './conformance/rotate-cases.js'
@@ -43,7 +46,7 @@ export interface ConformanceTestHost {
   test (name: string, fn: () => Promise<void>): unknown
 }
 
-const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases]
+const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases, ...namesCases, ...projectsCases]
 
 /** The conformance cases, framework-agnostic: run each `run()` with any test runner. */
 export function storeConformanceCases (options: StoreConformanceOptions): StoreConformanceCase[] {
@@ -60,6 +63,9 @@ export function storeConformanceCases (options: StoreConformanceOptions): StoreC
           const store = await options.createStore(namespace)
           opened.push(store)
           return store
+        },
+        async key (namespace) {
+          return keyHandle(await this.store(namespace))
         },
         waitFor: (what, condition) => waitFor(what, condition, timeoutMs),
         readRaw: options.readRaw ?? null
@@ -86,4 +92,6 @@ async function waitFor (what: string, condition: () => boolean, timeoutMs: numbe
   }
 }
 
-export type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeChange, RevokeOutcome, RotateChange, RotateOutcome } from './stores/store.js'
+export type { AnonKeyStore, ProjectSnapshot } from './stores/store.js'
+export { keyHandle } from './conformance/key-handle.js'
+export type { KeyHandle, Rotated } from './conformance/key-handle.js'

@@ -1,17 +1,28 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { adminHeaders, assertError, bearer, JWT_SECRET } from './helpers/app.js'
-import anonKey, { memoryStore, type AnonKeySnapshot, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
+import { keySnapshot, type KeySnapshot } from '../lib/store.js'
+import { snapshotProblem } from '../lib/snapshot-check.js'
+import { keyHandle } from '../lib/testing.js'
+
+/** The project snapshot whose `default` key reads as `view` (fields missing from `view` missing from the key too). */
+function asProject (view: unknown, original: ProjectSnapshot): unknown {
+  if (view === null || typeof view !== 'object') return view
+  const { version, ...key } = view as Record<string, unknown>
+  const rest = original.state.keys.filter((named) => named.name !== 'default')
+  return { version, state: { keys: [{ name: 'default', description: '', allowedOrigins: null, createdAt: 0, ...key }, ...rest], deletedKeys: original.state.deletedKeys } }
+}
 
 /** A memory store whose answers pass through `corrupt` once `broken` is set: a buggy adapter. */
-function buggyStore (corrupt: (snapshot: AnonKeySnapshot) => unknown): AnonKeyStore & { broken: boolean } {
+function buggyStore (corrupt: (snapshot: KeySnapshot) => unknown): AnonKeyStore & { broken: boolean } {
   const inner = memoryStore()
   const store = {
     ...inner,
     broken: false,
-    load: async () => {
-      const snapshot = await inner.load()
-      return (store.broken ? corrupt(snapshot) : snapshot) as AnonKeySnapshot
+    load: async (project: string) => {
+      const snapshot = await inner.load(project)
+      return (store.broken ? asProject(corrupt(keySnapshot(snapshot.version, snapshot.state)), snapshot) : snapshot) as ProjectSnapshot
     }
   }
   return store
@@ -20,7 +31,7 @@ function buggyStore (corrupt: (snapshot: AnonKeySnapshot) => unknown): AnonKeySt
 const DIGEST = 'a'.repeat(64)
 const record = { digest: DIGEST, rotatedAt: 1, expiresAt: Date.now() + 3_600_000, revokedAt: null }
 
-const corruptions: Array<[string, (snapshot: AnonKeySnapshot) => unknown]> = [
+const corruptions: Array<[string, (snapshot: KeySnapshot) => unknown]> = [
   ['null', () => null],
   ['a string', () => 'ok'],
   ['no version', ({ version, ...rest }) => rest],
@@ -76,9 +87,10 @@ t.test('a bad snapshot after a rotation does not half-apply: the rotated-in key 
   const inner = memoryStore()
   const store: AnonKeyStore = {
     ...inner,
-    load: async () => {
-      const snapshot = await inner.load()
-      return (corruptNext ? { ...snapshot, previousKeys: [{ ...record, expiresAt: 'soon' }] } : snapshot) as AnonKeySnapshot
+    load: async (project) => {
+      const snapshot = await inner.load(project)
+      const view = keySnapshot(snapshot.version, snapshot.state)
+      return (corruptNext ? asProject({ ...view, previousKeys: [{ ...record, expiresAt: 'soon' }] }, snapshot) : snapshot) as ProjectSnapshot
     }
   }
   const app = Fastify()
@@ -88,7 +100,7 @@ t.test('a bad snapshot after a rotation does not half-apply: the rotated-in key 
   const before = await app.anonKey.get() as string
   corruptNext = true
   // Another instance rotates: this one hears of it, and its reload reads a malformed answer.
-  const other = await inner.rotate({ newKey: 'anon_' + 'b'.repeat(64), now: Date.now(), expiresAt: Date.now() + 3_600_000 })
+  const other = await keyHandle(inner).rotate({ newKey: 'anon_' + 'b'.repeat(64), now: Date.now(), expiresAt: Date.now() + 3_600_000 })
   t.ok(other !== null)
   await app.anonKey.refresh()
   t.match(await app.anonKey.verify(before), { valid: true, expiresAt: null }, 'the old current key is still judged by the last good snapshot')
@@ -96,4 +108,32 @@ t.test('a bad snapshot after a rotation does not half-apply: the rotated-in key 
   corruptNext = false
   await app.anonKey.refresh()
   t.match(await app.anonKey.verify('anon_' + 'b'.repeat(64)), { valid: true, expiresAt: null })
+})
+
+for (const [name, snapshot] of [
+  ['no state', { version: 9 }],
+  ['state.keys that is not an array', { version: 9, state: { keys: {}, deletedKeys: [] } }],
+  ['no state.deletedKeys', { version: 9, state: { keys: [] } }],
+  ['a key without a name', { version: 9, state: { keys: [{ currentKey: 'anon_' + 'a'.repeat(64) }], deletedKeys: [] } }]
+] as const) {
+  t.test(`a project snapshot with ${name} is refused as malformed, and the last good keys keep verifying`, async (t) => {
+    const inner = memoryStore()
+    let broken = false
+    const store: AnonKeyStore = { ...inner, load: async (project) => (broken ? snapshot as unknown as ProjectSnapshot : inner.load(project)) }
+    const app = Fastify()
+    t.teardown(() => app.close())
+    app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
+    await app.ready()
+    const key = await app.anonKey.get() as string
+    broken = true
+    await t.rejects(app.anonKey.get(), { name: 'TypeError', message: /^malformed anon key snapshot: / })
+    t.match(await app.anonKey.verify(key), { valid: true })
+  })
+}
+
+t.test('the key view check refuses what is not a snapshot on its own too (KeyCache.apply may be handed anything)', async (t) => {
+  t.equal(snapshotProblem(null), 'it is not an object')
+  t.equal(snapshotProblem('ok'), 'it is not an object')
+  t.equal(snapshotProblem({ version: '3', currentKey: null, previousKeys: [] }), 'version is not a finite number')
+  t.equal(snapshotProblem({ version: 3, currentKey: null, previousKeys: [] }), null)
 })

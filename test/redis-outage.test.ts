@@ -6,6 +6,7 @@ import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './help
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const STORE_TIMEOUT_MS = 500
 /** "Plus a little": what a 503 may take beyond storeTimeoutMs on a busy two-core machine. */
@@ -53,7 +54,7 @@ onRedis(t, (t) => {
       t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
 
       const ns = uniqueNamespace(`outage_${mode}`)
-      t.teardown(() => admin.del(`{fastify-anon-key:${ns}}:state`, `{fastify-anon-key:${ns}}:usage`))
+      t.teardown(() => admin.del(`{fastify-anon-key:${ns}:}:state`))
       const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
       t.teardown(() => proxy.close())
       const [{ app: one }, { app: two }, writer] = [await startBehind(t, proxy, ns), await startBehind(t, proxy, ns), await startBehind(t, proxy, ns)]
@@ -62,7 +63,7 @@ onRedis(t, (t) => {
       const previous = await currentKey(one)
       const current = generateAnonKey()
       const expiresAt = Date.now() + 2500
-      await redisStore({ client: admin, namespace: ns }).rotate({ newKey: current, now: Date.now(), expiresAt })
+      await keyHandle(redisStore({ client: admin, namespace: ns })).rotate({ newKey: current, now: Date.now(), expiresAt })
       for (const app of [one, two]) await eventually('both instances to hear the rotation', async () => (await useKey(app, current)).statusCode === 200, 2000)
 
       proxy.cut(mode)
