@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { generateAnonKey, redisStore } from '../lib/index.js'
 import { runCli } from '../lib/cli/main.js'
+import { keyHandle } from '../lib/testing.js'
 import { peer } from '../lib/cli/open-store.js'
 import { JWT_SECRET } from './helpers/app.js'
 import { runInProcess } from './helpers/cli.js'
@@ -113,7 +114,7 @@ onRedis(t, (t) => {
   t.test('values the store refuses exit 2 naming the flag', async (t) => {
     await fails(t, ['get', '--store', REDIS_URL, '--namespace', 'a{b}'], 2, '--namespace "a{b}" is refused by the store: fastify-anon-key: redisStore')
     const ns = namespace('cli_grace')
-    await redisStore({ client: admin, namespace: ns }).initialize(generateAnonKey())
+    await keyHandle(redisStore({ client: admin, namespace: ns })).initialize(generateAnonKey())
     await fails(t, ['rotate', '--grace-hours', '721', '--store', REDIS_URL, '--namespace', ns], 2, '--grace-hours must be an integer from 0 to 720')
     await fails(t, ['revoke', 'ABC', '--store', REDIS_URL, '--namespace', ns], 2, 'fingerprint must be 12 lowercase hex characters')
   })

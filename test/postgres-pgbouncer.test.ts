@@ -70,7 +70,8 @@ onPgBouncer(t, 'through PgBouncer in transaction mode (pool_mode = transaction)'
     // A direct connection hears every NOTIFY that the pooled transactions send: the notifications are sent.
     const listener = await direct.connect()
     const heardDirectly: string[] = []
-    listener.on('notification', (message) => { if (message.payload === ns) heardDirectly.push(message.payload) })
+    // The payload is [namespace, project] as JSON.
+    listener.on('notification', (message) => { if (message.payload?.startsWith(JSON.stringify([ns]).slice(0, -1))) heardDirectly.push(message.payload) })
     await listener.query('LISTEN anon_key_changes')
     t.teardown(() => listener.release(true))
     // A store listening through the pooler, as every instance's store does: what does it hear?

@@ -16,7 +16,8 @@ const STORE_TIMEOUT_MS = 1000
 const SLACK_MS = 1000
 const CACHE_TTL_MS = 10_000
 
-const stateKey = (namespace: string): string => `{fastify-anon-key:${namespace}}:state`
+// The hash of the single project (the empty project id) of a namespace: where its keys live in the cluster.
+const stateKey = (namespace: string): string => `{fastify-anon-key:${namespace}:}:state`
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** One app instance on its own Cluster client, which knows the cluster through `startupNodes`. */
