@@ -1,6 +1,6 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
-import { isAnonKey } from './key.js'
+import { isAnonKey } from './domain/key.js'
 import { memoryStore } from './stores/memory.js'
 import type { AnonKeyStore } from './stores/store.js'
 
@@ -55,7 +55,7 @@ export interface ResolvedOptions {
   usageFlushMs: number
 }
 
-const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
+const STORE_METHODS = ['load', 'update', 'subscribe', 'close'] as const
 
 function fail (option: string, problem: string, fix: string): never {
   throw new TypeError(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)

@@ -1,6 +1,7 @@
 import { mock } from 'node:test'
 import { test, type Test } from 'tap'
-import { memoryStore, RETIRED_RETENTION_MS, type AnonKeyStore } from '../lib/index.js'
+import { memoryStore, type AnonKeyStore } from '../lib/index.js'
+import { RETIRED_RETENTION_MS } from '../lib/store.js'
 import { bearer, rotate, startApp } from './helpers/app.js'
 import { CLOCK_START, HOUR_MS } from './helpers/clock.js'
 
@@ -13,7 +14,7 @@ function fakeDate (t: Test): void {
 /** A store that counts its loads, to show that no reload happened between two verifications. */
 function countingStore (inner = memoryStore()): { store: AnonKeyStore, loads: () => number } {
   let loads = 0
-  const store: AnonKeyStore = { ...inner, namespace: inner.namespace, load: () => { loads += 1; return inner.load() } }
+  const store: AnonKeyStore = { ...inner, namespace: inner.namespace, load: (project) => { loads += 1; return inner.load(project) } }
   return { store, loads: () => loads }
 }
 
