@@ -45,7 +45,7 @@ const port = fc.oneof(fc.constant(''), fc.constantFrom(':80', ':443', ':8080', '
 const entry = fc.oneof(
   fc.tuple(scheme, fc.boolean(), domain, port).map(([s, wildcard, host, p]) => `${s}://${wildcard ? '*.' : ''}${host}${p}`),
   fc.tuple(scheme, fc.oneof(ipv4, ipv6), port).map(([s, host, p]) => `${s}://${host}${p}`)
-).chain(mixedCase)
+).chain(mixedCase).filter((text) => URL.canParse(text))
 
 /** Origins a browser could send, built around an entry, plus the attacks a wildcard must not fall for. */
 function originsAround (allowed: string): fc.Arbitrary<string> {
@@ -171,6 +171,7 @@ test('entries are refused with a message naming the entry and what is wrong', as
     ['https://a..com', /host name/],
     ['https://-a.com', /host name/],
     ['https://a_b.com', /host name/],
+    ['https://xn--0.example.com', /punycode/],
     ['https://1.2.3', /IPv4/],
     ['https://256.1.1.1', /IPv4/],
     ['https://[::1', /IPv6/],
@@ -209,4 +210,5 @@ test('allowedOrigins normalises every entry and drops duplicates; null lifts the
   t.same(normaliseAllowedOrigins(null), { origins: null })
   t.equal(normaliseRequestOrigin('https://a.com:8443'), 'https://a.com:8443')
   t.equal(normaliseRequestOrigin('https://a.com/x'), null)
+  t.same(normaliseAllowedOrigins(['https://xn--bcher-kva.example']), { origins: ['https://xn--bcher-kva.example'] })
 })

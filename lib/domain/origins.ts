@@ -1,3 +1,5 @@
+import { domainToASCII } from 'node:url'
+
 /**
  * Origins for `allowedOrigins` (CONTRACT.md section 9): parsing an entry into its one normal form, reading the
  * origin of a request, and the matcher that the hook runs. Pure: no URL parser at request time for an origin
@@ -116,6 +118,10 @@ function parseHost (host: string, lenient: boolean): Parsed<{ host: string, kind
   const label = lenient ? LENIENT_LABEL : DNS_LABEL
   if (!labels.every((part) => label.test(part))) {
     return { problem: 'has a host name that is not valid (letters, digits and hyphens, labels separated by single dots)' }
+  }
+  // An internationalised name is written in punycode (xn--…); one that does not decode is no name at all.
+  if (labels.some((part) => part.startsWith('xn--')) && domainToASCII(host) !== host) {
+    return { problem: 'has a host name whose xn-- label is not valid punycode' }
   }
   return { host, kind: 'dns' }
 }
