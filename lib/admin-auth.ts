@@ -70,7 +70,7 @@ async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
       const expired = error?.code === 'FAST_JWT_EXPIRED'
       throw invalidCredentials(expired ? 'The admin token has expired.' : 'The admin token is invalid.')
     }
-    if (!isAdmin(payload)) {
+    if (!isAdmin(payload, request)) {
       throw anonKeyError('FORBIDDEN', 'This route is for project admins only.')
     }
     return { actor: typeof payload?.sub === 'string' ? payload.sub : null }

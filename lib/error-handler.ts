@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { ERROR_CODES, errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
+import { validationMessage } from './validation-message.js'
+import { errorBody, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
 
 /**
  * Other 4xx errors, by status: Fastify's own (bad content type, body too large, bad length) and those thrown by
@@ -21,20 +22,9 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   UNSUPPORTED_MEDIA_TYPE: 'The body must be JSON (content-type: application/json), or absent.'
 }
 
-function fromValidation (error: FastifyError, maxGracePeriodHours: number): ErrorBody {
-  // Only called when Fastify set `validation`; the validator reports at least one issue, each with its path.
-  const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
-  if (error.validationContext === 'params') {
-    // The code's default nextActions speaks of the rotate body; here the fingerprint is what to fix.
-    return { ...errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.'), nextActions: ERROR_CODES.NOT_FOUND.nextActions }
-  }
-  if (path === '/gracePeriodHours') {
-    return errorBody('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)
-  }
-  if (path !== '') {
-    return errorBody('INVALID_INPUT', `Unknown property "${path.slice(1).slice(0, 64)}": the body accepts only gracePeriodHours.`)
-  }
-  return errorBody('INVALID_INPUT', 'The body must be empty or a JSON object such as {"gracePeriodHours": 24}.')
+function fromValidation (error: FastifyError, request: FastifyRequest, maxGracePeriodHours: number): ErrorBody {
+  const { message, nextActions } = validationMessage(error, request, maxGracePeriodHours)
+  return { ...errorBody('INVALID_INPUT', message), nextActions }
 }
 
 /** Renders every error of the admin routes in the contract's format. A 500 never carries internals. */
@@ -42,7 +32,7 @@ export function createErrorHandler (maxGracePeriodHours: number) {
   return function anonKeyErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
     let body: ErrorBody
     if (error.validation !== undefined) {
-      body = fromValidation(error, maxGracePeriodHours)
+      body = fromValidation(error, request, maxGracePeriodHours)
     } else if (isErrorCode(error.code)) {
       body = errorBody(error.code, error.message)
     } else if (error.statusCode !== undefined && Object.hasOwn(CODES_BY_STATUS, error.statusCode)) {

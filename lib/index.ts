@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin-auth.js'
-import { AnonKeyApi } from './anon-key-api.js'
+import { AnonKeyService, type AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
 import { adminRoutes } from './routes.js'
@@ -11,7 +11,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. */
     verifyAnonKey: VerifyAnonKeyHook
-    /** Read, rotate, verify and revoke the anon key from code. */
+    /** Read, rotate, verify and revoke the anon keys from code; named keys; `forTenant(id)`; typed events. */
     anonKey: AnonKeyApi
   }
   interface FastifyRequest {
@@ -23,11 +23,11 @@ declare module 'fastify' {
 async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptions): Promise<void> {
   checkOptions(options)
   const settings = ensureDefaults(options)
-  const api = new AnonKeyApi(settings, app.log)
+  const api = new AnonKeyService(settings, app.log)
   const guard = await createAdminGuard(settings)
 
-  app.decorate('anonKey', api)
-  app.decorate('verifyAnonKey', createVerifyHook(api.cache, settings.apiKeyHeader))
+  app.decorate('anonKey', api as AnonKeyApi)
+  app.decorate('verifyAnonKey', createVerifyHook(api, settings.apiKeyHeader))
   app.decorateRequest('anonKey', null)
 
   await app.register(async function anonKeyAdmin (child) {
@@ -46,8 +46,13 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
 export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify-anon-key' })
 export default fastifyAnonKey
 
-export { AnonKeyApi } from './anon-key-api.js'
-export type { ChangeContext, PreviousKeyInfo, RevokedEvent, RevokeResult, RotatedEvent, RotateResult } from './anon-key-api.js'
+export type { AnonKeyApi, AnonKeyProjectApi } from './anon-key-api.js'
+export type { AnonKeyEvents, CreatedEvent, DeletedEvent, RevokedEvent, RotatedEvent, UpdatedEvent } from './events.js'
+export type { AnonKeyInfo, PreviousKeyInfo } from './key-info.js'
+export type {
+  ChangeContext, CreateKeyOptions, DeleteResult, KeyContext, RevokeResult, RotateOptions, RotateResult, UpdateKeyOptions, VerifyContext
+} from './project-api.js'
+export { normaliseAllowedOrigins } from './domain/origins.js'
 export { ERROR_CODES } from './errors.js'
 export type { ErrorBody, ErrorCode } from './errors.js'
 export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './domain/key.js'

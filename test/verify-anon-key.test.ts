@@ -37,7 +37,7 @@ t.test('verifyAnonKey as a global onRequest hook lets a valid key through and se
   const key = (await app.anonKey.get()) as string
   const response = await app.inject({ url: '/rows', headers: bearer(key) })
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-  t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+  t.same(response.json(), { anonKey: { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null } })
   assertError(t, await app.inject({ url: '/rows' }), 401, 'AUTH_INVALID_CREDENTIALS')
 })
 

@@ -5,7 +5,7 @@ import type { RotatedEvent, RevokedEvent } from '../../lib/index.js'
 import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
 import { SINGLE_PROJECT } from '../../lib/domain/names.js'
 import type { AnonKeyStore } from '../../lib/stores/store.js'
-import { bearer, JWT_SECRET } from './app.js'
+import { bearer, internalsOf, JWT_SECRET } from './app.js'
 import { HOUR_MS, type FakeClock } from './clock.js'
 import { KeyModel } from './model.js'
 import { followChain, nextInstant, pickedFingerprint, type Step } from './store-model.js'
@@ -38,7 +38,7 @@ function graceHours (graceMs: number): number | undefined {
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
   const { version } = await store.load(SINGLE_PROJECT)
   const deadline = performance.now() + timeoutMs
-  while (apps.some((app) => app.anonKey.cache.version < version)) {
+  while (apps.some((app) => internalsOf(app).cache.version < version)) {
     assert.ok(performance.now() < deadline, `an instance did not hear of version ${version} within ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
@@ -126,7 +126,7 @@ async function checkInstances (apps: FastifyInstance[], model: KeyModel, now: nu
       const result = await app.anonKey.verify(key)
       if (expected.valid) {
         const expiresAt = expected.expiresAt === null ? null : new Date(expected.expiresAt).toISOString()
-        assert.deepEqual(result, { valid: true, role: 'anon', fingerprint: fingerprintOf(key), expiresAt }, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
+        assert.deepEqual(result, { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt }, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
       } else {
         assert.deepEqual(result, expected, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
       }
