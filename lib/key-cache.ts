@@ -4,6 +4,7 @@ import { OriginMatcher } from './domain/origins.js'
 import type { PreviousKeyRecord, ProjectState } from './domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
 import { UsageCounter } from './domain/usage.js'
+import { projectProblem } from './project-check.js'
 import type { RejectionCode } from './rejection.js'
 import type { ProjectSnapshot } from './stores/store.js'
 
@@ -93,6 +94,8 @@ export class KeyCache {
    * built aside, then swapped in.
    */
   apply (snapshot: ProjectSnapshot, now: number): boolean {
+    const problem = projectProblem(snapshot)
+    if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     if (snapshot.version < this.version) return false
     const current = new Map<string, ValidEntry>()
     const currentHeader = new Map<string, ValidEntry>()

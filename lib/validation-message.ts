@@ -29,8 +29,9 @@ export function validationMessage (error: FastifyError, request: FastifyRequest,
     if (path === '/name') return { message: `The key name in the path must be ${NAME_RULE}.`, nextActions: KEYS_NEXT }
     return { message: 'fingerprint must be 12 lowercase hex characters.', nextActions: ERROR_CODES.NOT_FOUND.nextActions }
   }
-  const schema = request.routeOptions.schema?.body as { properties?: Record<string, unknown> } | undefined
-  const accepted = Object.keys(schema?.properties ?? {})
+  // A body failed validation, so the route has a body schema, and every body schema here is an object's.
+  const schema = (request.routeOptions.schema as { body: { properties: Record<string, unknown> } }).body
+  const accepted = Object.keys(schema.properties)
   const rotates = accepted.includes('gracePeriodHours')
   const nextActions = rotates ? ERROR_CODES.INVALID_INPUT.nextActions : KEYS_NEXT
   const property = path.split('/')[1] ?? ''
