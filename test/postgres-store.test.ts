@@ -59,7 +59,7 @@ onPostgres(t, (t) => {
     })
   })
 
-  t.test('the table holds one row a namespace: current key, version, previous keys as digests', async (t) => {
+  t.test('the table holds one row a project: namespace, project, version, and the document with previous keys as digests', async (t) => {
     const pool = createPool(t)
     const tableName = uniqueNamespace('anon_layout')
     dropTableAtEnd(t, pool, tableName)
@@ -68,8 +68,12 @@ onPostgres(t, (t) => {
     await keyHandle(store).initialize(first)
     const now = Date.now()
     const outcome = await keyHandle(store).rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
-    const { rows } = await pool.query(`SELECT * FROM "${tableName}"`)
-    t.same(rows, [{ namespace: 'app-1', current_key: second, version: '2', previous_keys: [outcome?.retired] }])
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    const { rows } = await pool.query(`SELECT * FROM "${tableName}" ORDER BY project`)
+    t.same(rows.map((row) => [row.namespace, row.project, row.version]), [['app-1', '', '2'], ['app-1', 'tenant-a', '1']])
+    t.same(rows[0].state, (await store.load('')).state)
+    t.same(rows[0].state.keys[0].previousKeys, [outcome?.retired])
+    t.equal(rows[0].state.keys[0].currentKey, second)
     t.notOk(JSON.stringify(rows).includes(first.slice(5)), 'the old key is not in the table')
   })
 
@@ -125,6 +129,21 @@ onPostgres(t, (t) => {
     await keyHandle(changing).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
     await until(() => calls === 2)
     t.pass('a change made after the reconnect is heard')
+  })
+
+  t.test('a shared channel\'s foreign notifications (not JSON, another namespace) are ignored; the store\'s own are heard with their project', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_shared')
+    const channel = uniqueNamespace('anon_shared_channel')
+    dropTableAtEnd(t, pool, tableName)
+    const store = postgresStore({ pool, tableName, channel, namespace: 'mine' })
+    t.teardown(() => store.close())
+    const heard: Array<string | null> = []
+    await store.subscribe((project) => { heard.push(project) })
+    await pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3), pg_notify($1, $4)', [channel, 'not json', JSON.stringify(['theirs', '']), JSON.stringify(['mine', 7])])
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    await until(() => heard.length > 0)
+    t.same(heard, ['tenant-a'], 'only the store\'s own change was heard, naming its project')
   })
 
   t.test('subscribe rejects when the listening connection dies while it starts, and a later subscribe works', async (t) => {
