@@ -1,6 +1,8 @@
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { generateAnonKey, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
+import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
+import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
 export const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256'
 
@@ -24,12 +26,23 @@ export function bareApp (): FastifyInstance {
 }
 
 /**
- * The control for any auth hook: bare Fastify plus an onRequest hook that does nothing. What it costs over bare
- * is the price of having a hook at all (Fastify's hook runner), which no hook can go below.
+ * The control for any auth hook (issue 10's "floor"): a synchronous onRequest hook that looks the Authorization
+ * header up in a Set. No check of a credential can cost less than this: the price of having a hook at all
+ * (Fastify's hook runner) plus one lookup.
  */
-export function noopHookApp (): FastifyInstance {
+export function floorApp (key: string, decorate: 'none' | 'value' | 'accessor' = 'none'): FastifyInstance {
   const app = Fastify({ logger: false })
-  app.addHook('onRequest', function noopHook (request, reply, done) { done() })
+  // The two ways to declare request.anonKey, measured on the floor hook (variants floor-value, floor-accessor).
+  if (decorate === 'value') app.decorateRequest('anonKey', null)
+  if (decorate === 'accessor') app.decorateRequest('anonKey', { getter () { return null } })
+  const allowed = new Set([`Bearer ${key}`])
+  app.addHook('onRequest', function floorHook (request, reply, done) {
+    if (allowed.has(request.headers.authorization as string)) {
+      done()
+      return
+    }
+    reply.code(401).send()
+  })
   route(app)
   return app
 }
@@ -44,12 +57,15 @@ export function bearerAuthApp (key: string): FastifyInstance {
   return app
 }
 
-/** The plugin on `store`, and the route behind verifyAnonKey, as the README shows it. */
-export function anonKeyApp (store: AnonKeyStore): FastifyInstance {
+/**
+ * The plugin on `store`, and the route behind verifyAnonKey: the decorator (`guarded.verifyAnonKey`) or the
+ * standalone import, which finds the plugin through request.server on each request.
+ */
+export function anonKeyApp (store: AnonKeyStore, form: 'decorator' | 'import' = 'decorator'): FastifyInstance {
   const app = Fastify({ logger: false })
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store, cacheTtlMs: BENCH_TIMER_MS, usageFlushMs: BENCH_TIMER_MS })
   app.register(async (guarded) => {
-    guarded.addHook('onRequest', guarded.verifyAnonKey)
+    guarded.addHook('onRequest', form === 'decorator' ? guarded.verifyAnonKey : verifyAnonKey)
     route(guarded)
   })
   return app
@@ -58,4 +74,45 @@ export function anonKeyApp (store: AnonKeyStore): FastifyInstance {
 /** A well-formed key that no app knows, so that the bare app gets a header of the same size. */
 export function someKey (): string {
   return generateAnonKey()
+}
+
+/** A variant's server, built: the app, the headers every request of the load carries, and what to close. */
+export interface Served {
+  app: FastifyInstance
+  /** Resolved once the app listens: the headers of every request (the same size in every variant). */
+  headers: () => Promise<Record<string, string>>
+  counting: CountingStore | null
+  connection: Connection | null
+}
+
+async function anonVariant (kind: StoreKind, form: 'decorator' | 'import'): Promise<Served> {
+  const connection = await backend(kind).connect(uniqueNamespace('http'))
+  const counting = countingStore(connection.store)
+  const app = anonKeyApp(counting.store, form)
+  return { app, counting, connection, headers: async () => ({ authorization: `Bearer ${await app.anonKey.get()}` }) }
+}
+
+function plain (app: (key: string) => FastifyInstance): () => Promise<Served> {
+  return async () => {
+    const key = someKey()
+    return { app: app(key), counting: null, connection: null, headers: async () => ({ authorization: `Bearer ${key}` }) }
+  }
+}
+
+/**
+ * Every variant the throughput part can serve, by name (`npm run bench -- --variants a,b`). To measure a new
+ * path of the hook, add it here with the headers its requests carry, and a target in run.ts's CPU_TARGETS
+ * comparing it with the plain route: a named key restricted to origins (an `origin` header, exact match) and
+ * tenant mode (the resolver reading a tenant header) are the two paths meant to come next.
+ */
+export const VARIANTS: Record<string, () => Promise<Served>> = {
+  bare: plain(() => bareApp()),
+  floor: plain((key) => floorApp(key)),
+  'floor-value': plain((key) => floorApp(key, 'value')),
+  'floor-accessor': plain((key) => floorApp(key, 'accessor')),
+  'bearer-auth': plain((key) => bearerAuthApp(key)),
+  'anon-memory': () => anonVariant('memory', 'decorator'),
+  'anon-import': () => anonVariant('memory', 'import'),
+  'anon-postgres': () => anonVariant('postgres', 'decorator'),
+  'anon-redis': () => anonVariant('redis', 'decorator')
 }

@@ -37,6 +37,10 @@ export class Child {
     })
   }
 
+  get pid (): number | undefined {
+    return this.process.pid
+  }
+
   request<T> (command: string, payload?: unknown): Promise<T> {
     if (this.exited !== null) return Promise.reject(this.exited)
     const id = this.nextId++

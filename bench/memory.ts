@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KeyCache } from '../lib/key-cache.js'
 import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
-import { countingStore } from './counting-store.js'
+import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
 import type { AnonKeyService } from '../lib/anon-key-api.js'
 
@@ -95,7 +95,7 @@ async function main (): Promise<void> {
       // A million verifications: the current key, a previous key, an unknown key and a malformed value in turn.
       const presented = [keys[keys.length - 1], keys[keys.length >> 1], 'anon_' + 'cd'.repeat(32), 'Basic dXNlcjpwYXNz']
       const requests = presented.map((key) => ({ headers: { authorization: `Bearer ${key}` }, anonKey: null }) as unknown as FastifyRequest)
-      const reply = {} as FastifyReply
+      const reply = { header () { return this } } as unknown as FastifyReply
       let passed = 0
       const done = (error?: unknown): void => { if (error === undefined) passed++ }
       counting.reset()

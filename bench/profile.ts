@@ -10,8 +10,8 @@ export interface Profile { nodes: ProfileNode[], samples: number[], timeDeltas: 
 export const WATCHED: Record<string, (frame: ProfileNode['callFrame']) => boolean> = {
   verifyAnonKey: (frame) => frame.functionName === 'verifyAnonKey',
   verifyBearerAuth: (frame) => frame.functionName === 'verifyBearerAuth',
-  /** The control: a hook that does nothing (see noopHookApp). */
-  noopHook: (frame) => frame.functionName === 'noopHook',
+  /** The control: one Set lookup of the header (see floorApp). */
+  floorHook: (frame) => frame.functionName === 'floorHook',
   /** Fastify's runner of onRequest hooks: the hook itself plus the cost of having a hook at all. */
   hookRunner: (frame) => frame.functionName === 'hookRunner' && frame.url.includes('fastify/lib/hooks'),
   /** The socket writes of the responses. */

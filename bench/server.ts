@@ -1,44 +1,27 @@
-import type { FastifyInstance } from 'fastify'
 import { Session } from 'node:inspector/promises'
-import { anonKeyApp, bareApp, bearerAuthApp, noopHookApp, someKey } from './apps.js'
+import { VARIANTS } from './apps.js'
 import { serve } from './child.js'
-import { countingStore, type CountingStore } from './counting-store.js'
 import { shares, type Profile } from './profile.js'
-import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
 /**
- * Child process: one HTTP server for one variant of the route, on loopback, driven by run.ts over IPC.
- * Variants: bare, noop-hook, bearer-auth, anon-<store kind>.
+ * Child process: one HTTP server for one variant of the route (see VARIANTS), on loopback, driven by run.ts
+ * over IPC.
  */
 async function main (): Promise<void> {
   const variant = process.argv[2]
-  let app: FastifyInstance
-  let key = someKey()
-  let counting: CountingStore | null = null
-  let connection: Connection | null = null
-  if (variant === 'bare') {
-    app = bareApp()
-  } else if (variant === 'noop-hook') {
-    app = noopHookApp()
-  } else if (variant === 'bearer-auth') {
-    app = bearerAuthApp(key)
-  } else if (variant.startsWith('anon-')) {
-    connection = await backend(variant.slice(5) as StoreKind).connect(uniqueNamespace('http'))
-    counting = countingStore(connection.store)
-    app = anonKeyApp(counting.store)
-  } else {
-    throw new Error(`unknown variant ${variant}`)
-  }
+  const build = VARIANTS[variant]
+  if (build === undefined) throw new Error(`unknown variant ${variant}; known: ${Object.keys(VARIANTS).join(', ')}`)
+  const { app, counting, connection, headers } = await build()
   await app.listen({ host: '127.0.0.1', port: 0 })
-  if (variant.startsWith('anon-')) key = (await app.anonKey.get()) as string
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
+  const requestHeaders = await headers()
 
   const profiler = new Session()
   let cpuStart = process.cpuUsage()
   let wallStart = process.hrtime.bigint()
   serve({
-    info: () => ({ port, authorization: `Bearer ${key}` }),
+    info: () => ({ port, headers: requestHeaders, pid: process.pid }),
     /** Starts a measured window: store call counts and CPU time from now. */
     start: () => {
       counting?.reset()

@@ -9,15 +9,14 @@ import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFro
 export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
   const app = Fastify({ logger })
 
-  // @fastify/swagger first, so that it sees the plugin's routes. The plugin's admin routes name the bearerAuth
-  // scheme; only the host can declare it, here. anonKey documents the key a frontend sends to /api/hello.
+  // @fastify/swagger first, so that it sees the plugin's routes. The plugin declares the admin JWT scheme its
+  // routes name; the host declares only its own: anonKey documents the key a frontend sends to /api/hello.
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'fastify-anon-key example', version: '1.0.0' },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           anonKey: { type: 'http', scheme: 'bearer', description: 'The public anon key, anon_ followed by 64 hex characters' }
         }
       }
@@ -47,23 +46,39 @@ async function main (): Promise<void> {
     console.log('NODE_ENV=production: no development admin token is printed. Sign one with your JWT_SECRET.')
     return
   }
-  console.log(`
-Development admin token (valid 1 hour, role project_admin):
-  export TOKEN=${token}
+  console.log(tryItScript(base, token))
+}
 
-Read the anon key:
-  curl -s ${base}/api/metadata/anon-key -H "Authorization: Bearer $TOKEN"
+/**
+ * The life of a key, as a script to paste into a shell: read it, use it, rotate it with a grace period, see the
+ * old key still work (and say when it stops), list it with its usage, revoke it, see it refused.
+ */
+export function tryItScript (base: string, token: string): string {
+  const admin = '-H "Authorization: Bearer $TOKEN"'
+  return `
+Paste these lines into a shell (bash or zsh) to see the life of a key; the token is valid 1 hour.
 
-Rotate it, keeping the old key valid for 24 hours:
-  curl -s -X POST ${base}/api/secrets/anon-key/rotate -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"gracePeriodHours":24}'
+export BASE=${base}
+export TOKEN=${token}
 
-Try a key on a guarded route:
-  export ANON_KEY=$(curl -s ${base}/api/metadata/anon-key -H "Authorization: Bearer $TOKEN" | node -pe 'JSON.parse(require("fs").readFileSync(0)).anonKey')
-  curl -s ${base}/api/hello -H "Authorization: Bearer $ANON_KEY"
+# 1. Read the anon key (admin only)
+export ANON_KEY=$(curl -s $BASE/api/metadata/anon-key ${admin} | node -pe 'JSON.parse(require("fs").readFileSync(0)).anonKey'); echo $ANON_KEY
+# 2. Call the route it guards
+curl -s $BASE/api/hello -H "Authorization: Bearer $ANON_KEY"; echo
+# 3. Rotate it, keeping the old key valid for 24 hours
+curl -s -X POST $BASE/api/secrets/anon-key/rotate ${admin} -H 'content-type: application/json' -d '{"gracePeriodHours":24}'; echo
+# 4. The old key still works, and its Anon-Key-Expires-At header says until when
+curl -si $BASE/api/hello -H "Authorization: Bearer $ANON_KEY" | grep -i -e '^HTTP' -e '^anon-key-expires-at'
+# 5. List the previous keys, with how many requests each still gets
+curl -s $BASE/api/secrets/anon-key/previous ${admin}; echo
+# 6. Revoke every previous key now (incident response)
+curl -s -X DELETE $BASE/api/secrets/anon-key/previous ${admin}; echo
+# 7. The old key now answers ANON_KEY_REVOKED
+curl -s $BASE/api/hello -H "Authorization: Bearer $ANON_KEY"; echo
 
 Swagger UI (click Authorize and paste $TOKEN for the admin routes, $ANON_KEY for /api/hello):
   ${base}/docs
-`)
+`
 }
 
 if (require.main === module) main()

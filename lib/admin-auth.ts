@@ -1,5 +1,6 @@
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyRequest } from 'fastify'
+import { bearerToken } from './bearer.js'
 import { anonKeyError } from './errors.js'
 import { isAnonKey } from './domain/key.js'
 import type { ResolvedOptions } from './options.js'
@@ -7,18 +8,8 @@ import type { ResolvedOptions } from './options.js'
 /** Checks a request to an admin route. Resolves to the actor for the audit events, or throws 401 / 403. */
 export type AdminGuard = ((request: FastifyRequest) => Promise<{ actor: string | null }>) & { close: () => Promise<void> }
 
-const BEARER = /^bearer +([^ ]+) *$/i
-
 function invalidCredentials (message: string): Error {
   return anonKeyError('AUTH_INVALID_CREDENTIALS', message)
-}
-
-/** The token of an `Authorization: Bearer <token>` header, or null. The query string is never read. */
-export function bearerToken (request: FastifyRequest): string | null {
-  const header = request.headers.authorization
-  if (typeof header !== 'string') return null
-  const match = BEARER.exec(header)
-  return match === null ? null : match[1]
 }
 
 function guardFromAuthorize (authorize: NonNullable<ResolvedOptions['authorize']>): AdminGuard {
@@ -56,8 +47,8 @@ async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
   const { isAdmin } = options
 
   const guard = async (request: FastifyRequest): Promise<{ actor: string | null }> => {
-    const token = bearerToken(request)
-    if (token === null) {
+    const token = bearerToken(request.headers.authorization)
+    if (token === undefined) {
       throw invalidCredentials('An admin token is required in the Authorization header as "Bearer <JWT>".')
     }
     if (isAnonKey(token)) {

@@ -36,6 +36,17 @@ export interface AnonKeyProjectApi {
 }
 
 /**
+ * A start-up failure says why (`no PostgreSQL user name specified`, `connect ECONNREFUSED`), for the person
+ * reading the crash. Only at start-up: a 503 to an admin client never carries store details.
+ */
+function withCauseInMessage (error: unknown): unknown {
+  const cause = (error as { cause?: unknown }).cause
+  if (!(cause instanceof Error)) return error
+  const reason = cause.message === '' ? String((cause as { code?: unknown }).code ?? cause.name) : cause.message
+  return anonKeyError('STORE_UNAVAILABLE', `${(error as Error).message.replace(/\.$/, '')}: ${reason}`, { cause })
+}
+
+/**
  * `app.anonKey`: every operation on the keys, for scripts and other plugins, and the typed audit events
  * (`rotated`, `revoked`, `created`, `updated`, `deleted`). Without `tenant` it acts on the plugin's one project;
  * with `tenant`, `forTenant(id)` gives the same operations for one tenant.
@@ -188,10 +199,14 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   /** @internal Subscribes to changes, loads or creates the single project's key, starts the fallback reloads. */
   async start (): Promise<void> {
-    this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }))
-    if (this.tenants === null) {
-      if (this.options.autoInitialize) await this.initialize()
-      else await this.refresh(SINGLE_PROJECT, true)
+    try {
+      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }))
+      if (this.tenants === null) {
+        if (this.options.autoInitialize) await this.initialize()
+        else await this.refresh(SINGLE_PROJECT, true)
+      }
+    } catch (error) {
+      throw withCauseInMessage(error)
     }
     this.timer = setInterval(() => {
       if (this.tenants === null) this.refresh(SINGLE_PROJECT)

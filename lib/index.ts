@@ -3,13 +3,19 @@ import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin-auth.js'
 import { AnonKeyService, type AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
+import { OptionError } from './option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
+import { declareRequestIdentity } from './request-identity.js'
 import { adminRoutes } from './routes.js'
-import { createVerifyHook, type VerifyAnonKeyHook } from './verify-hook.js'
+import { warnIfKeyIsLostOnRestart } from './start-up-warnings.js'
+import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify-hook.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. */
+    /**
+     * Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. Undefined on a
+     * route declared before the plugin was registered: prefer the standalone `import { verifyAnonKey }`.
+     */
     verifyAnonKey: VerifyAnonKeyHook
     /** Read, rotate, verify and revoke the anon keys from code; named keys; `forTenant(id)`; typed events. */
     anonKey: AnonKeyApi
@@ -21,14 +27,22 @@ declare module 'fastify' {
 }
 
 async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptions): Promise<void> {
+  if (app.hasDecorator('anonKey')) {
+    throw new OptionError.ALREADY_REGISTERED('fastify-anon-key: the plugin is already registered in this context or a parent of it. ' +
+      'Register it once, at the root of the app (await app.register(fastifyAnonKey, options)): app.anonKey and verifyAnonKey ' +
+      'then work in every child plugin, so register it nowhere else.')
+  }
   checkOptions(options)
   const settings = ensureDefaults(options)
+  warnIfKeyIsLostOnRestart(settings, app.log)
   const api = new AnonKeyService(settings, app.log)
   const guard = await createAdminGuard(settings)
 
+  const hook = createVerifyHook(api, settings)
   app.decorate('anonKey', api as AnonKeyApi)
-  app.decorate('verifyAnonKey', createVerifyHook(api, settings.apiKeyHeader))
-  app.decorateRequest('anonKey', null)
+  app.decorate('verifyAnonKey', hook)
+  app.decorate(HOOK, hook)
+  declareRequestIdentity(app)
 
   await app.register(async function anonKeyAdmin (child) {
     // preClose runs before every onClose hook of the host, which may end the pool or client the store uses
@@ -58,9 +72,10 @@ export type { ErrorBody, ErrorCode } from './errors.js'
 export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './domain/key.js'
 export { DEFAULT_KEY_NAME, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN } from './domain/names.js'
 export type { AnonKeyIdentity, VerifyResult } from './key-cache.js'
+export type { OptionErrorCode } from './option-errors.js'
 export type { AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
 export { AnonKeyRejection } from './rejection.js'
-export type { RejectionCode } from './rejection.js'
+export type { RefusalCode, RejectionCode } from './rejection.js'
 export { memoryStore } from './stores/memory.js'
 export type { MemoryStoreOptions } from './stores/memory.js'
 export { postgresStore } from './stores/postgres.js'
@@ -70,4 +85,5 @@ export { redisStore } from './stores/redis.js'
 export type { RedisStoreOptions } from './stores/redis.js'
 export type { RedisClient, RedisConnection } from './stores/redis-client.js'
 export type { AnonKeyStore, ProjectSnapshot } from './stores/store.js'
+export { verifyAnonKey } from './verify-hook.js'
 export type { VerifyAnonKeyHook } from './verify-hook.js'

@@ -1,6 +1,8 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
+import { closestName } from './closest-name.js'
 import { isAnonKey } from './domain/key.js'
+import { OptionError } from './option-errors.js'
 import { memoryStore } from './stores/memory.js'
 import type { AnonKeyStore } from './stores/store.js'
 
@@ -33,8 +35,10 @@ export interface FastifyAnonKeyOptions {
   cacheTtlMs?: number
   /** How long an admin operation waits for the store before answering 503, in ms. Default: 5000. */
   storeTimeoutMs?: number
-  /** Also read the anon key from this header when Authorization carries none ('apikey' when true). Default: false. */
+  /** Also read the anon key from this header ('apikey' when true); when present, it is the key judged. Default: false. */
   apiKeyHeader?: boolean | string
+  /** Send `Anon-Key-Expires-At` on requests verified with a previous key. Default: true. */
+  expiryHeader?: boolean
   /** Largest rotate body accepted, in bytes. Default: 1024. */
   bodyLimit?: number
   /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
@@ -57,6 +61,36 @@ export interface FastifyAnonKeyOptions {
   maxTenantLoads?: number
 }
 
+/**
+ * Every option the plugin knows: an option added to FastifyAnonKeyOptions must be added here (the compiler says
+ * so), or ready() refuses it as unknown.
+ */
+const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
+  store: true,
+  jwt: true,
+  isAdmin: true,
+  authorize: true,
+  prefix: true,
+  defaultGracePeriodHours: true,
+  maxGracePeriodHours: true,
+  autoInitialize: true,
+  initialKey: true,
+  cacheTtlMs: true,
+  storeTimeoutMs: true,
+  apiKeyHeader: true,
+  expiryHeader: true,
+  bodyLimit: true,
+  usageFlushMs: true,
+  maxPreviousKeys: true,
+  maxKeys: true,
+  tenant: true,
+  maxCachedTenants: true,
+  maxTenantLoads: true
+}
+
+/** Fastify's own register options, which reach the plugin beside its own. */
+const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
+
 export interface ResolvedOptions {
   store: AnonKeyStore
   jwt: FastifyJWTOptions | null
@@ -70,6 +104,7 @@ export interface ResolvedOptions {
   cacheTtlMs: number
   storeTimeoutMs: number
   apiKeyHeader: string | null
+  expiryHeader: boolean
   bodyLimit: number
   usageFlushMs: number
   maxPreviousKeys: number
@@ -82,7 +117,17 @@ export interface ResolvedOptions {
 const STORE_METHODS = ['load', 'update', 'subscribe', 'close'] as const
 
 function fail (option: string, problem: string, fix: string): never {
-  throw new TypeError(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
+  throw new OptionError.INVALID_OPTION(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
+}
+
+/** Refuses an option the plugin does not know, naming the known one closest to it. */
+function checkKnown (options: object): void {
+  const known = Object.keys(KNOWN_OPTIONS)
+  for (const name of Object.keys(options)) {
+    if (Object.hasOwn(KNOWN_OPTIONS, name) || FASTIFY_REGISTER_OPTIONS.includes(name)) continue
+    const closest = closestName(name, known)
+    throw new OptionError.UNKNOWN_OPTION(`fastify-anon-key: unknown option "${name}". Did you mean "${closest}"? Known options: ${known.join(', ')}.`)
+  }
 }
 
 function checkWholeNumber (option: string, value: unknown, min: number, max: number): void {
@@ -93,6 +138,7 @@ function checkWholeNumber (option: string, value: unknown, min: number, max: num
 
 /** Checks every option the user gave, throwing a message that names the option and the fix. Pure. */
 export function checkOptions (options: FastifyAnonKeyOptions): void {
+  checkKnown(options)
   if (options.store !== undefined) {
     for (const method of STORE_METHODS) {
       if (typeof (options.store as any)?.[method] !== 'function') {
@@ -109,7 +155,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.authorize === undefined) {
     const secret = options.jwt?.secret
     if (secret === undefined || secret === null || secret === '') {
-      fail('jwt.secret', 'is required to verify admin tokens', 'Pass jwt: { secret: process.env.JWT_SECRET }, or pass authorize(request) to use your own admin auth.')
+      const given = secret === undefined ? (options.jwt === undefined ? 'no jwt option was given' : 'it is undefined') : `it is ${JSON.stringify(secret)}`
+      fail('jwt.secret', `is required to verify admin tokens, and ${given}`, 'If you pass process.env.JWT_SECRET, the JWT_SECRET environment variable is unset or empty in this process: set it (for example JWT_SECRET=$(openssl rand -hex 32)). Or pass authorize(request) to use your own admin auth.')
     }
     if (typeof secret === 'function') {
       fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')
@@ -138,6 +185,9 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
     fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
+  }
+  if (options.expiryHeader !== undefined && typeof options.expiryHeader !== 'boolean') {
+    fail('expiryHeader', `must be true or false, got ${JSON.stringify(options.expiryHeader)}`, 'Leave it out to tell clients of a previous key when it expires, or set false to turn that off.')
   }
 }
 
@@ -178,6 +228,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     cacheTtlMs: options.cacheTtlMs ?? 30_000,
     storeTimeoutMs: options.storeTimeoutMs ?? 5000,
     apiKeyHeader: apiKeyHeader === null ? null : apiKeyHeader.toLowerCase(),
+    expiryHeader: options.expiryHeader ?? true,
     bodyLimit: options.bodyLimit ?? 1024,
     usageFlushMs: options.usageFlushMs ?? 10_000,
     maxPreviousKeys: options.maxPreviousKeys ?? 100,

@@ -5,6 +5,7 @@ import type { AnonKeyService } from './anon-key-api.js'
 import { createErrorHandler } from './error-handler.js'
 import { anonKeyError } from './errors.js'
 import { absentBodyAsEmptyObject, acceptJsonOrNothing } from './json-body.js'
+import { documentAdminRoute } from './openapi.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProjectApi } from './project-api.js'
 import { namedKeyRoutes } from './routes-named-keys.js'
@@ -32,6 +33,9 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setErrorHandler(createErrorHandler(settings.maxGracePeriodHours))
   app.addSchema(ErrorResponse)
+  // @fastify/swagger (when the host uses it) documents these routes with this transform; typed loosely so that
+  // the package's types never require @fastify/swagger.
+  app.addHook('onRoute', (route) => { route.config = { ...route.config, swaggerTransform: documentAdminRoute } as unknown as typeof route.config })
   acceptJsonOrNothing(app, settings.bodyLimit)
   app.addHook('onRequest', async (request) => {
     actors.set(request, (await guard(request)).actor)

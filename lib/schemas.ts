@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { ERROR_CODES, type ErrorCode } from './errors.js'
+import { FINGERPRINT_LENGTH } from './domain/key.js'
 
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
 
@@ -73,7 +74,7 @@ export const RotateResponse = Type.Object({
 
 export const PreviousKeysResponse = Type.Object({
   previousKeys: Type.Array(Type.Object({
-    fingerprint: Type.String({ description: 'First 12 hex characters of the SHA-256 of the key' }),
+    fingerprint: Type.String({ description: `First ${FINGERPRINT_LENGTH} hex characters of the SHA-256 of the key` }),
     rotatedAt: Type.String({ format: 'date-time' }),
     expiresAt: Type.String({ format: 'date-time' }),
     requests: Type.Integer({ description: 'Requests that carried this key since its rotation, over all instances' }),
@@ -87,7 +88,7 @@ export const RevokeResponse = Type.Object({
 })
 
 export const FingerprintParams = Type.Object({
-  fingerprint: Type.String({ pattern: '^[0-9a-f]{12}$', description: 'The fingerprint listed by GET /previous' })
+  fingerprint: Type.String({ pattern: `^[0-9a-f]{${FINGERPRINT_LENGTH}}$`, description: 'The fingerprint listed by GET /previous' })
 })
 
 export const routeSchemas = {

@@ -1,78 +1,117 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { AnonKeyService } from './anon-key-api.js'
+import { bearerToken } from './bearer.js'
 import type { KeyCache } from './key-cache.js'
-import { REJECTIONS } from './rejection.js'
+import { AnonKeyRejection } from './rejection.js'
+import { setIdentity } from './request-identity.js'
 
-export type VerifyAnonKeyHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+/**
+ * verifyAnonKey, as a hook (`done` given: it calls it) or awaited from an async hook (no `done`: the promise
+ * resolves when the request may go on and rejects with the refusal).
+ */
+export interface VerifyAnonKeyHook {
+  (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  (request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
 
-const BEARER_PREFIX_LENGTH = 7 // "Bearer "
+export interface VerifyHookSettings {
+  /** A header that carries the key and, when present, is the one judged (lower case); null for none. */
+  apiKeyHeader: string | null
+  /** Whether a request verified with a previous key gets its expiry in `Anon-Key-Expires-At`. */
+  expiryHeader: boolean
+}
 
-/** The token after "Bearer " (scheme in any case), or undefined. */
-function bearerValue (header: string | undefined): string | undefined {
-  if (header === undefined || header.length <= BEARER_PREFIX_LENGTH || header.charCodeAt(6) !== 32) return undefined
-  const scheme = header.slice(0, 6)
-  return scheme === 'Bearer' || scheme.toLowerCase() === 'bearer' ? header.slice(BEARER_PREFIX_LENGTH) : undefined
+/** Where the plugin leaves its hook on the instance it is registered in, for the standalone export to find. */
+export const HOOK = Symbol('fastify-anon-key.verifyAnonKey')
+
+const EXPIRY_HEADER = 'anon-key-expires-at'
+const PASSED = Promise.resolve()
+
+function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  if (done === undefined) return Promise.reject(refusal)
+  done(refusal as unknown as Error)
+  return undefined
 }
 
 /**
- * Judges one request against one project's keys, from the in-process cache only: no store call, no allocation
- * for a valid key. A key restricted to origins passes only from one of them (a Set lookup for an exact origin).
+ * Judges one request against one project's keys, from the in-process cache only: no store call, and no
+ * allocation for a valid key. The fast path is one Map lookup of the whole Authorization value
+ * "Bearer <current key>" (see KeyCache). A key restricted to origins passes only from one of them, after the key
+ * itself was judged: a Set lookup for an origin a browser sent in normal form.
  */
-function judge (cache: KeyCache, apiKeyHeader: string | null, request: FastifyRequest, done: HookHandlerDoneFunction): void {
-  const header = request.headers.authorization
-  let entry = cache.currentForHeader(header)
-  if (entry === undefined) {
-    let key = bearerValue(header)
-    if (key === undefined && apiKeyHeader !== null) {
-      const value = request.headers[apiKeyHeader]
-      if (typeof value === 'string') key = value
-    }
-    const found = cache.lookup(key, Date.now())
-    if (typeof found === 'string') {
-      done(REJECTIONS[found] as unknown as Error)
-      return
-    }
-    entry = found
+function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
+  const headers = request.headers // a getter that may copy: read it once
+  const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
+  const header = headers.authorization
+  const entry = presented === undefined
+    ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
+    : cache.lookup(presented, Date.now())
+  if (typeof entry === 'string') {
+    reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
+    return refuse(new AnonKeyRejection(entry), done)
   }
-  if (entry.origins !== null && !entry.origins.allows(request.headers.origin, request.headers.referer)) {
-    done(REJECTIONS.ANON_KEY_ORIGIN_NOT_ALLOWED as unknown as Error)
-    return
+  if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
+    return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
   }
-  request.anonKey = entry.identity
+  setIdentity(request, entry.identity)
+  if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+  if (done === undefined) return PASSED
   done()
+  return undefined
 }
 
 /**
- * Builds `verifyAnonKey`, a callback-style hook (the cheapest kind for Fastify to run). A refusal goes to
- * `done()` so that @fastify/auth can try its next strategy; see AnonKeyRejection for why it keeps the contract's
- * format. In tenant mode the request's tenant is resolved first: a cached tenant costs a Map lookup more; an
- * uncached one is loaded once (its first requests share the load), and beyond the bound on loads in flight,
- * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1.
+ * Builds the hook. A callback-style hook is the cheapest kind for Fastify to run. A refusal goes to `done()` so
+ * that @fastify/auth can try its next strategy; see AnonKeyRejection for why it keeps the contract's format.
+ *
+ * In tenant mode the request's tenant is resolved first: a cached tenant costs the resolver and one Map lookup
+ * more. An uncached one is loaded once (its first requests share the load); beyond the bound on loads in flight,
+ * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1. A request that names no
+ * tenant gets 401.
  */
-export function createVerifyHook (service: AnonKeyService, apiKeyHeader: string | null): VerifyAnonKeyHook {
+export function createVerifyHook (service: AnonKeyService, settings: VerifyHookSettings): VerifyAnonKeyHook {
   const tenants = service.tenants
   if (tenants === null) {
     const cache = service.cache
-    return function verifyAnonKey (request, reply, done) {
-      judge(cache, apiKeyHeader, request, done)
-    }
+    return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+      return judge(cache, settings, request, reply, done)
+    } as VerifyAnonKeyHook
   }
-  return function verifyAnonKey (request, reply, done) {
+  return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
     const tenant = service.tenantOf(request)
     if (tenant === null) {
-      done(REJECTIONS.AUTH_INVALID_CREDENTIALS as unknown as Error)
-      return
+      reply.header('www-authenticate', 'Bearer')
+      return refuse(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'), done)
     }
     const cache = tenants.get(tenant)
     if (cache !== undefined) {
       if (cache.epoch !== service.epoch) service.refresh(tenant)
-      judge(cache, apiKeyHeader, request, done)
-      return
+      return judge(cache, settings, request, reply, done)
     }
-    tenants.load(tenant).then((loaded) => { judge(loaded, apiKeyHeader, request, done) }, (error: unknown) => {
-      request.log.warn({ err: error, tenant }, 'anon key: tenant keys could not be loaded')
+    const judged = tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined), (error: unknown) => {
+      request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
-      done(REJECTIONS.STORE_UNAVAILABLE as unknown as Error)
+      throw new AnonKeyRejection('STORE_UNAVAILABLE')
     })
-  }
+    if (done === undefined) return judged
+    judged.then(() => { done() }, (refusal: unknown) => { done(refusal as Error) })
+    return undefined
+  } as VerifyAnonKeyHook
 }
+
+/**
+ * The standalone `import { verifyAnonKey } from 'fastify-anon-key'`. Unlike `app.verifyAnonKey`, which is
+ * undefined (and silently ignored by Fastify) on a route declared before the plugin was registered, it always
+ * exists; at request time it uses the plugin registered in the route's context, and where there is none it
+ * fails closed: 500 and an error log that says how to fix it, never a request let through.
+ */
+export const verifyAnonKey = function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+  const hook = (request.server as unknown as { [HOOK]?: VerifyAnonKeyHook })[HOOK]
+  if (hook !== undefined) return (hook as (...args: unknown[]) => Promise<void> | undefined)(request, reply, done)
+  request.log.error({ route: request.routeOptions.url },
+    'verifyAnonKey guards this route, but fastify-anon-key is not registered in its context or any parent, so the request was refused with 500. ' +
+    'Register the plugin on the instance that declares the route or on one of its parents (await app.register(fastifyAnonKey, options) at the root), ' +
+    'or wrap the plugin that registers it with fastify-plugin so that it is not encapsulated.')
+  return refuse(new AnonKeyRejection('INTERNAL_ERROR'), done)
+} as VerifyAnonKeyHook

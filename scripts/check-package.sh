@@ -9,6 +9,8 @@ trap 'rm -rf "$work"' EXIT
 cd "$root"
 tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 cd "$work"
+# The tarball ships no source maps: they would point at lib/*.ts, which it does not ship.
+if tar -tzf "$tarball" | grep -q '\.map$'; then echo "package check: the tarball ships source maps" >&2; exit 1; fi
 npm init -y >/dev/null
 npm install --no-audit --no-fund --silent "$work/$tarball" "fastify@$(node -p "require('$root/node_modules/fastify/package.json').version")" \
   "typescript@$(node -p "require('$root/node_modules/typescript/package.json').version")" \

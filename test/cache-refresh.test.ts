@@ -2,19 +2,19 @@ import t from 'tap'
 import { assertError, internalsOf, startApp, useKey } from './helpers/app.js'
 import { generateAnonKey, memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
 import { keyHandle } from '../lib/testing.js'
+import { countingStore } from './helpers/counting-store.js'
+import { eventually } from './helpers/eventually.js'
 
 /** A memoryStore whose load() can be held: it reads the state when called and answers when released. */
-function holdableStore (): AnonKeyStore & { hold: () => void, release: () => void, loads: number } {
+function holdableStore (): AnonKeyStore & { hold: () => void, release: () => void } {
   const base = memoryStore()
   let gate: Promise<void> | null = null
   let open: () => void = () => {}
   const store = {
     ...base,
-    loads: 0,
     hold () { gate = new Promise<void>((resolve) => { open = resolve }) },
     release () { gate = null; open() },
     async load (project: string): Promise<ProjectSnapshot> {
-      store.loads += 1
       const snapshot = await base.load(project)
       if (gate !== null) await gate
       return snapshot
@@ -44,19 +44,19 @@ t.test('a reload that read the store before a rotation never brings the old key 
 })
 
 t.test('refreshes asked for while a reload runs are folded into one more reload', async (t) => {
-  const store = holdableStore()
+  const holdable = holdableStore()
+  const { store, count, reset } = countingStore(holdable)
   const app = await startApp(t, { store })
   await new Promise((resolve) => setImmediate(resolve))
-  store.loads = 0
-  store.hold()
+  reset()
+  holdable.hold()
   const first = internalsOf(app).refresh()
   const others = [internalsOf(app).refresh(), internalsOf(app).refresh(), internalsOf(app).refresh()]
-  store.release()
+  holdable.release()
   await Promise.all([first, ...others])
-  const deadline = Date.now() + 2000
-  while (store.loads < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  await eventually('the folded reload', () => count('load') >= 2, 2000)
   await new Promise((resolve) => setTimeout(resolve, 20))
-  t.equal(store.loads, 2, 'one reload running, and one more for the three that arrived meanwhile')
+  t.equal(count('load'), 2, 'one reload running, and one more for the three that arrived meanwhile')
 })
 
 t.test('refresh() picks up a change the store did not announce', async (t) => {

@@ -1,6 +1,7 @@
 import { createSigner } from 'fast-jwt'
+import { spawnSync } from 'node:child_process'
 import type { FastifyInstance } from 'fastify'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { build as buildAuditLog, type AuditEntry } from '../examples/audit-log.js'
 import { build as buildAuthStrategies } from '../examples/auth-strategies.js'
 import { build as buildBasic } from '../examples/basic.js'
@@ -14,7 +15,7 @@ import { runExampleScript } from './helpers/example-script.js'
 type Teardown = { teardown: (fn: () => unknown) => void }
 
 // Seven examples start as scripts here, each loading TypeScript afresh: more than the default 30 s on a busy machine.
-tap.setTimeout(240_000)
+t.setTimeout(240_000)
 
 const USER_JWT_SECRET = 'user-secret-that-is-long-enough-for-hs256'
 const WHOLE_KEY = /anon_[0-9a-f]{64}/
@@ -52,7 +53,7 @@ async function eventuallyStatus (ask: () => Promise<{ statusCode: number, json: 
   return answer
 }
 
-test('basic: a frontend with the anon key reads the public routes, without it gets 401', async (t) => {
+t.test('basic: a frontend with the anon key reads the public routes, without it gets 401', async (t) => {
   const app = await ready(t, await buildBasic(JWT_SECRET))
   const key = await keyOf(app)
 
@@ -67,7 +68,7 @@ test('basic: a frontend with the anon key reads the public routes, without it ge
   t.equal(without.json().error, 'AUTH_INVALID_CREDENTIALS')
 })
 
-test('basic, run as a script: prints a working admin token and curl lines, stops cleanly on SIGTERM', async (t) => {
+t.test('basic, run as a script: prints a working admin token and curl lines, stops cleanly on SIGTERM', async (t) => {
   const run = runExampleScript(t, 'basic.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
@@ -79,7 +80,7 @@ test('basic, run as a script: prints a working admin token and curl lines, stops
   t.equal(await run.stop(), 0, 'exit code 0 after SIGTERM')
 })
 
-test('two instances: a rotation through one is seen by the other, and a revocation too', async (t) => {
+t.test('two instances: a rotation through one is seen by the other, and a revocation too', async (t) => {
   const store = memoryStore()
   const [a, b] = await buildTwoInstances(JWT_SECRET, store)
   t.teardown(async () => { await a.close(); await b.close(); await store.close() })
@@ -103,7 +104,7 @@ test('two instances: a rotation through one is seen by the other, and a revocati
   t.equal(refused.json().error, 'ANON_KEY_REVOKED', 'b refuses the key a revoked')
 })
 
-test('two instances, run as a script: both answer the same key', async (t) => {
+t.test('two instances, run as a script: both answer the same key', async (t) => {
   const run = runExampleScript(t, 'two-instances.ts')
   const [, baseA, baseB] = await run.waitFor(/instance a on (\S+), instance b on (\S+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
@@ -115,7 +116,7 @@ test('two instances, run as a script: both answer the same key', async (t) => {
   t.equal(await run.stop(), 0)
 })
 
-test('auth strategies: the anon key passes, a user JWT passes, neither answers 401', async (t) => {
+t.test('auth strategies: the anon key passes, a user JWT passes, neither answers 401', async (t) => {
   const app = await ready(t, await buildAuthStrategies({ adminJwtSecret: JWT_SECRET, userJwtSecret: USER_JWT_SECRET }))
   const key = await keyOf(app)
 
@@ -140,7 +141,7 @@ test('auth strategies: the anon key passes, a user JWT passes, neither answers 4
   t.equal((await app.inject({ url: '/posts', headers: bearer(key) })).statusCode, 401, 'an expired anon key')
 })
 
-test('auth strategies, run as a script: the printed user token and the anon key both pass', async (t) => {
+t.test('auth strategies, run as a script: the printed user token and the anon key both pass', async (t) => {
   const run = runExampleScript(t, 'auth-strategies.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, userToken] = await run.waitFor(/\/posts -H "Authorization: Bearer (ey\S+)"/)
@@ -150,7 +151,7 @@ test('auth strategies, run as a script: the printed user token and the anon key 
   t.equal(await run.stop(), 0)
 })
 
-test('audit log: one entry per rotation and revocation, with the actor and fingerprints, never a whole key', async (t) => {
+t.test('audit log: one entry per rotation and revocation, with the actor and fingerprints, never a whole key', async (t) => {
   const entries: AuditEntry[] = []
   const app = await ready(t, await buildAuditLog(JWT_SECRET, (entry) => entries.push(entry)))
   const first = await keyOf(app)
@@ -177,7 +178,7 @@ test('audit log: one entry per rotation and revocation, with the actor and finge
   t.notMatch(log, ANY_DIGEST, 'not even a whole digest: fingerprints only')
 })
 
-test('audit log, run as a script: a rotation through the printed token writes one JSON line for alice', async (t) => {
+t.test('audit log, run as a script: a rotation through the printed token writes one JSON line for alice', async (t) => {
   const run = runExampleScript(t, 'audit-log.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
@@ -188,7 +189,7 @@ test('audit log, run as a script: a rotation through the printed token writes on
   t.equal(await run.stop(), 0)
 })
 
-test('server: Swagger UI at /docs shows the admin routes with the bearer scheme the host declared', async (t) => {
+t.test('server: Swagger UI at /docs shows the admin routes with the bearer scheme the host declared', async (t) => {
   const app = await ready(t, await buildServer(JWT_SECRET))
   const ui = await app.inject({ url: '/docs/' })
   t.equal(ui.statusCode, 200)
@@ -196,24 +197,48 @@ test('server: Swagger UI at /docs shows the admin routes with the bearer scheme 
   const doc = (await app.inject({ url: '/docs/json' })).json()
   t.ok(doc.paths['/api/metadata/anon-key'].get)
   t.ok(doc.paths['/api/secrets/anon-key/rotate'].post)
-  t.same(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  t.match(doc.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'declared by the plugin')
   t.same(doc.paths['/api/hello'].get.security, [{ anonKey: [] }])
   const key = await keyOf(app)
   t.equal((await app.inject({ url: '/api/hello', headers: bearer(key) })).json().hello, 'anon')
 })
 
-test('npm start: prints a development admin token, curl lines and the Swagger UI address', async (t) => {
+t.test('npm start: prints a development admin token, curl lines and the Swagger UI address', async (t) => {
   const run = runExampleScript(t, 'server.ts')
   const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
   const [, docs] = await run.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/docs/)
   const answer = await fetch(`${docs}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(answer.status, 200, 'the printed token is an admin token')
-  t.match(run.output(), 'curl -s -X POST')
   t.equal((await fetch(`${docs}/docs/json`)).status, 200)
   t.equal(await run.stop(), 0)
 })
 
-test('npm start with NODE_ENV=production: no secret, no start; with a secret, no token printed', async (t) => {
+t.test("npm start's printed lines, pasted into bash, show the life of a key in order", async (t) => {
+  const run = runExampleScript(t, 'server.ts')
+  await run.waitFor(/Swagger UI/)
+  const script = /^export BASE=[\s\S]*?\n\n(?=Swagger UI)/m.exec(run.output())?.[0] as string
+  t.ok(script, `a script is printed; output:\n${run.output()}`)
+  const result = spawnSync('bash', ['-e', '-c', script], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(result.status, 0, `the script runs through; stderr: ${result.stderr}`)
+  const steps = [
+    /^anon_[0-9a-f]{64}$/m,
+    /"hello":"anon"/,
+    /"success":true,"message":"Anon key rotated successfully\. Old key will remain valid during grace period\."/,
+    /^HTTP\/1\.1 200/m,
+    /"previousKeys":\[\{"fingerprint":"[0-9a-f]{12}".*"requests":1,/,
+    /"success":true,"revoked":1/,
+    /"error":"ANON_KEY_REVOKED"/
+  ]
+  let rest = result.stdout
+  for (const step of steps) {
+    const match = step.exec(rest)
+    t.ok(match, `next in order: ${step}; output left:\n${rest}`)
+    if (match !== null) rest = rest.slice(match.index + match[0].length)
+  }
+  t.equal(await run.stop(), 0)
+})
+
+t.test('npm start with NODE_ENV=production: no secret, no start; with a secret, no token printed', async (t) => {
   const refused = runExampleScript(t, 'server.ts', { NODE_ENV: 'production' })
   t.equal(await refused.exited, 1, 'exits with 1')
   t.match(refused.output(), 'Set JWT_SECRET')
@@ -224,7 +249,7 @@ test('npm start with NODE_ENV=production: no secret, no start; with a secret, no
   t.equal(await run.stop(), 0)
 })
 
-test('the examples listen on PORT when it is set, on their own default port otherwise', async (t) => {
+t.test('the examples listen on PORT when it is set, on their own default port otherwise', async (t) => {
   const saved = process.env.PORT
   t.teardown(() => { if (saved === undefined) delete process.env.PORT; else process.env.PORT = saved })
   delete process.env.PORT

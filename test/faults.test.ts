@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify'
-import tap, { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, bearer, buildApp, internalsOf } from './helpers/app.js'
 import { fakeDateNow, HOUR_MS } from './helpers/clock.js'
 import { faultyStore, type FaultMode, type FaultyStore, type StoreOperation } from './helpers/faulty-store.js'
+import { eventually } from './helpers/eventually.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
 const STORE_TIMEOUT_MS = 200
 /** A request that has not answered after this long is reported as hung (a bound, not a timing assertion). */
@@ -53,17 +54,9 @@ async function verifies (app: FastifyInstance, key: string): Promise<string> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function waitFor (what: string, condition: () => Promise<boolean> | boolean, boundMs = 3000): Promise<void> {
-  const deadline = performance.now() + boundMs
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${boundMs} ms`)
-    await sleep(10)
-  }
-}
-
 for (const operation of ['load', 'update'] as const) {
   for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-    test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'}, keys keep verifying, admin routes answer 503 in time, and all recovers`, async (t) => {
+    t.test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'}, keys keep verifying, admin routes answer 503 in time, and all recovers`, async (t) => {
       const store = faultyStore(memoryStore())
       const app = await start(t, store)
       const oldKey = await app.anonKey.get() as string
@@ -100,7 +93,7 @@ for (const operation of ['load', 'update'] as const) {
   }
 }
 
-test('while the store is down, a previous key still stops verifying at its expiresAt', async (t) => {
+t.test('while the store is down, a previous key still stops verifying at its expiresAt', async (t) => {
   const store = faultyStore(memoryStore())
   const app = await start(t, store)
   const oldKey = await app.anonKey.get() as string
@@ -116,7 +109,7 @@ test('while the store is down, a previous key still stops verifying at its expir
   faultsSurvived += 1
 })
 
-test('a change made elsewhere while this instance could not hear or load reaches it after the store heals, without a restart', async (t) => {
+t.test('a change made elsewhere while this instance could not hear or load reaches it after the store heals, without a restart', async (t) => {
   const inner = memoryStore()
   const broken = faultyStore(inner)
   const app = await start(t, broken)
@@ -129,14 +122,14 @@ test('a change made elsewhere while this instance could not hear or load reaches
   t.equal(await verifies(app, before), 'valid', 'the last known key keeps verifying (it is in its grace period)')
   t.equal(await verifies(app, next), 'AUTH_INVALID_CREDENTIALS', 'the new key is not known here yet')
   broken.heal()
-  await waitFor('the instance learning the new key', async () => (await verifies(app, next)) === 'valid')
+  await eventually('the instance learning the new key', async () => (await verifies(app, next)) === 'valid', 3000)
   t.pass('the fallback reload brought the new key after the store healed')
   faultsSurvived += 1
 })
 
 for (const operation of ['subscribe', 'update'] as const) {
   for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-    test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'} at start-up, ready() rejects with STORE_UNAVAILABLE, and a later start works`, async (t) => {
+    t.test(`when the store's ${operation} ${mode === 'fail' ? 'fails' : 'stalls'} at start-up, ready() rejects with STORE_UNAVAILABLE, and a later start works`, async (t) => {
       const store: FaultyStore = faultyStore(memoryStore())
       store.breakOn(operation, mode)
       const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
@@ -151,7 +144,7 @@ for (const operation of ['subscribe', 'update'] as const) {
 }
 
 for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
-  test(`when unsubscribing ${mode === 'fail' ? 'fails' : 'stalls'}, app.close() still finishes`, async (t) => {
+  t.test(`when unsubscribing ${mode === 'fail' ? 'fails' : 'stalls'}, app.close() still finishes`, async (t) => {
     const store = faultyStore(memoryStore())
     const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
     await app.ready()
@@ -166,7 +159,7 @@ for (const mode of ['fail', 'stall'] as const satisfies readonly FaultMode[]) {
   })
 }
 
-test('when saving usage figures stalls, app.close() still finishes', async (t) => {
+t.test('when saving usage figures stalls, app.close() still finishes', async (t) => {
   const store = faultyStore(memoryStore())
   const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS })
   await app.ready()
@@ -185,7 +178,7 @@ test('when saving usage figures stalls, app.close() still finishes', async (t) =
   faultsSurvived += 1
 })
 
-test('no fault caused an unhandled rejection or a crash', async (t) => {
+t.test('no fault caused an unhandled rejection or a crash', async (t) => {
   await sleep(50)
   process.off('unhandledRejection', onUnhandled)
   t.same(unhandled.map(String), [], 'no unhandled rejection')

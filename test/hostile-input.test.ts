@@ -1,12 +1,12 @@
 import fc from 'fast-check'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import tap, { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { ERROR_CODES } from '../lib/index.js'
 import { adminHeaders, startApp } from './helpers/app.js'
 import { propertySettings } from './helpers/property.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
 const ROTATE = '/api/secrets/anon-key/rotate'
 const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE', url: string }> = [
@@ -90,7 +90,7 @@ const HAND_PICKED_BODIES: string[] = [
   JSON.stringify({ gracePeriodHours: 24, pad: 'x'.repeat(5000) }), '[' + '0,'.repeat(100_000) + '0]'
 ]
 
-test('hand-picked hostile rotate bodies all answer 4xx in the error format and leave the key alone', async (t) => {
+t.test('hand-picked hostile rotate bodies all answer 4xx in the error format and leave the key alone', async (t) => {
   const app = await startApp(t)
   let ok = 0
   for (const body of HAND_PICKED_BODIES) if (await sendHostile(t, app, rotateWith(body))) ok += 1
@@ -99,7 +99,7 @@ test('hand-picked hostile rotate bodies all answer 4xx in the error format and l
   t.equal(({} as any).admin, undefined, 'no body reached Object.prototype')
 })
 
-test('a body that names gracePeriodHours twice is refused: JSON.parse would keep the last value, a proxy may read the first', async (t) => {
+t.test('a body that names gracePeriodHours twice is refused: JSON.parse would keep the last value, a proxy may read the first', async (t) => {
   const app = await startApp(t)
   const response = await app.inject(rotateWith('{"gracePeriodHours": 720, "gracePeriodHours": 0}'))
   t.equal(response.statusCode, 400)
@@ -108,7 +108,7 @@ test('a body that names gracePeriodHours twice is refused: JSON.parse would keep
   t.equal(nested.json().message, 'The body names a property twice.', 'at any depth')
 })
 
-test('a grace written with a fraction or an exponent is refused, even when JSON.parse makes it whole (1e-400 is 0)', async (t) => {
+t.test('a grace written with a fraction or an exponent is refused, even when JSON.parse makes it whole (1e-400 is 0)', async (t) => {
   const app = await startApp(t)
   for (const grace of ['1e-400', '24.0', '1E1', '0.0']) {
     const response = await app.inject(rotateWith(`{"gracePeriodHours": ${grace}}`))
@@ -119,7 +119,7 @@ test('a grace written with a fraction or an exponent is refused, even when JSON.
   t.match(words.json().message, /Unknown property/, 'letters in strings and in true, false and null are not numbers')
 })
 
-test('a malformed fingerprint is refused with advice about fingerprints, not about the rotate body', async (t) => {
+t.test('a malformed fingerprint is refused with advice about fingerprints, not about the rotate body', async (t) => {
   const app = await startApp(t)
   const response = await app.inject({ method: 'DELETE', url: '/api/secrets/anon-key/previous/__proto__', headers: adminHeaders() })
   t.equal(response.statusCode, 400)
@@ -127,7 +127,7 @@ test('a malformed fingerprint is refused with advice about fingerprints, not abo
   t.match(response.json().nextActions, /GET \/api\/secrets\/anon-key\/previous/)
 })
 
-test('over a real socket, oversized headers and an unannounced oversized body are refused and change nothing', async (t) => {
+t.test('over a real socket, oversized headers and an unannounced oversized body are refused and change nothing', async (t) => {
   const app = await startApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address() as { port: number }
@@ -147,7 +147,7 @@ test('over a real socket, oversized headers and an unannounced oversized body ar
   t.equal(await app.anonKey.get(), before, 'the key is unchanged')
 })
 
-test('hostile content types, methods, URLs and headers all answer 4xx and leave the key alone', async (t) => {
+t.test('hostile content types, methods, URLs and headers all answer 4xx and leave the key alone', async (t) => {
   const app = await startApp(t)
   const contentTypes = ['text/plain', 'text/json', 'application/jsonx', 'application/json-patch+json', 'application/x-www-form-urlencoded',
     'multipart/form-data; boundary=x', 'application/octet-stream', 'application/xml', '*/*', 'json', ';', 'application/',
@@ -191,7 +191,7 @@ test('hostile content types, methods, URLs and headers all answer 4xx and leave 
   t.pass('every request was refused properly')
 })
 
-test('generated hostile bodies, content types, fingerprints and tokens all answer 4xx and leave the key alone', async (t) => {
+t.test('generated hostile bodies, content types, fingerprints and tokens all answer 4xx and leave the key alone', async (t) => {
   const app = await startApp(t)
   const settings = propertySettings(t, 400)
   const body = fc.oneof(
@@ -231,7 +231,7 @@ test('generated hostile bodies, content types, fingerprints and tokens all answe
   t.comment(`${sent} generated hostile requests`)
 })
 
-test('hostile requests tried', async (t) => {
+t.test('hostile requests tried', async (t) => {
   t.comment(`${tried} hostile requests sent in this file, every one a 4xx that left the key unchanged`)
   t.ok(tried > 500, 'enough cases to matter')
 })

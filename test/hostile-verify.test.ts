@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import anonKey from '../lib/index.js'
 import { JWT_SECRET, adminToken } from './helpers/app.js'
 import { propertySettings } from './helpers/property.js'
@@ -30,13 +30,13 @@ function withCharacter (key: string, index: number, replacement: string): string
   return key.slice(0, index) + replacement + key.slice(index + 1)
 }
 
-test('a refused anon key gets the contract\'s 401 on a host that logs requests (pino serializes the refusal)', async (t) => {
+t.test('a refused anon key gets the contract\'s 401 on a host that logs requests (pino serializes the refusal)', async (t) => {
   const { app } = await hostWithLogger(t)
   const response = await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_' + '0'.repeat(64) } })
   t.ok(checkRefusal(t, response, 'an unknown key'), 'the body is in the contract format, not Fastify\'s "Unauthorized"')
 })
 
-test('a key that differs from the current key in any single character, the last one included, is refused', async (t) => {
+t.test('a key that differs from the current key in any single character, the last one included, is refused', async (t) => {
   const { app, key } = await hostWithLogger(t)
   let refused = 0
   for (let index = 5; index < key.length; index++) {
@@ -48,7 +48,7 @@ test('a key that differs from the current key in any single character, the last 
   t.equal(valid.statusCode, 200, 'the key itself verifies')
 })
 
-test('near misses of the current key are refused: case, prefix, padding, truncation, extension, encodings', async (t) => {
+t.test('near misses of the current key are refused: case, prefix, padding, truncation, extension, encodings', async (t) => {
   const { app, key, logs } = await hostWithLogger(t, { apiKeyHeader: true })
   const hex = key.slice(5)
   const nearMisses = [
@@ -71,7 +71,7 @@ test('near misses of the current key are refused: case, prefix, padding, truncat
   t.comment(`${refused} near misses of the current key refused`)
 })
 
-test('generated Authorization and apikey values never get through and never cause anything but a 401', async (t) => {
+t.test('generated Authorization and apikey values never get through and never cause anything but a 401', async (t) => {
   const { app, key } = await hostWithLogger(t, { apiKeyHeader: true })
   const settings = propertySettings(t, 500)
   const printable = fc.string({ unit: fc.constantFrom(...' !#$%&()*+,-./0123456789:;<=>?@ABCDEFXYZ[]^_`abcdefnoxyz{|}~'.split('')), maxLength: 120 })

@@ -1,15 +1,15 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import autocannon from 'autocannon'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, internalsOf, startApp } from './helpers/app.js'
 import { keyHandle } from '../lib/testing.js'
 
-/** Seconds of load; 5 in the suite. `LOAD_SECONDS=30 npx tap test/load-rotation.test.ts` gives the README figure. */
+/** Seconds of load; 5 in the suite. `LOAD_SECONDS=30 npx tap test/load-rotation.test.ts` gives the figure in docs/security.md. */
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 5)
 // Room for the load itself plus start-up, in the full suite on 2 shared cores.
-tap.setTimeout(SECONDS * 1000 + 90_000)
+t.setTimeout(SECONDS * 1000 + 90_000)
 
 /** A store that counts live subscriptions, to show that nothing piles up. */
 function countingSubscriptions (inner: AnonKeyStore): { store: AnonKeyStore, live: () => number } {
@@ -36,7 +36,7 @@ function heapAfterGc (): number {
   return process.memoryUsage().heapUsed
 }
 
-test(`${SECONDS} s of verified requests while another instance rotates every second: no request with a valid key refused, nothing left behind`, async (t) => {
+t.test(`${SECONDS} s of verified requests while another instance rotates every second: no request with a valid key refused, nothing left behind`, async (t) => {
   const { store, live } = countingSubscriptions(memoryStore())
   const served = await startApp(t, { store })
   const rotator = await startApp(t, { store })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { adminHeaders, currentKey, internalsOf, listPrevious, rotate, useKey } from './helpers/app.js'
+import { fingerprintOf } from '../lib/index.js'
 import { createPool, dropTableAtEnd, onPostgres, pgInstance, startPgInstances } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 
@@ -15,7 +16,7 @@ onPostgres(t, (t) => {
   t.test('5 instances starting at once end with one and the same key', async (t) => {
     const instances = await startPgInstances(t, 5, settings())
     const keys = await Promise.all(instances.map((instance) => currentKey(instance.app)))
-    t.equal(new Set(keys).size, 1, `instances disagree on the key: ${keys.map((key) => key.slice(0, 12)).join(', ')}`)
+    t.equal(new Set(keys).size, 1, `instances disagree on the key: ${keys.map(fingerprintOf).join(', ')}`)
     t.match(keys[0], /^anon_[0-9a-f]{64}$/)
   })
 

@@ -7,20 +7,11 @@ import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT, pgInstance } 
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const STORE_TIMEOUT_MS = 500
 /** What "within storeTimeoutMs plus a little" allows, on a shared and busy test machine. */
 const ANSWER_BOUND_MS = STORE_TIMEOUT_MS + 1500
-
-/** Polls `check` every 20 ms until it holds, for at most `limitMs`; resolves to whether it held. */
-async function eventually (limitMs: number, check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = performance.now() + limitMs
-  while (!(await check())) {
-    if (performance.now() > deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  return true
-}
 
 onPostgres(t, (t) => {
   const tableName = uniqueNamespace('anon_outage')
@@ -51,7 +42,7 @@ onPostgres(t, (t) => {
       const store = postgresStore({ pool: direct, namespace, tableName })
       const outcome = await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + 1500 })
       const newKey = outcome?.snapshot.currentKey as string
-      t.ok(await eventually(5000, async () => (await useKey(cut, newKey)).statusCode === 200), 'the instance heard of the rotation before the cut')
+      await eventually('the instance heard of the rotation before the cut', async () => (await useKey(cut, newKey)).statusCode === 200, 5000)
 
       proxy.cut(mode)
       t.equal((await useKey(cut, newKey)).statusCode, 200, 'the current key keeps verifying while the store is down')
@@ -69,17 +60,17 @@ onPostgres(t, (t) => {
         t.equal(response.json().error, 'STORE_UNAVAILABLE')
         t.ok(took < ANSWER_BOUND_MS, `${what} answered within ${ANSWER_BOUND_MS} ms (took ${took.toFixed(0)} ms)`)
       }
-      t.ok(await eventually(3000, async () => (await useKey(cut, shortLived)).statusCode === 401), 'the previous key stops verifying when its grace ends, store or no store')
+      await eventually('the previous key stops verifying when its grace ends, store or no store', async () => (await useKey(cut, shortLived)).statusCode === 401, 3000)
       t.equal((await useKey(cut, shortLived)).json().error, 'ANON_KEY_EXPIRED')
 
       proxy.restore()
-      t.ok(await eventually(10_000, async () => (await cut.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200), 'admin routes answer again once the store is back')
+      await eventually('admin routes answer again once the store is back', async () => (await cut.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200, 10_000)
       const rotated = await rotate(cut, { gracePeriodHours: 0 })
       t.equal(rotated.statusCode, 200, `rotate after the outage answered ${rotated.body}`)
       const afterRotation = rotated.json().anonKey
-      t.ok(await eventually(5000, async () => (await useKey(healthy, newKey)).statusCode === 401), 'the other instance hears of a rotation made by the recovered one')
+      await eventually('the other instance hears of a rotation made by the recovered one', async () => (await useKey(healthy, newKey)).statusCode === 401, 5000)
       const fromHealthy = (await rotate(healthy, { gracePeriodHours: 0 })).json().anonKey
-      t.ok(await eventually(5000, async () => (await useKey(cut, afterRotation)).statusCode === 401), 'the recovered instance hears of a rotation made elsewhere')
+      await eventually('the recovered instance hears of a rotation made elsewhere', async () => (await useKey(cut, afterRotation)).statusCode === 401, 5000)
       t.equal((await useKey(cut, fromHealthy)).statusCode, 200, 'and verifies the new key')
       t.same(unhandled, [], 'no unhandled rejection')
     })
@@ -103,7 +94,7 @@ onPostgres(t, (t) => {
     const now = Date.now()
     const rotating = keyHandle(proxied).rotate({ newKey: generateAnonKey(), now, expiresAt: now })
     const waiting = async () => (await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [`%"${tableName}"%FOR UPDATE`])).rowCount !== 0
-    t.ok(await eventually(5000, waiting), 'the rotation waits for the row lock')
+    await eventually('the rotation waits for the row lock', waiting, 5000)
     proxy.cut('refuse')
     await t.rejects(rotating, 'the rotation fails with its connection')
     await locker.query('ROLLBACK')

@@ -6,16 +6,9 @@ import { runStoreConformance } from '../lib/testing.js'
 import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const HOUR_MS = 60 * 60 * 1000
-
-/** Resolves once `condition()` holds, or fails after 5 s. */
-async function until (condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 10) {
-    if (waited > 5000) throw new Error('condition not reached within 5 s')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 /** The server process that LISTENs on `channel` for a store, or null. */
 async function listenerPid (pool: Pool, channel: string): Promise<number | null> {
@@ -121,13 +114,13 @@ onPostgres(t, (t) => {
     const pid = await listenerPid(pool, channel)
     t.ok(pid !== null, 'the store listens on its own connection')
     await pool.query('SELECT pg_terminate_backend($1)', [pid])
-    await until(async () => calls === 1)
+    await eventually('a notification', async () => calls === 1, 5000)
     t.equal(calls, 1, 'listeners hear once that the connection came back')
     const newPid = await listenerPid(pool, channel)
     t.ok(newPid !== null && newPid !== pid, 'a new listening connection replaced the killed one')
     const now = Date.now()
     await keyHandle(changing).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
-    await until(() => calls === 2)
+    await eventually('a notification', () => calls === 2, 5000)
     t.pass('a change made after the reconnect is heard')
   })
 
@@ -142,7 +135,7 @@ onPostgres(t, (t) => {
     await store.subscribe((project) => { heard.push(project) })
     await pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3), pg_notify($1, $4)', [channel, 'not json', JSON.stringify(['theirs', '']), JSON.stringify(['mine', 7])])
     await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
-    await until(() => heard.length > 0)
+    await eventually('a notification', () => heard.length > 0, 5000)
     t.same(heard, ['tenant-a'], 'only the store\'s own change was heard, naming its project')
   })
 
@@ -159,7 +152,7 @@ onPostgres(t, (t) => {
     let calls = 0
     await store.subscribe(() => { calls += 1 })
     await keyHandle(store).initialize(generateAnonKey())
-    await until(() => calls === 1)
+    await eventually('a notification', () => calls === 1, 5000)
     t.pass('the second subscribe hears changes')
   })
 
@@ -186,7 +179,7 @@ onPostgres(t, (t) => {
     const { rows: [{ pid }] } = await pool.query('SELECT pg_backend_pid() AS pid')
     const other = createPool(t, { max: 1 })
     await other.query('SELECT pg_terminate_backend($1)', [pid])
-    await until(() => pool.totalCount === 0)
+    await eventually('the pool to hold no connection', () => pool.totalCount === 0, 5000)
     t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the pool made a new connection')
     t.equal(pool.listenerCount('error'), 1, 'the store listens for the pool\'s errors')
     await store.close()
@@ -207,7 +200,7 @@ onPostgres(t, (t) => {
     const subscribing = store.subscribe(() => {})
     await store.close()
     await subscribing
-    await until(async () => pool.totalCount === 0 || pool.idleCount === pool.totalCount)
+    await eventually('every connection of the pool to be idle', async () => pool.totalCount === 0 || pool.idleCount === pool.totalCount, 5000)
     t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the only pool connection is free again')
     t.equal(await listenerPid(pool, channel), null, 'nothing listens any more')
   })

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { memoryStore } from '../lib/index.js'
 import { CLOCK_START, fakeDateNow } from './helpers/clock.js'
 import { runPluginModel, startInstance, type Observed } from './helpers/plugin-model.js'
@@ -7,9 +7,9 @@ import { propertySettings } from './helpers/property.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
-test('the memory store follows the model through random initializations, rotations, revocations and clock jumps', async (t) => {
+t.test('the memory store follows the model through random initializations, rotations, revocations and clock jumps', async (t) => {
   const settings = propertySettings(t, 300)
   let steps = 0
   await fc.assert(fc.asyncProperty(runArbitrary(30), async (run) => {
@@ -20,7 +20,7 @@ test('the memory store follows the model through random initializations, rotatio
   t.pass('every run matched the model')
 })
 
-test('two app instances on one memory store answer every verification as the model does, with time faked', async (t) => {
+t.test('two app instances on one memory store answer every verification as the model does, with time faked', async (t) => {
   const settings = propertySettings(t, 100)
   let steps = 0
   await fc.assert(fc.asyncProperty(runArbitrary(20), async (run) => {

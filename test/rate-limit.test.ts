@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { build } from '../examples/rate-limit.js'
 import { JWT_SECRET, bearer } from './helpers/app.js'
 import { runExampleScript } from './helpers/example-script.js'
@@ -18,7 +18,7 @@ function hello (app: FastifyInstance, authorization: Record<string, string>, rem
 
 const WRONG = bearer('anon_' + '1'.repeat(64))
 
-test('a client that keeps sending wrong keys gets 401 for the first failures, then 429 in the same error format', async (t) => {
+t.test('a client that keeps sending wrong keys gets 401 for the first failures, then 429 in the same error format', async (t) => {
   const { app } = await example(t, 3)
   for (let i = 1; i <= 3; i++) {
     const response = await hello(app, WRONG)
@@ -34,7 +34,7 @@ test('a client that keeps sending wrong keys gets 401 for the first failures, th
   t.equal((await hello(app, {})).statusCode, 429, 'no key at all counts as a failure too')
 })
 
-test('requests with a valid key are never counted or limited, even from an address that is being limited', async (t) => {
+t.test('requests with a valid key are never counted or limited, even from an address that is being limited', async (t) => {
   const { app, key } = await example(t, 3)
   for (let i = 0; i < 50; i++) {
     const response = await hello(app, bearer(key))
@@ -50,7 +50,7 @@ test('requests with a valid key are never counted or limited, even from an addre
   t.equal(valid.headers['x-ratelimit-remaining'], undefined, 'and is not even counted')
 })
 
-test('the limit is per client address, and a previous key within its grace counts as valid', async (t) => {
+t.test('the limit is per client address, and a previous key within its grace counts as valid', async (t) => {
   const { app, key } = await example(t, 2)
   await hello(app, WRONG)
   await hello(app, WRONG)
@@ -65,7 +65,7 @@ test('the limit is per client address, and a previous key within its grace count
   t.equal(refused.json().error, 'ANON_KEY_EXPIRED', 'and keeps its own error code until the limit is reached')
 })
 
-test('after the window, a limited client gets 401 again rather than 429', async (t) => {
+t.test('after the window, a limited client gets 401 again rather than 429', async (t) => {
   const { app } = await example(t, 1, 300)
   await hello(app, WRONG)
   t.equal((await hello(app, WRONG)).statusCode, 429)
@@ -73,7 +73,7 @@ test('after the window, a limited client gets 401 again rather than 429', async 
   t.equal((await hello(app, WRONG)).statusCode, 401)
 })
 
-test('the example runs as a script and prints how to try it', async (t) => {
+t.test('the example runs as a script and prints how to try it', async (t) => {
   const run = runExampleScript(t, 'rate-limit.ts')
   const [, base] = await run.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/)
   await run.waitFor(/ANON_KEY/)

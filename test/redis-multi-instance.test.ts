@@ -8,6 +8,7 @@ import { runExampleScript } from './helpers/example-script.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { REDIS_URL } from './helpers/services.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 interface Instance {
   app: FastifyInstance
@@ -37,15 +38,6 @@ async function startInstance (t: Test, namespace: string, options: FastifyAnonKe
   return (await launch(t, namespace, options)).app
 }
 
-/** Polls every few ms until `condition` holds; throws `timeoutMs` after `started`. Resolves to the time since `started`. */
-async function within (what: string, timeoutMs: number, condition: () => Promise<boolean>, started = performance.now()): Promise<number> {
-  while (!(await condition())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 2))
-  }
-  return performance.now() - started
-}
-
 onRedis(t, (t) => {
   const admin = redisClient(t)
   const { namespace } = redisNamespaces(t, admin)
@@ -70,7 +62,7 @@ onRedis(t, (t) => {
       const sent = performance.now()
       const response = await rotate(one, { gracePeriodHours: 0 })
       t.equal(response.statusCode, 200)
-      delays.push(await within('the other instance rejecting the old key', 1000, async () => (await useKey(two, old)).statusCode === 401, sent))
+      delays.push(await eventually('the other instance rejecting the old key', async () => (await useKey(two, old)).statusCode === 401, 1000, { pollMs: 2, started: sent }))
       assertError(t, await useKey(one, old), 401, 'ANON_KEY_EXPIRED')
       assertError(t, await useKey(two, old), 401, 'ANON_KEY_EXPIRED')
       t.equal((await useKey(two, response.json().anonKey)).statusCode, 200, 'the other instance accepts the new key')
@@ -95,7 +87,7 @@ onRedis(t, (t) => {
     t.same(previous, expected, 'the first key and every issued key but the current one are previous keys')
     for (const key of [first, ...issued]) {
       for (const app of [one, two]) {
-        await within('both instances to accept every key', 1000, async () => (await useKey(app, key)).statusCode === 200)
+        await eventually('both instances to accept every key', async () => (await useKey(app, key)).statusCode === 200, 1000, { pollMs: 2 })
       }
     }
   })
@@ -121,12 +113,12 @@ onRedis(t, (t) => {
     const [one, two] = [await startInstance(t, ns, { usageFlushMs: 50 }), await startInstance(t, ns, { usageFlushMs: 50 })]
     const old = await currentKey(one)
     t.equal((await rotate(one, { gracePeriodHours: 1 })).statusCode, 200)
-    await within('the other instance to hear the rotation', 1000, async () => (await currentKey(two)) !== old)
+    await eventually('the other instance to hear the rotation', async () => (await currentKey(two)) !== old, 1000, { pollMs: 2 })
     for (const [app, times] of [[one, 3], [two, 2]] as const) {
       for (let i = 0; i < times; i++) t.equal((await useKey(app, old)).statusCode, 200)
     }
     for (const app of [one, two]) {
-      await within('both instances to list 5 requests', 2000, async () => (await app.anonKey.listPrevious())[0].requests === 5)
+      await eventually('both instances to list 5 requests', async () => (await app.anonKey.listPrevious())[0].requests === 5, 2000, { pollMs: 2 })
     }
     const [listed] = await two.anonKey.listPrevious()
     t.equal(listed.fingerprint, fingerprintOf(old))
@@ -158,7 +150,7 @@ onRedis(t, (t) => {
     t.equal(await currentKey(apps[1]), old)
     t.equal((await apps[1].inject({ url: '/hello', headers: { authorization: `Bearer ${old}` } })).statusCode, 200)
     t.equal((await rotate(apps[0], { gracePeriodHours: 0 })).statusCode, 200)
-    await within('the other copy to reject the old key', 1000, async () => (await apps[1].inject({ url: '/hello', headers: { authorization: `Bearer ${old}` } })).statusCode === 401)
+    await eventually('the other copy to reject the old key', async () => (await apps[1].inject({ url: '/hello', headers: { authorization: `Bearer ${old}` } })).statusCode === 401, 1000, { pollMs: 2 })
   })
 
   t.test('examples/redis.ts runs as is: serves the key from Redis, prints a working admin token, stops on SIGTERM', async (t) => {

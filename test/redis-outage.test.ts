@@ -6,6 +6,7 @@ import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './help
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const STORE_TIMEOUT_MS = 500
 /** "Plus a little": what a 503 may take beyond storeTimeoutMs on a busy two-core machine. */
@@ -33,15 +34,6 @@ async function startBehind (t: Test, proxy: TcpProxy, namespace: string): Promis
   t.teardown(stop)
   await app.ready()
   return { app, stop }
-}
-
-async function within (what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<number> {
-  const started = performance.now()
-  while (!(await condition())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  return performance.now() - started
 }
 
 const ADMIN_ROUTES = [
@@ -72,7 +64,7 @@ onRedis(t, (t) => {
       const current = generateAnonKey()
       const expiresAt = Date.now() + 2500
       await keyHandle(redisStore({ client: admin, namespace: ns })).rotate({ newKey: current, now: Date.now(), expiresAt })
-      for (const app of [one, two]) await within('both instances to hear the rotation', 2000, async () => (await useKey(app, current)).statusCode === 200)
+      for (const app of [one, two]) await eventually('both instances to hear the rotation', async () => (await useKey(app, current)).statusCode === 200, 2000)
 
       proxy.cut(mode)
       for (const app of [one, two]) {
@@ -95,7 +87,7 @@ onRedis(t, (t) => {
       }
       t.comment(`503 STORE_UNAVAILABLE answered in ${answers.map(({ ms }) => ms.toFixed(0)).join(', ')} ms with storeTimeoutMs ${STORE_TIMEOUT_MS}`)
       await writer.stop()
-      await within('the grace period to end', 5000, async () => Date.now() >= expiresAt)
+      await eventually('the grace period to end', async () => Date.now() >= expiresAt, 5000)
       for (const app of [one, two]) {
         assertError(t, await useKey(app, previous), 401, 'ANON_KEY_EXPIRED')
         t.equal((await useKey(app, current)).statusCode, 200, 'the current key still verifies')
@@ -103,17 +95,17 @@ onRedis(t, (t) => {
 
       proxy.restore()
       for (const app of [one, two]) {
-        await within('the admin routes to answer again', 10000, async () => (await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200)
+        await eventually('the admin routes to answer again', async () => (await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })).statusCode === 200, 10000)
       }
       t.equal(await currentKey(one), current, 'nothing changed the key during the outage')
 
       // Changes flow both ways again: the first one each way may ride on the reconnect, the next ones on pub/sub.
       for (const [bound, from, to] of [[10000, one, two], [10000, two, one], [1000, one, two], [1000, two, one]] as const) {
         const old = await currentKey(from)
-        await within('the other instance to serve the same key', bound, async () => (await useKey(to, old)).statusCode === 200)
+        await eventually('the other instance to serve the same key', async () => (await useKey(to, old)).statusCode === 200, bound)
         const response = await rotate(from, { gracePeriodHours: 0 })
         t.equal(response.statusCode, 200, 'rotation works again without a restart')
-        await within('the other instance to reject the old key as expired', bound, async () => (await useKey(to, old)).json().error === 'ANON_KEY_EXPIRED')
+        await eventually('the other instance to reject the old key as expired', async () => (await useKey(to, old)).json().error === 'ANON_KEY_EXPIRED', bound)
         t.equal((await useKey(to, response.json().anonKey)).statusCode, 200, 'the other instance accepts the new key')
       }
       t.same(unhandled, [], 'no unhandled rejection during the outage or the recovery')

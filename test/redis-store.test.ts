@@ -7,6 +7,7 @@ import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, 
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -16,14 +17,6 @@ async function dumpOf (client: Redis, namespace: string): Promise<string> {
   const parts: string[] = []
   for (const key of await keysOf(client, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
   return parts.join('\n')
-}
-
-async function waitUntil (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
 }
 
 onRedis(t, (t) => {
@@ -60,7 +53,7 @@ onRedis(t, (t) => {
     t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`], 'one key a project, named with its own hash tag')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
-    await waitUntil('four change notifications', () => heard.length === 4)
+    await eventually('four change notifications', () => heard.length === 4, 5000)
     t.same(heard, [...Array(3).fill([`fastify-anon-key:${ns}:changes`, '']), [`fastify-anon-key:${ns}:changes`, 'tenant-a']], 'each change is published on the namespace channel, naming the project')
   })
 
@@ -81,7 +74,7 @@ onRedis(t, (t) => {
     await store.subscribe(() => { calls += 1 })
     const key = generateAnonKey()
     await keyHandle(store).initialize(key)
-    await waitUntil('a notification', () => calls > 0)
+    await eventually('a notification', () => calls > 0, 5000)
     t.match(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}:}:state`, 'state'), key, 'the state is under the client\'s prefix, hash tag intact')
     await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`)
   })
@@ -184,12 +177,12 @@ onRedis(t, (t) => {
     await stopOne()
     t.equal(await connections(), 2, 'kept while a listener remains')
     await stopTwo()
-    await waitUntil('the listening connection to close', async () => (await connections()) === 1)
+    await eventually('the listening connection to close', async () => (await connections()) === 1, 5000)
     await store.subscribe(() => {})
     t.equal(await connections(), 2, 'opened again by a new subscribe')
     await store.close()
     await store.close()
-    await waitUntil('close to end the listening connection', async () => (await connections()) === 1)
+    await eventually('close to end the listening connection', async () => (await connections()) === 1, 5000)
     t.equal(await client.ping(), 'PONG', 'the user\'s client still works after close')
   })
 
@@ -201,7 +194,7 @@ onRedis(t, (t) => {
       let calls = 0
       await store.subscribe(() => { calls += 1 })
       await keyHandle(redisStore({ client: redisClient(t), namespace: ns })).initialize(generateAnonKey())
-      await waitUntil('a notification', () => calls > 0)
+      await eventually('a notification', () => calls > 0, 5000)
       t.equal((await keyHandle(store).load()).version, 1)
     })
   }
@@ -217,7 +210,7 @@ onRedis(t, (t) => {
     await store.close()
     await subscribing
     proxy.restore()
-    await waitUntil('the user\'s client to reconnect', () => client.status === 'ready')
+    await eventually('the user\'s client to reconnect', () => client.status === 'ready', 5000)
     t.equal(await client.ping(), 'PONG', 'the user\'s client, untouched, works once Redis is back')
   })
 
@@ -242,7 +235,7 @@ onRedis(t, (t) => {
     let calls = 0
     await store.subscribe(() => { calls += 1 })
     await keyHandle(redisStore({ client: redisClient(t), namespace: ns })).initialize(generateAnonKey())
-    await waitUntil('a notification', () => calls > 0)
+    await eventually('a notification', () => calls > 0, 5000)
     t.pass('notifications flow after the failed first attempt')
   })
 
@@ -263,11 +256,11 @@ onRedis(t, (t) => {
       await keyHandle(other).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
       t.equal(calls, 0, 'the change made during the cut cannot be heard')
       proxy.restore()
-      await waitUntil('a notification after the reconnect', () => calls > 0)
+      await eventually('a notification after the reconnect', () => calls > 0, 5000)
       t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
 
       await keyHandle(other).revoke({ now: now + 1 })
-      await waitUntil('the next change to be heard through the restored subscription', () => calls > 1)
+      await eventually('the next change to be heard through the restored subscription', () => calls > 1, 5000)
       t.pass('the subscription survived the cut')
     })
   }
@@ -285,7 +278,7 @@ onRedis(t, (t) => {
     console.error = (...args: unknown[]) => { printed.push(args.join(' ')) }
     t.teardown(() => { console.error = consoleError })
     await proxy.close() // nothing listens any more: every reconnect attempt now fails with ECONNREFUSED
-    await waitUntil('several failed reconnects', () => clientErrors >= 3)
+    await eventually('several failed reconnects', () => clientErrors >= 3, 5000)
     console.error = consoleError
     t.same(printed.filter((line) => line.includes('Unhandled error event')), [], 'ioredis found no error listener on a connection')
   })

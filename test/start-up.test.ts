@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { adminHeaders, assertError, buildApp, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { generateAnonKey, memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { createKey } from '../lib/store.js'
@@ -94,8 +94,53 @@ t.test('a store that fails on start makes ready() reject with STORE_UNAVAILABLE'
   const store: AnonKeyStore = { ...memoryStore(), update: async () => { throw new Error('connection refused') } }
   const app = Fastify()
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
-  await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: 'The key store failed during initialize.' })
+  await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: 'The key store failed during initialize: connection refused' })
   await app.close().catch(() => {})
+})
+
+t.test('a start-up failure whose cause has no message is named by its code, or else its kind', async (t) => {
+  const withCode = Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' })
+  for (const [cause, named] of [[withCode, 'ECONNREFUSED'], [new RangeError(''), 'RangeError']] as const) {
+    const store: AnonKeyStore = { ...memoryStore(), subscribe: async () => { throw cause } }
+    const app = Fastify()
+    app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
+    await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: `The key store failed during subscribe: ${named}` })
+    await app.close().catch(() => {})
+  }
+})
+
+/** The warnings logged while an app with these options starts with NODE_ENV=production. */
+async function productionWarnings (t: Test, options: Parameters<typeof startApp>[1]): Promise<string[]> {
+  const before = process.env.NODE_ENV
+  process.env.NODE_ENV = 'production'
+  t.teardown(() => { process.env.NODE_ENV = before })
+  const lines: Array<{ level: number, msg: string }> = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, ...options })
+  await app.ready()
+  return lines.map((line) => line.msg)
+}
+
+t.test('NODE_ENV=production with the memory store and no initialKey logs a warning naming the persistent stores', async (t) => {
+  for (const options of [{}, { store: memoryStore() }]) {
+    const warnings = await productionWarnings(t, options)
+    t.equal(warnings.length, 1, `one warning; logged: ${JSON.stringify(warnings)}`)
+    t.match(warnings[0], /memory store, which loses it on restart.*cuts off every client.*postgresStore\(\{ pool \}\) or redisStore\(\{ client \}\), or pass initialKey/)
+  }
+})
+
+t.test('no such warning with initialKey, with another store, or outside production', async (t) => {
+  t.same(await productionWarnings(t, { initialKey: generateAnonKey() }), [], 'initialKey keeps the key across restarts')
+  const persistent: AnonKeyStore = { ...memoryStore() }
+  t.same(await productionWarnings(t, { store: persistent }), [], 'a store that is not memoryStore() is trusted to persist')
+  process.env.NODE_ENV = 'development'
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET } })
+  await app.ready()
+  t.same(lines, [], 'nothing logged outside production')
 })
 
 t.test('a store that never answers on start makes ready() reject after storeTimeoutMs', async (t) => {

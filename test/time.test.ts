@@ -1,9 +1,10 @@
 import { mock } from 'node:test'
-import { test, type Test } from 'tap'
-import { memoryStore, type AnonKeyStore } from '../lib/index.js'
+import t, { type Test } from 'tap'
+import { memoryStore } from '../lib/index.js'
 import { RETIRED_RETENTION_MS } from '../lib/store.js'
 import { bearer, internalsOf, rotate, startApp } from './helpers/app.js'
 import { CLOCK_START, HOUR_MS } from './helpers/clock.js'
+import { countingStore } from './helpers/counting-store.js'
 
 /** Date is faked (node's mock timers, Date only: timeouts keep real time) from CLOCK_START, restored at the end. */
 function fakeDate (t: Test): void {
@@ -11,21 +12,15 @@ function fakeDate (t: Test): void {
   t.teardown(() => { mock.timers.reset() })
 }
 
-/** A store that counts its loads, to show that no reload happened between two verifications. */
-function countingStore (inner = memoryStore()): { store: AnonKeyStore, loads: () => number } {
-  let loads = 0
-  const store: AnonKeyStore = { ...inner, namespace: inner.namespace, load: (project) => { loads += 1; return inner.load(project) } }
-  return { store, loads: () => loads }
-}
-
 async function answer (app: Awaited<ReturnType<typeof startApp>>, key: string): Promise<string> {
   const response = await app.inject({ url: '/data', headers: bearer(key) })
   return response.statusCode === 200 ? 'valid' : `${response.statusCode} ${response.json().error}`
 }
 
-test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY_EXPIRED from expiresAt, without a reload', async (t) => {
+t.test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY_EXPIRED from expiresAt, without a reload', async (t) => {
   fakeDate(t)
-  const { store, loads } = countingStore()
+  const { store, count } = countingStore(memoryStore())
+  const loads = (): number => count('load')
   const app = await startApp(t, { store })
   const oldKey = await app.anonKey.get() as string
   const response = await rotate(app, { gracePeriodHours: 2 })
@@ -46,7 +41,7 @@ test('a cached previous key verifies until expiresAt - 1 ms and answers ANON_KEY
   t.equal(await answer(app, response.json().anonKey), 'valid', 'the new key keeps verifying')
 })
 
-test('a rotation with a grace of 0 cuts the old key off in the same millisecond', async (t) => {
+t.test('a rotation with a grace of 0 cuts the old key off in the same millisecond', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string
@@ -56,10 +51,11 @@ test('a rotation with a grace of 0 cuts the old key off in the same millisecond'
   t.equal(await answer(app, oldKey), '401 ANON_KEY_EXPIRED')
 })
 
-test('another instance that cached the old key before the rotation also refuses it from expiresAt exactly', async (t) => {
+t.test('another instance that cached the old key before the rotation also refuses it from expiresAt exactly', async (t) => {
   fakeDate(t)
   const shared = memoryStore()
-  const { store, loads } = countingStore(shared)
+  const { store, count } = countingStore(shared)
+  const loads = (): number => count('load')
   const first = await startApp(t, { store: shared })
   const second = await startApp(t, { store })
   const oldKey = await first.anonKey.get() as string
@@ -76,7 +72,7 @@ test('another instance that cached the old key before the rotation also refuses 
   t.equal(loads(), loadsBefore, 'with no reload in between')
 })
 
-test('an expired key is recognised for 30 days after its expiry, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
+t.test('an expired key is recognised for 30 days after its expiry, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string
@@ -87,7 +83,7 @@ test('an expired key is recognised for 30 days after its expiry, then answers AU
   t.equal(await answer(app, oldKey), '401 AUTH_INVALID_CREDENTIALS', 'when the window ends')
 })
 
-test('a revoked key is recognised for 30 days after its revocation, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
+t.test('a revoked key is recognised for 30 days after its revocation, then answers AUTH_INVALID_CREDENTIALS', async (t) => {
   fakeDate(t)
   const app = await startApp(t)
   const oldKey = await app.anonKey.get() as string

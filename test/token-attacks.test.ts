@@ -1,10 +1,10 @@
 import { createHmac, createSign, generateKeyPairSync } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import tap, { test, type Test } from 'tap'
+import t, { type Test } from 'tap'
 import { JWT_SECRET, startApp } from './helpers/app.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
 const ROUTES = [
   { method: 'GET', url: '/api/metadata/anon-key' },
@@ -50,7 +50,7 @@ async function refusedEverywhere (t: Test, app: FastifyInstance, name: string, h
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
-test('with an HS256 secret, forged, stale and misplaced admin tokens are refused with 401', async (t) => {
+t.test('with an HS256 secret, forged, stale and misplaced admin tokens are refused with 401', async (t) => {
   const app = await startApp(t)
   const good = forge({ alg: 'HS256', typ: 'JWT' }, admin(), hmac(JWT_SECRET))
   t.equal((await app.inject({ url: '/api/metadata/anon-key', headers: bearer(good) })).statusCode, 200, 'control: a well signed admin token works')
@@ -91,7 +91,7 @@ test('with an HS256 secret, forged, stale and misplaced admin tokens are refused
   t.equal(expired.json().message, 'The admin token has expired.', 'an expired token is named as such')
 })
 
-test('with an RS256 key pair, a token HS256-signed with the public key (algorithm confusion) is refused with 401', async (t) => {
+t.test('with an RS256 key pair, a token HS256-signed with the public key (algorithm confusion) is refused with 401', async (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -111,7 +111,7 @@ test('with an RS256 key pair, a token HS256-signed with the public key (algorith
   await refusedEverywhere(t, app, 'RS256 not yet valid', bearer(forge({ alg: 'RS256' }, admin({ nbf: nowSeconds() + 3600 }), rsa(privateKey))))
 })
 
-test('with an issuer and an audience configured, a token of another issuer or audience is refused with 401', async (t) => {
+t.test('with an issuer and an audience configured, a token of another issuer or audience is refused with 401', async (t) => {
   const iss = 'https://auth.example.test'
   const aud = 'anon-key-admin'
   const app = await startApp(t, { jwt: { secret: JWT_SECRET, verify: { allowedIss: iss, allowedAud: aud } } })
@@ -125,7 +125,7 @@ test('with an issuer and an audience configured, a token of another issuer or au
   await refusedEverywhere(t, app, 'an issuer that only starts like the right one', bearer(forge({ alg: 'HS256' }, admin({ iss: iss + '.evil', aud }), sign)))
 })
 
-test('admin token attacks tried', async (t) => {
+t.test('admin token attacks tried', async (t) => {
   t.comment(`${attacks} attack requests, every one 401 AUTH_INVALID_CREDENTIALS with the key unchanged`)
   t.ok(attacks >= 150)
 })

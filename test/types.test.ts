@@ -1,13 +1,15 @@
 /**
  * A type test: `npx tsc -p tsconfig.json` (the first step of `npm test`) fails if the plugin's decorators lose
  * their types. Each `@ts-expect-error` line fails the type check if the misuse it marks ever compiles.
- * typedSurface, typedOptions and typedStoreClients are only type-checked, never run: some of their lines are deliberate misuse.
+ * typedSurface, typedStandalone, typedOptions and typedStoreClients are only type-checked, never run: some of their lines are deliberate misuse.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import type { Pool } from 'pg'
 import t from 'tap'
+import fastifyAuth from '@fastify/auth'
 import anonKey, {
+  verifyAnonKey,
   type PgPool,
   type RedisClient,
   type AnonKeyApi,
@@ -67,6 +69,30 @@ function typedSurface (app: FastifyInstance): boolean {
   return [hook, sameHook, get, rotated, listed, revoked, initialized].length > 0
 }
 
+/** The standalone export has the decorator's type; both forms can be awaited without done. */
+async function typedStandalone (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): Promise<boolean> {
+  const same: VerifyAnonKeyHook = verifyAnonKey
+  app.addHook('onRequest', verifyAnonKey)
+  app.get<{ Querystring: { page: number } }>('/typed-import', { onRequest: verifyAnonKey }, async (request) => request.query.page)
+  app.get('/awaited', {
+    onRequest: async (request, reply) => {
+      await verifyAnonKey(request, reply)
+      await app.verifyAnonKey(request, reply)
+    }
+  }, async () => 'ok')
+  const awaited: Promise<void> = verifyAnonKey(request, reply)
+  const decorated: Promise<void> = app.verifyAnonKey(request, reply)
+  const called: void = verifyAnonKey(request, reply, done)
+  // @ts-expect-error with done, the hook returns nothing to await
+  const notAPromise: Promise<void> = verifyAnonKey(request, reply, done)
+  await app.register(fastifyAuth)
+  app.get('/either', { onRequest: app.auth([verifyAnonKey, app.verifyAnonKey]) }, async () => 'ok')
+  app.register(anonKey, { jwt: { secret: 's' }, expiryHeader: false, apiKeyHeader: 'apikey' })
+  // @ts-expect-error expiryHeader is a boolean
+  app.register(anonKey, { jwt: { secret: 's' }, expiryHeader: 'no' })
+  return [same, awaited, decorated, called, notAPromise].length > 0
+}
+
 function typedOptions (): void {
   const app = Fastify()
   app.register(anonKey, { jwt: { secret: 's' }, prefix: '/admin', defaultGracePeriodHours: 24, maxGracePeriodHours: 48 })
@@ -92,5 +118,5 @@ t.test('the decorators are typed (checked by tsc) and present at run time', asyn
   t.type(app.verifyAnonKey, 'function')
   const result: VerifyResult = await app.anonKey.verify(await app.anonKey.get())
   t.equal(result.valid, true)
-  t.same([typeof typedSurface, typeof typedOptions, typeof typedStoreClients], ['function', 'function', 'function'])
+  t.same([typeof typedSurface, typeof typedOptions, typeof typedStoreClients, typeof typedStandalone], ['function', 'function', 'function', 'function'])
 })

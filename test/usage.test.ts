@@ -1,16 +1,8 @@
 import t from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { currentKey, internalsOf, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
+import { eventually } from './helpers/eventually.js'
 import { keyHandle } from '../lib/testing.js'
-
-async function waitFor (check: () => Promise<boolean>, limitMs = 2000): Promise<boolean> {
-  const deadline = Date.now() + limitMs
-  while (Date.now() < deadline) {
-    if (await check()) return true
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  return check()
-}
 
 t.test('a previous key nobody used lists 0 requests and lastSeenAt null', async (t) => {
   const app = await startApp(t)
@@ -51,8 +43,7 @@ t.test('counts from every instance on one store are summed after a flush', async
   await rotate(first, { gracePeriodHours: 1 })
   for (let i = 0; i < 2; i++) await useKey(first, oldKey)
   for (let i = 0; i < 5; i++) await useKey(second, oldKey)
-  const summed = await waitFor(async () => ((await listPrevious(first)) as any[])[0].requests === 7)
-  t.ok(summed, `both instances' 7 requests are listed; got ${JSON.stringify(await listPrevious(first))}`)
+  await eventually("both instances' 7 requests to be listed", async () => ((await listPrevious(first)) as any[])[0].requests === 7, 2000)
 })
 
 t.test('an instance that closes hands over its counts first', async (t) => {

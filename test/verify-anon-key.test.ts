@@ -1,32 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
-import anonKey, { fingerprintOf, memoryStore, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import { adminToken, assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
+import anonKey, { fingerprintOf, memoryStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import { countingStore } from './helpers/counting-store.js'
 
 async function hostApp (t: { teardown: (fn: () => unknown) => void }, options: FastifyAnonKeyOptions = {}): Promise<FastifyInstance> {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(anonKey, { jwt: { secret: JWT_SECRET }, ...options })
   return app
-}
-
-type CountingStore = AnonKeyStore & { calls: string[] }
-
-/** A memoryStore that records every call made to it. */
-function countingStore (): CountingStore {
-  const store = memoryStore()
-  const calls: string[] = []
-  return new Proxy(store, {
-    get (target, property, receiver) {
-      if (property === 'calls') return calls
-      const value = Reflect.get(target, property, receiver)
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) => {
-        calls.push(String(property))
-        return value.apply(target, args)
-      }
-    }
-  }) as CountingStore
 }
 
 t.test('verifyAnonKey as a global onRequest hook lets a valid key through and sets request.anonKey', async (t) => {
@@ -99,7 +81,7 @@ t.test('malformed keys and headers answer 401 AUTH_INVALID_CREDENTIALS', async (
 })
 
 t.test('verification makes no store call in steady state, for valid, previous, malformed and unknown keys', async (t) => {
-  const store = countingStore()
+  const { store, counts, reset } = countingStore(memoryStore())
   const app = await startApp(t, { store })
   const old = await currentKey(app)
   await rotate(app, { gracePeriodHours: 1 })
@@ -107,14 +89,14 @@ t.test('verification makes no store call in steady state, for valid, previous, m
   await rotate(app, { gracePeriodHours: 0 })
   const newest = await currentKey(app)
   await new Promise((resolve) => setTimeout(resolve, 20)) // let the change notifications' reloads finish
-  store.calls.length = 0
+  reset()
 
   const keys = [newest, old, current, 'anon_short', `anon_${'f'.repeat(64)}`, 'x'.repeat(10_000), '']
   for (let round = 0; round < 20; round++) {
     for (const key of keys) await useKey(app, key)
     for (const key of keys) await app.anonKey.verify(key)
   }
-  t.same(store.calls, [], 'the store was called during verification')
+  t.same(counts(), {}, 'no store call during verification')
   t.equal((await useKey(app, newest)).statusCode, 200)
   t.equal((await useKey(app, old)).statusCode, 200)
   assertError(t, await useKey(app, current), 401, 'ANON_KEY_EXPIRED')
@@ -136,11 +118,18 @@ t.test('apiKeyHeader names a custom header, in any case', async (t) => {
   assertError(t, await app.inject({ url: '/data', headers: { apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
 })
 
-t.test('the Authorization header wins over the apikey header', async (t) => {
+t.test('with apiKeyHeader, a present apikey header is the key judged, whatever Authorization carries', async (t) => {
   const app = await startApp(t, { apiKeyHeader: true })
   const key = await currentKey(app)
-  assertError(t, await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_wrong', apikey: key } }), 401, 'AUTH_INVALID_CREDENTIALS')
-  t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}`, apikey: 'junk' } })).statusCode, 200)
+  // Supabase clients send the anon key in apikey and the signed-in user's JWT in Authorization.
+  const supabase = await app.inject({ url: '/data', headers: { authorization: `Bearer ${adminToken({ role: 'authenticated' })}`, apikey: key } })
+  t.equal(supabase.statusCode, 200, `apikey + a user JWT: client got ${supabase.statusCode} ${supabase.body}`)
+  t.equal(supabase.json().anonKey.fingerprint, fingerprintOf(key))
+  t.equal((await app.inject({ url: '/data', headers: { authorization: 'Bearer anon_wrong', apikey: key } })).statusCode, 200)
+  for (const apikey of ['junk', '', `Bearer ${key}`, `anon_${'0'.repeat(64)}`]) {
+    assertError(t, await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}`, apikey } }), 401, 'AUTH_INVALID_CREDENTIALS')
+  }
+  t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}` } })).statusCode, 200, 'without apikey, Authorization is read')
 })
 
 t.test('the apikey header is ignored unless apiKeyHeader is set', async (t) => {
@@ -181,4 +170,45 @@ t.test('a refusal of verifyAnonKey has the contract format over a real socket to
     statusCode: 401,
     nextActions: 'Send a valid credential in the Authorization header as "Bearer <token>".'
   })
+})
+
+t.test('request.anonKey is null on every request the hook did not verify, and never carries over', async (t) => {
+  const app = await hostApp(t)
+  app.get('/guarded', { onRequest: app.verifyAnonKey }, async (request) => ({ anonKey: request.anonKey }))
+  app.get('/open', async (request) => ({ anonKey: request.anonKey, declared: 'anonKey' in request }))
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ anonKey: request.anonKey }))
+  await app.ready()
+  const key = (await app.anonKey.get()) as string
+  for (let i = 0; i < 3; i++) {
+    t.equal((await app.inject({ url: '/guarded', headers: bearer(key) })).json().anonKey.fingerprint, fingerprintOf(key))
+    t.same((await app.inject({ url: '/open', headers: bearer(key) })).json(), { anonKey: null, declared: true })
+    t.same((await app.inject({ url: '/missing', headers: bearer(key) })).json(), { anonKey: null })
+  }
+  t.ok(app.hasRequestDecorator('anonKey'))
+})
+
+t.test('a host hook may still set request.anonKey itself, as it could before', async (t) => {
+  const app = await hostApp(t)
+  app.get('/assigned', {
+    onRequest: (request, reply, done) => {
+      request.anonKey = { role: 'anon', name: 'default', fingerprint: 'host-chosen', expiresAt: null }
+      done()
+    }
+  }, async (request) => ({ anonKey: request.anonKey }))
+  await app.ready()
+  t.same((await app.inject({ url: '/assigned' })).json().anonKey, { role: 'anon', name: 'default', fingerprint: 'host-chosen', expiresAt: null })
+})
+
+t.test('the admin guard and verifyAnonKey read the Bearer scheme the same way', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  const token = adminToken()
+  const spellings = ['Bearer ', 'bearer ', 'BEARER ', 'bEaReR ', 'Bearer  ', 'Bearer\t', 'Bearer', ' Bearer ', 'Bearer: ', 'Basic ']
+  for (const spelling of spellings) {
+    const asAnon = (await app.inject({ url: '/data', headers: { authorization: spelling + key } })).statusCode
+    const asAdmin = (await app.inject({ url: '/api/metadata/anon-key', headers: { authorization: spelling + token } })).statusCode
+    t.equal(asAnon === 200, asAdmin === 200, `${JSON.stringify(spelling)}: anon key ${asAnon}, admin token ${asAdmin}`)
+    t.equal(asAnon === 200, /^bearer $/i.test(spelling), `${JSON.stringify(spelling)} is read only when it is the scheme and one space`)
+  }
+  assertError(t, await app.inject({ url: '/api/metadata/anon-key', headers: { authorization: `Bearer ${token} ` } }), 401, 'AUTH_INVALID_CREDENTIALS')
 })

@@ -3,6 +3,7 @@ import { RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from '../domain/retention.
 import type { Rotated } from './key-handle.js'
 import type { StoreCase } from './case.js'
 import { HOUR_MS, keys, storeWithKey } from './tools.js'
+import { fingerprintOfDigest } from '../domain/key.js'
 
 export const retentionCases: StoreCase[] = [
   {
@@ -45,7 +46,7 @@ export const retentionCases: StoreCase[] = [
       const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS }) as Rotated
       versions.push(first.snapshot.version)
       versions.push((await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + HOUR_MS }) as Rotated).snapshot.version)
-      versions.push((await store.revoke({ now: now + 2, fingerprint: first.retired.digest.slice(0, 12) })).snapshot.version)
+      versions.push((await store.revoke({ now: now + 2, fingerprint: fingerprintOfDigest(first.retired.digest) })).snapshot.version)
       versions.push((await store.revoke({ now: now + 3 })).snapshot.version)
       for (let i = 1; i < versions.length; i++) assert.ok(versions[i] > versions[i - 1], `version did not grow: ${versions.join(', ')}`)
       assert.equal((await store.load()).version, versions[versions.length - 1], 'load reports another version than the last change')

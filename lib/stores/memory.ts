@@ -1,6 +1,13 @@
 import { emptyProject, type ProjectState } from '../domain/project.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
+const memoryStores = new WeakSet<AnonKeyStore>()
+
+/** Whether a store is a memoryStore(), which loses its key when the process ends. */
+export function isMemoryStore (store: AnonKeyStore): boolean {
+  return memoryStores.has(store)
+}
+
 export interface MemoryStoreOptions {
   namespace?: string
 }
@@ -27,7 +34,7 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
     return snapshot(project)
   }
 
-  return {
+  const store: AnonKeyStore = {
     namespace,
     async load (project) {
       return snapshot(project)
@@ -46,4 +53,6 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
       listeners.clear()
     }
   }
+  memoryStores.add(store)
+  return store
 }

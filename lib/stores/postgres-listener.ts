@@ -1,4 +1,4 @@
-import type { PgPool, PgPoolClient } from './postgres-client.js'
+import { checkedOut, type PgPool, type PgPoolClient } from './postgres-client.js'
 
 const RETRY_FIRST_MS = 100
 const RETRY_MAX_MS = 2000
@@ -44,7 +44,7 @@ export class PgListener {
   }
 
   private async connect (): Promise<void> {
-    const client: PgPoolClient = await this.options.pool.connect()
+    const client: PgPoolClient = checkedOut(await this.options.pool.connect())
     let dropped = false
     const drop = (): void => {
       if (dropped) return

@@ -2,6 +2,8 @@ import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } f
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
 import { PgListener } from './postgres-listener.js'
+import { OptionError } from '../option-errors.js'
+import { checkStoreOptions, requireMethods } from './store-options.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 export interface PostgresStoreOptions {
@@ -25,6 +27,11 @@ export interface PostgresStoreOptions {
 type Row = { version: string, state: ProjectState }
 type LegacyRow = { current_key: string, version: string, previous_keys: PreviousKeyRecord[] }
 
+/** A `pg.Client` has query() and connect() like a pool, but its connect() gives no connection to release. */
+function isSingleClient (pool: PgPool): boolean {
+  return 'connectionParameters' in pool && !('totalCount' in pool)
+}
+
 /**
  * A store on PostgreSQL. One row a project: `(namespace, project, version, state jsonb)`, the state being the
  * project document (previous keys as SHA-256 digests only). `update` runs in one transaction: it locks the
@@ -38,13 +45,16 @@ type LegacyRow = { current_key: string, version: string, previous_keys: Previous
  * writes it here. The 0.1 row is left as it was.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
   const pool = options.pool
-  if (typeof pool?.query !== 'function' || typeof pool.connect !== 'function') {
-    throw new TypeError('fastify-anon-key: postgresStore option "pool" must be a pg Pool (an object with query() and connect()). Pass new pg.Pool({ connectionString }).')
+  requireMethods('postgresStore', 'pool', pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
+  if (isSingleClient(pool)) {
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: postgresStore() option "pool" must be a pg Pool, and it is a single pg.Client: ' +
+      'the store checks connections out of a pool (one for LISTEN, one per change). Pass new pg.Pool({ connectionString }) instead of new pg.Client(...).')
   }
   const namespace = options.namespace ?? 'default'
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
-    throw new TypeError(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
   const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_projects', true)
   const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)

@@ -2,6 +2,8 @@ import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } f
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
 import { COMMIT, runScript } from './redis-scripts.js'
+import { OptionError } from '../option-errors.js'
+import { checkStoreOptions, requireMethods } from './store-options.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 export interface RedisStoreOptions {
@@ -39,11 +41,14 @@ interface Read {
  * as the `default` key at their version; the first update writes the project's hash. They are left as they were.
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
+  checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
+  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'evalsha', 'eval', 'duplicate'],
+    'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
   const client = options.client
   const namespace = options.namespace ?? 'default'
   const keyPrefix = options.keyPrefix ?? 'fastify-anon-key'
   if (/[{}]/.test(namespace + keyPrefix)) {
-    throw new TypeError('fastify-anon-key: redisStore "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: redisStore() options "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
   }
   const channel = `${keyPrefix}:${namespace}:changes`
   const legacyTag = `{${keyPrefix}:${namespace}}`

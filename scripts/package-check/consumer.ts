@@ -28,6 +28,9 @@ app.get('/data', { onRequest: app.verifyAnonKey }, async (request) => {
   const fingerprint: string | undefined = request.anonKey?.fingerprint
   return { fingerprint }
 })
+app.get('/awaited', {
+  onRequest: async (request, reply) => { await verifyAnonKey(request, reply) }
+}, async (request) => ({ expiresAt: request.anonKey?.expiresAt ?? null }))
 export async function check (): Promise<VerifyResult> {
   const rotated = await app.anonKey.rotate({ gracePeriodHours: 1 })
   const expiresAt: string = rotated.oldKeyExpiresAt

@@ -1,4 +1,4 @@
-import { digestOf } from '../../lib/domain/key.js'
+import { digestOf, fingerprintOfDigest } from '../../lib/domain/key.js'
 import type { KeySnapshot } from '../../lib/domain/project.js'
 import { RETIRED_RETENTION_MS } from '../../lib/domain/retention.js'
 
@@ -89,14 +89,14 @@ export function snapshotProblem (model: KeyModel, snapshot: KeySnapshot, now: nu
   }
   const text = JSON.stringify(snapshot)
   for (const record of model.previous) {
-    if (text.includes(record.key.slice(5))) return `the snapshot holds previous key ${record.digest.slice(0, 12)} in plain text`
+    if (text.includes(record.key.slice(5))) return `the snapshot holds previous key ${fingerprintOfDigest(record.digest)} in plain text`
   }
   const byDigest = new Map(snapshot.previousKeys.map((record) => [record.digest, record]))
   if (byDigest.size !== snapshot.previousKeys.length) return 'two previous-key records share a digest'
   if (model.current !== null && byDigest.has(digestOf(model.current))) return 'the current key is also listed as a previous key'
   for (const record of model.remembered(now)) {
     const stored = byDigest.get(record.digest)
-    if (stored === undefined) return `previous key ${record.digest.slice(0, 12)} is missing from the store`
+    if (stored === undefined) return `previous key ${fingerprintOfDigest(record.digest)} is missing from the store`
     if (stored.rotatedAt !== record.rotatedAt || stored.expiresAt !== record.expiresAt || stored.revokedAt !== record.revokedAt) {
       return `previous key ${record.digest.slice(0, 12)} is stored as ${JSON.stringify(stored)}, the model says ` +
         JSON.stringify({ rotatedAt: record.rotatedAt, expiresAt: record.expiresAt, revokedAt: record.revokedAt })

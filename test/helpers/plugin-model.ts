@@ -6,6 +6,7 @@ import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
 import { SINGLE_PROJECT } from '../../lib/domain/names.js'
 import type { AnonKeyStore } from '../../lib/stores/store.js'
 import { bearer, internalsOf, JWT_SECRET } from './app.js'
+import { eventually } from './eventually.js'
 import { HOUR_MS, type FakeClock } from './clock.js'
 import { KeyModel } from './model.js'
 import { followChain, nextInstant, pickedFingerprint, type Step } from './store-model.js'
@@ -37,11 +38,7 @@ function graceHours (graceMs: number): number | undefined {
 /** Resolves once every instance's cache holds the store's latest snapshot; fails after `timeoutMs`. */
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
   const { version } = await store.load(SINGLE_PROJECT)
-  const deadline = performance.now() + timeoutMs
-  while (apps.some((app) => internalsOf(app).cache.version < version)) {
-    assert.ok(performance.now() < deadline, `an instance did not hear of version ${version} within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 1))
-  }
+  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => internalsOf(app).cache.version >= version), timeoutMs, { pollMs: 1 })
 }
 
 async function rejectionCode (promise: Promise<unknown>): Promise<string> {

@@ -1,0 +1,62 @@
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import t from 'tap'
+import { JWT_SECRET } from './helpers/app.js'
+import anonKey, { memoryStore, postgresStore, redisStore, type PgPool, type RedisClient } from '../lib/index.js'
+
+const storeOption = (message: RegExp) => ({ code: 'FST_ANON_KEY_INVALID_STORE_OPTION', message })
+
+t.test('redisStore() with no options fails at the call, saying what to pass', async (t) => {
+  t.throws(() => (redisStore as (options?: unknown) => unknown)(), storeOption(/redisStore\(\) needs an options object, got nothing\. Call redisStore\(\{ client: new Redis/))
+  t.throws(() => (redisStore as (options?: unknown) => unknown)('redis://127.0.0.1:6379'), storeOption(/redisStore\(\) needs an options object, got "redis:\/\/127\.0\.0\.1:6379"\. Call redisStore\(\{ client/))
+  t.throws(() => (redisStore as (options?: unknown) => unknown)(null), storeOption(/got null/))
+})
+
+t.test('redisStore({ redis }) fails at the call, naming the wrong option and the right one', async (t) => {
+  const redis = new Redis({ lazyConnect: true })
+  t.teardown(() => redis.disconnect())
+  t.throws(() => redisStore({ redis } as unknown as { client: RedisClient }), storeOption(/redisStore\(\) has no option "redis" \(its options are client, namespace, keyPrefix\)/))
+})
+
+t.test('redisStore with a client that is not an ioredis client names the option and what is missing', async (t) => {
+  t.throws(() => redisStore({ client: {} as RedisClient }), storeOption(/option "client" must be an ioredis client \(Redis or Cluster\), and it has no hmget\(\), hgetall\(\)/))
+  t.throws(() => redisStore({ client: undefined as unknown as RedisClient }), storeOption(/option "client" .* and it is missing/))
+})
+
+t.test('a pg.Client passed as pool is refused at the call, not by a crash at the first change', async (t) => {
+  const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  t.throws(() => postgresStore({ pool: client as unknown as PgPool }), storeOption(/option "pool" must be a pg Pool, and it is a single pg\.Client.*Pass new pg\.Pool/))
+})
+
+t.test('postgresStore with no options, or a misnamed one, fails at the call', async (t) => {
+  t.throws(() => (postgresStore as (options?: unknown) => unknown)(), storeOption(/postgresStore\(\) needs an options object, got nothing/))
+  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, channel\)/))
+})
+
+t.test('a look-alike pool whose connect() gives no releasable connection fails ready(), and the process lives on', async (t) => {
+  const lookAlike: PgPool = {
+    query: async () => ({ rows: [] }),
+    connect: async () => ({ query: async () => ({ rows: [] }) }) as never
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: postgresStore({ pool: lookAlike }) })
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'STORE_UNAVAILABLE',
+    message: /failed during subscribe: fastify-anon-key: postgresStore\(\) option "pool": its connect\(\) did not give a pooled connection/
+  })
+})
+
+t.test('a PostgreSQL connection failure at start-up names its cause', async (t) => {
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/test' })
+  t.teardown(() => pool.end())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: postgresStore({ pool }) })
+  await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: /^The key store failed during subscribe: connect ECONNREFUSED 127\.0\.0\.1:1$/ })
+})
+
+t.test('memoryStore() still takes no options', async (t) => {
+  t.equal(memoryStore().namespace, 'default')
+})
