@@ -107,6 +107,11 @@ export class ProjectApi {
   async initialize (): Promise<{ created: boolean, anonKey: string }> {
     const candidate = (this.tenant === null ? this.host.options.initialKey : null) ?? generateAnonKey()
     const result = await this.change('initialize', (state) => initializeProject(state, { key: candidate, now: Date.now() }))
+      .catch((error: { code?: string }) => {
+        // Only a given initialKey can already be in use (a random key never is).
+        if (error.code === 'CONFLICT') throw anonKeyError('CONFLICT', 'The initial key is already used in this project. Pass another initialKey, or none.')
+        throw error
+      })
     if (result.created) this.host.log.info({ ...this.where(), fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
     return { created: result.created, anonKey: result.key.currentKey }
   }

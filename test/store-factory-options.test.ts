@@ -31,7 +31,7 @@ t.test('a pg.Client passed as pool is refused at the call, not by a crash at the
 
 t.test('postgresStore with no options, or a misnamed one, fails at the call', async (t) => {
   t.throws(() => (postgresStore as (options?: unknown) => unknown)(), storeOption(/postgresStore\(\) needs an options object, got nothing/))
-  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, channel\)/))
+  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel\)/))
 })
 
 t.test('a look-alike pool whose connect() gives no releasable connection fails ready(), and the process lives on', async (t) => {

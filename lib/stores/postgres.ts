@@ -45,7 +45,7 @@ function isSingleClient (pool: PgPool): boolean {
  * writes it here. The 0.1 row is left as it was.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
-  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
   const pool = options.pool
   requireMethods('postgresStore', 'pool', pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
   if (isSingleClient(pool)) {
