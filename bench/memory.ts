@@ -4,6 +4,7 @@ import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
+import { keyHandle } from '../lib/testing.js'
 
 /**
  * Child process, run with --expose-gc: heap figures, each taken after full garbage collections.
@@ -83,7 +84,7 @@ async function main (): Promise<void> {
       const withPreviousKeys = await settledHeap() - before
 
       // The cache alone: a second KeyCache over the same snapshot (the snapshot itself is held either way).
-      const snapshot = await connection.store.load()
+      const snapshot = await keyHandle(connection.store).load()
       const withoutCache = await settledHeap()
       const extraCache = new KeyCache()
       extraCache.apply(snapshot, Date.now())

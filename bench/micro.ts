@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createHash } from 'node:crypto'
-import { digestOf } from '../lib/key.js'
+import { digestOf } from '../lib/domain/key.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'

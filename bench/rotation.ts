@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { generateAnonKey, type AnonKeySnapshot, type AnonKeyStore } from '../lib/index.js'
+import { generateAnonKey, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { percentile } from './stats.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
+import { keyHandle } from '../lib/testing.js'
 
 /**
  * Child process, for each store kind named in argv[2] (comma-separated):
@@ -68,8 +69,8 @@ function loadWatcher (store: AnonKeyStore): LoadWatcher {
     get (target, property, receiver) {
       const value = Reflect.get(target, property, receiver)
       if (property !== 'load' || typeof value !== 'function') return value
-      return () => {
-        const loading = value.call(target) as Promise<AnonKeySnapshot>
+      return (project: string) => {
+        const loading = value.call(target, project) as Promise<ProjectSnapshot>
         loading.then(finished, finished)
         return loading
       }
@@ -131,7 +132,7 @@ async function measure (kind: StoreKind, short: boolean): Promise<RotationResult
         rotation.push(elapsedMs(start))
         start = process.hrtime.bigint()
         const now = Date.now()
-        await connection.store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + 3_600_000 })
+        await keyHandle(connection.store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + 3_600_000 })
         storeRotation.push(elapsedMs(start))
         start = process.hrtime.bigint()
         await connection.ping()

@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { bearerToken } from './bearer.js'
 import { anonKeyError } from './errors.js'
-import { isAnonKey } from './key.js'
+import { isAnonKey } from './domain/key.js'
 import type { ResolvedOptions } from './options.js'
 
 /** Checks a request to an admin route. Resolves to the actor for the audit events, or throws 401 / 403. */

@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
 import { anonKeyError } from './errors.js'
-import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from './key.js'
+import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from './domain/key.js'
 import { KeyCache, type VerifyResult } from './key-cache.js'
 import type { ResolvedOptions } from './options.js'
+import { DEFAULT_KEY_NAME, SINGLE_PROJECT } from './domain/names.js'
+import { keySnapshot, type KeySnapshot, type ProjectState } from './domain/project.js'
+import { isStillValid } from './domain/retention.js'
+import { initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey, type StateChange } from './domain/transitions.js'
 import { storeCall } from './store-call.js'
-import { isStillValid } from './stores/retention.js'
-import type { AnonKeySnapshot } from './stores/store.js'
+import type { ProjectSnapshot } from './stores/store.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const FINGERPRINT_PATTERN = new RegExp(`^[0-9a-f]{${FINGERPRINT_LENGTH}}$`)
@@ -91,19 +94,16 @@ export class AnonKeyApi extends EventEmitter {
 
   /** The current key, read from the store; null when there is none. */
   async get (): Promise<string | null> {
-    const snapshot = await this.call('load', () => this.options.store.load())
-    this.take(snapshot)
-    return snapshot.currentKey
+    return (await this.load()).currentKey
   }
 
   /** Creates the first key (initialKey or a random one) unless the store holds one already. */
   async initialize (): Promise<{ created: boolean, anonKey: string }> {
     const candidate = this.options.initialKey ?? generateAnonKey()
-    const snapshot = await this.call('initialize', () => this.options.store.initialize(candidate))
-    this.take(snapshot)
-    const created = snapshot.currentKey === candidate
-    if (created) this.log.info({ fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
-    return { created, anonKey: snapshot.currentKey as string }
+    const result = await this.update('initialize', (state) => initializeProject(state, { key: candidate, now: Date.now() }))
+    if (isRefusal(result)) throw new Error(`fastify-anon-key: ${result.message} Pass another initialKey, or none.`)
+    if (result.created) this.log.info({ fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
+    return { created: result.created, anonKey: result.key.currentKey }
   }
 
   async rotate (options: { gracePeriodHours?: number } = {}, context: ChangeContext = {}): Promise<RotateResult> {
@@ -115,11 +115,11 @@ export class AnonKeyApi extends EventEmitter {
     const newKey = generateAnonKey()
     const now = Date.now()
     const expiresAt = now + gracePeriodHours * HOUR_MS
-    const outcome = await this.call('rotate', () => this.options.store.rotate({ newKey, now, expiresAt }))
-    if (outcome === null) {
+    const outcome = await this.update('rotate', (state) => rotateKey(state, { name: DEFAULT_KEY_NAME, newKey, now, expiresAt }))
+    // The only refusal a fresh random key can meet: the project has no `default` key.
+    if (isRefusal(outcome)) {
       throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet, so there is nothing to rotate.')
     }
-    this.take(outcome.snapshot)
     const event: RotatedEvent = {
       actor: context.actor ?? null,
       gracePeriodHours,
@@ -148,8 +148,7 @@ export class AnonKeyApi extends EventEmitter {
 
   /** Previous keys that still verify, newest rotation first. */
   async listPrevious (): Promise<PreviousKeyInfo[]> {
-    const snapshot = await this.call('load', () => this.options.store.load())
-    this.take(snapshot)
+    const snapshot = await this.load()
     const now = Date.now()
     return snapshot.previousKeys
       .filter((record) => isStillValid(record, now))
@@ -169,16 +168,14 @@ export class AnonKeyApi extends EventEmitter {
 
   /**
    * Hands the previous-key usage counted in this process to the store in one batch (every `usageFlushMs`, and
-   * on close). A store without recordUsage keeps nothing, so the counts then stay here as this process's totals.
-   * Counts that fail to reach the store are kept for the next batch.
+   * on close), so that every instance lists the sums. Counts that fail to reach the store are kept for the
+   * next batch.
    */
   async flushUsage (): Promise<void> {
-    const { store } = this.options
-    if (store.recordUsage === undefined) return
     const reports = this.cache.usage.take()
     if (reports.length === 0) return
     try {
-      await this.call('recordUsage', () => (store.recordUsage as NonNullable<typeof store.recordUsage>)(reports))
+      await this.call('recordUsage', () => this.options.store.update(SINGLE_PROJECT, (state) => recordUsage(state, reports)))
     } catch (error) {
       this.cache.usage.giveBack(reports)
       this.log.warn({ err: error }, 'anon key usage figures not saved; will retry')
@@ -191,8 +188,9 @@ export class AnonKeyApi extends EventEmitter {
       throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`)
     }
     const now = Date.now()
-    const outcome = await this.call('revoke', () => this.options.store.revoke({ now, fingerprint }))
-    this.take(outcome.snapshot)
+    const result = await this.update('revoke', (state) => revokePrevious(state, { name: DEFAULT_KEY_NAME, now, fingerprint }))
+    // A project without a `default` key has no previous key to revoke.
+    const outcome = isRefusal(result) ? { revoked: [] } : result
     if (fingerprint !== undefined && outcome.revoked.length === 0) {
       throw anonKeyError('NOT_FOUND', `No previous key that still verifies has the fingerprint ${fingerprint}.`)
     }
@@ -211,9 +209,11 @@ export class AnonKeyApi extends EventEmitter {
   /** @internal Subscribes to changes, loads or creates the key, and starts the fallback reload timer. */
   async start (): Promise<void> {
     try {
-      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe(() => { this.refresh() }))
+      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => {
+        if (project === SINGLE_PROJECT || project === null) this.refresh()
+      }))
       if (this.options.autoInitialize) await this.initialize()
-      else this.take(await this.call('load', () => this.options.store.load()))
+      else await this.load()
     } catch (error) {
       throw withCauseInMessage(error)
     }
@@ -257,7 +257,7 @@ export class AnonKeyApi extends EventEmitter {
 
   private async reload (): Promise<void> {
     try {
-      this.take(await this.call('load', () => this.options.store.load()))
+      await this.load()
     } catch (error) {
       this.log.error({ err: error }, 'anon key store unreachable; verifying with the last known keys')
     }
@@ -272,8 +272,23 @@ export class AnonKeyApi extends EventEmitter {
     }
   }
 
-  private take (snapshot: AnonKeySnapshot): void {
-    this.cache.apply(snapshot, Date.now())
+  /** The `default` key as the store holds it now; the cache takes it. */
+  private async load (): Promise<KeySnapshot> {
+    const snapshot = await this.call('load', () => this.options.store.load(SINGLE_PROJECT))
+    return this.take(snapshot)
+  }
+
+  /** Applies a transition to the project in the store; the cache takes the state after it. */
+  private async update<T> (operation: string, change: (state: ProjectState) => StateChange<T>): Promise<T> {
+    const { snapshot, result } = await this.call(operation, () => this.options.store.update(SINGLE_PROJECT, change))
+    this.take(snapshot)
+    return result
+  }
+
+  private take (snapshot: ProjectSnapshot): KeySnapshot {
+    const view = keySnapshot(snapshot.version, snapshot.state)
+    this.cache.apply(view, Date.now())
+    return view
   }
 
   private call<T> (operation: string, run: () => Promise<T>): Promise<T> {

@@ -1,8 +1,8 @@
-import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './key.js'
+import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './domain/key.js'
 import type { RejectionCode } from './rejection.js'
-import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './stores/retention.js'
-import type { AnonKeySnapshot, PreviousKeyRecord } from './stores/store.js'
-import { UsageCounter } from './usage-counter.js'
+import type { KeySnapshot, PreviousKeyRecord } from './domain/project.js'
+import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
+import { UsageCounter } from './domain/usage.js'
 
 /** What a request that carries a valid anon key gets as `request.anonKey`. */
 export interface AnonKeyIdentity {
@@ -55,7 +55,7 @@ export class KeyCache {
   readonly usage = new UsageCounter()
 
   /** Takes a snapshot unless it is older than the one already held. Returns whether it was taken. */
-  apply (snapshot: AnonKeySnapshot, now: number): boolean {
+  apply (snapshot: KeySnapshot, now: number): boolean {
     if (snapshot.version < this.version) return false
     this.version = snapshot.version
     this.currentKey = snapshot.currentKey

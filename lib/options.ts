@@ -1,7 +1,7 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
-import { isAnonKey } from './key.js'
+import { isAnonKey } from './domain/key.js'
 import { OptionError } from './option-errors.js'
 import { memoryStore } from './stores/memory.js'
 import type { AnonKeyStore } from './stores/store.js'
@@ -85,7 +85,7 @@ export interface ResolvedOptions {
   usageFlushMs: number
 }
 
-const STORE_METHODS = ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const
+const STORE_METHODS = ['load', 'update', 'subscribe', 'close'] as const
 
 function fail (option: string, problem: string, fix: string): never {
   throw new OptionError.INVALID_OPTION(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)

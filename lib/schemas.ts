@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { ERROR_CODES, type ErrorCode } from './errors.js'
-import { FINGERPRINT_LENGTH } from './key.js'
+import { FINGERPRINT_LENGTH } from './domain/key.js'
 
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { CaseSettings } from './conformance/case.js'
 import { initializeCases } from './conformance/initialize-cases.js'
+import { keyHandle } from './conformance/key-handle.js'
 import { notifyCases } from './conformance/notify-cases.js'
 import { retentionCases } from './conformance/retention-cases.js'
 import { revokeCases } from './conformance/revoke-cases.js'
@@ -61,6 +62,9 @@ export function storeConformanceCases (options: StoreConformanceOptions): StoreC
           opened.push(store)
           return store
         },
+        async key (namespace) {
+          return keyHandle(await this.store(namespace))
+        },
         waitFor: (what, condition) => waitFor(what, condition, timeoutMs),
         readRaw: options.readRaw ?? null
       }
@@ -86,4 +90,6 @@ async function waitFor (what: string, condition: () => boolean, timeoutMs: numbe
   }
 }
 
-export type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeChange, RevokeOutcome, RotateChange, RotateOutcome } from './stores/store.js'
+export type { AnonKeyStore, ProjectSnapshot } from './stores/store.js'
+export { keyHandle } from './conformance/key-handle.js'
+export type { KeyHandle, Rotated } from './conformance/key-handle.js'

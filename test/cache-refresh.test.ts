@@ -1,8 +1,9 @@
 import t from 'tap'
 import { startApp, useKey, assertError } from './helpers/app.js'
-import { generateAnonKey, memoryStore, type AnonKeySnapshot, type AnonKeyStore } from '../lib/index.js'
+import { generateAnonKey, memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
 import { countingStore } from './helpers/counting-store.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 /** A memoryStore whose load() can be held: it reads the state when called and answers when released. */
 function holdableStore (): AnonKeyStore & { hold: () => void, release: () => void } {
@@ -13,8 +14,8 @@ function holdableStore (): AnonKeyStore & { hold: () => void, release: () => voi
     ...base,
     hold () { gate = new Promise<void>((resolve) => { open = resolve }) },
     release () { gate = null; open() },
-    async load (): Promise<AnonKeySnapshot> {
-      const snapshot = await base.load()
+    async load (project: string): Promise<ProjectSnapshot> {
+      const snapshot = await base.load(project)
       if (gate !== null) await gate
       return snapshot
     }
@@ -63,7 +64,7 @@ t.test('refresh() picks up a change the store did not announce', async (t) => {
   const app = await startApp(t, { store, cacheTtlMs: 2 ** 31 - 1 })
   const old = (await app.anonKey.get()) as string
   const next = generateAnonKey()
-  await store.rotate({ newKey: next, now: Date.now(), expiresAt: Date.now() })
+  await keyHandle(store).rotate({ newKey: next, now: Date.now(), expiresAt: Date.now() })
   t.equal((await useKey(app, old)).statusCode, 200, 'without a notification the cache still holds the old state')
   await app.anonKey.refresh()
   t.equal((await useKey(app, next)).statusCode, 200)
@@ -74,7 +75,7 @@ t.test('the cache reloads at most cacheTtlMs after the last refresh when no noti
   const store = silentStore()
   const app = await startApp(t, { store, cacheTtlMs: 20 })
   const next = generateAnonKey()
-  await store.rotate({ newKey: next, now: Date.now(), expiresAt: Date.now() + 3_600_000 })
+  await keyHandle(store).rotate({ newKey: next, now: Date.now(), expiresAt: Date.now() + 3_600_000 })
   const deadline = Date.now() + 5000
   while ((await useKey(app, next)).statusCode !== 200 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal((await useKey(app, next)).statusCode, 200, 'the new key verifies after the fallback reload')

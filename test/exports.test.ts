@@ -9,13 +9,9 @@ import anonKey, {
   fastifyAnonKey,
   fingerprintOf,
   generateAnonKey,
-  isAnonKey,
-  pruneRetired,
-  RETIRED_RECORD_LIMIT,
-  RETIRED_RETENTION_MS,
-  revokeState,
-  rotateState
+  isAnonKey
 } from '../lib/index.js'
+import * as adapterEntry from '../lib/store.js'
 
 t.test('the default export is the plugin, named for fastify-plugin', async (t) => {
   t.equal(anonKey, fastifyAnonKey)
@@ -62,16 +58,24 @@ t.test('AnonKeyRejection renders in the contract format', async (t) => {
   t.equal(rejection.code, 'ANON_KEY_REVOKED')
 })
 
-t.test('the state transitions and retention rules are exported for store authors', async (t) => {
+t.test('the state transitions and retention rules are exported for store authors, off the main entry', async (t) => {
+  const { emptyProject, initializeProject, isRefusal, pruneProject, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, revokePrevious, rotateKey, SINGLE_PROJECT } = adapterEntry
   const key = generateAnonKey()
-  const next = generateAnonKey()
-  const rotated = rotateState({ currentKey: key, previousKeys: [] }, { newKey: next, now: 1000, expiresAt: 2000 })
-  t.same(rotated?.state.previousKeys, [{ digest: digestOf(key), rotatedAt: 1000, expiresAt: 2000, revokedAt: null }])
-  t.equal(rotateState({ currentKey: null, previousKeys: [] }, { newKey: next, now: 1, expiresAt: 1 }), null)
-  const revoked = revokeState(rotated!.state, { now: 1500 })
-  t.equal(revoked.revoked.length, 1)
-  t.same(pruneRetired(revoked.state.previousKeys, 1500 + RETIRED_RETENTION_MS), [], 'a key revoked 30 days ago is pruned')
+  const initialized = initializeProject(emptyProject(), { key, now: 500 })
+  t.ok('next' in initialized, 'initializing an empty project writes')
+  const state = (initialized as { next: adapterEntry.ProjectState }).next
+  const rotated = rotateKey(state, { name: 'default', newKey: generateAnonKey(), now: 1000, expiresAt: 2000 })
+  t.notOk(isRefusal(rotated.result))
+  const after = (rotated as { next: adapterEntry.ProjectState }).next
+  t.same(after.keys[0].previousKeys, [{ digest: digestOf(key), rotatedAt: 1000, expiresAt: 2000, revokedAt: null }])
+  t.same(rotateKey(emptyProject(), { name: 'default', newKey: key, now: 1, expiresAt: 1 }).result, { refused: 'NOT_FOUND', message: 'No anon key is named "default".' })
+  const revoked = revokePrevious(after, { name: 'default', now: 1500 })
+  const afterRevoke = (revoked as { next: adapterEntry.ProjectState }).next
+  t.same(pruneProject(afterRevoke, 1500 + RETIRED_RETENTION_MS).keys[0].previousKeys, [], 'a key revoked 30 days ago is pruned')
   t.equal(RETIRED_RECORD_LIMIT, 1000)
+  t.equal(SINGLE_PROJECT, '')
+  for (const name of ['rotateState', 'revokeState', 'pruneRetired', 'RETIRED_RETENTION_MS']) t.notOk(name in entry, `${name} is not on the main entry`)
+  for (const [name, value] of Object.entries(adapterEntry)) t.not(value, undefined, `${name} is exported from the store entry`)
 })
 
 t.test('AnonKeyApi is the class of app.anonKey, and every runtime export is defined', async (t) => {

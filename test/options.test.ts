@@ -24,7 +24,7 @@ const bad: Array<{ name: string, options: Record<string, unknown>, names: RegExp
   { name: 'a function as jwt.secret', options: { jwt: { secret: () => 'x' } }, names: /"jwt\.secret" cannot be a function/ },
   { name: 'authorize that is not a function', options: { authorize: true }, names: /"authorize" must be a function/ },
   { name: 'isAdmin that is not a function', options: { ...secret, isAdmin: 'admin' }, names: /"isAdmin" must be a function/ },
-  { name: 'a store missing methods', options: { ...secret, store: { load: async () => null } }, names: /"store" has no initialize\(\) method/ },
+  { name: 'a store missing methods', options: { ...secret, store: { load: async () => null } }, names: /"store" has no update\(\) method/ },
   { name: 'a null store', options: { ...secret, store: null }, names: /"store" has no load\(\) method/ },
   { name: 'a prefix without a leading slash', options: { ...secret, prefix: 'api' }, names: /"prefix" must be '' or a path starting with "\/"/ },
   { name: 'a prefix that is not a string', options: { ...secret, prefix: 42 }, names: /"prefix"/ },

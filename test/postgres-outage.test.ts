@@ -1,12 +1,13 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
-import { generateAnonKey } from '../lib/key.js'
+import { generateAnonKey } from '../lib/domain/key.js'
 import { postgresStore } from '../lib/stores/postgres.js'
 import { adminHeaders, currentKey, rotate, useKey } from './helpers/app.js'
 import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT, pgInstance } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const STORE_TIMEOUT_MS = 500
 /** What "within storeTimeoutMs plus a little" allows, on a shared and busy test machine. */
@@ -39,7 +40,7 @@ onPostgres(t, (t) => {
       const shortLived = await currentKey(cut)
       const now = Date.now()
       const store = postgresStore({ pool: direct, namespace, tableName })
-      const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + 1500 })
+      const outcome = await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + 1500 })
       const newKey = outcome?.snapshot.currentKey as string
       await eventually('the instance heard of the rotation before the cut', async () => (await useKey(cut, newKey)).statusCode === 200, 5000)
 
@@ -83,7 +84,7 @@ onPostgres(t, (t) => {
     const proxied = postgresStore({ pool: createPool(t, { port: proxy.port, connectionTimeoutMillis: 300 }), namespace, tableName, channel })
     const store = postgresStore({ pool: direct, namespace, tableName, channel })
     const key = generateAnonKey()
-    await store.initialize(key)
+    await keyHandle(store).initialize(key)
     await proxied.subscribe(() => {})
 
     const locker = await direct.connect()
@@ -91,13 +92,13 @@ onPostgres(t, (t) => {
     await locker.query('BEGIN')
     await locker.query(`SELECT 1 FROM "${tableName}" WHERE namespace = $1 FOR UPDATE`, [namespace])
     const now = Date.now()
-    const rotating = proxied.rotate({ newKey: generateAnonKey(), now, expiresAt: now })
+    const rotating = keyHandle(proxied).rotate({ newKey: generateAnonKey(), now, expiresAt: now })
     const waiting = async () => (await direct.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1", [`%"${tableName}"%FOR UPDATE`])).rowCount !== 0
     await eventually('the rotation waits for the row lock', waiting, 5000)
     proxy.cut('refuse')
     await t.rejects(rotating, 'the rotation fails with its connection')
     await locker.query('ROLLBACK')
-    t.equal((await store.load()).currentKey, key, 'the key is unchanged')
+    t.equal((await keyHandle(store).load()).currentKey, key, 'the key is unchanged')
 
     // The listening connection was cut too and is being retried (after 100 ms, then 200 ms): close in between.
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -117,9 +118,9 @@ onPostgres(t, (t) => {
     dropTableAtEnd(t, direct, freshTable)
     const store = postgresStore({ pool, tableName: freshTable })
     proxy.cut('refuse')
-    await t.rejects(store.load(), 'load fails while the database is unreachable')
+    await t.rejects(keyHandle(store).load(), 'load fails while the database is unreachable')
     proxy.restore()
     const key = generateAnonKey()
-    t.equal((await store.initialize(key)).currentKey, key, 'the store works once the database is back')
+    t.equal((await keyHandle(store).initialize(key)).currentKey, key, 'the store works once the database is back')
   })
 })

@@ -1,11 +1,12 @@
 import t from 'tap'
 import type { Pool } from 'pg'
-import { generateAnonKey } from '../lib/key.js'
+import { generateAnonKey } from '../lib/domain/key.js'
 import { postgresStore } from '../lib/stores/postgres.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const HOUR_MS = 60 * 60 * 1000
 
@@ -57,9 +58,9 @@ onPostgres(t, (t) => {
     dropTableAtEnd(t, pool, tableName)
     const store = postgresStore({ pool, tableName, namespace: 'app-1' })
     const [first, second] = [generateAnonKey(), generateAnonKey()]
-    await store.initialize(first)
+    await keyHandle(store).initialize(first)
     const now = Date.now()
-    const outcome = await store.rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
+    const outcome = await keyHandle(store).rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
     const { rows } = await pool.query(`SELECT * FROM "${tableName}"`)
     t.same(rows, [{ namespace: 'app-1', current_key: second, version: '2', previous_keys: [outcome?.retired] }])
     t.notOk(JSON.stringify(rows).includes(first.slice(5)), 'the old key is not in the table')
@@ -70,7 +71,7 @@ onPostgres(t, (t) => {
     const pools = Array.from({ length: 6 }, () => createPool(t, { max: 2 }))
     dropTableAtEnd(t, pools[0], tableName)
     const candidates = pools.map(() => generateAnonKey())
-    const results = await Promise.all(pools.map((pool, i) => postgresStore({ pool, tableName }).initialize(candidates[i])))
+    const results = await Promise.all(pools.map((pool, i) => keyHandle(postgresStore({ pool, tableName })).initialize(candidates[i])))
     t.equal(new Set(results.map((snapshot) => snapshot.currentKey)).size, 1, 'every instance got the same key')
     t.ok(candidates.includes(results[0].currentKey as string))
   })
@@ -81,7 +82,7 @@ onPostgres(t, (t) => {
     dropTableAtEnd(t, pool, tableName)
     const store = postgresStore({ pool, tableName: `public.${tableName}` })
     const key = generateAnonKey()
-    t.equal((await store.initialize(key)).currentKey, key)
+    t.equal((await keyHandle(store).initialize(key)).currentKey, key)
   })
 
   t.test('bad options are refused with the option named', async (t) => {
@@ -103,7 +104,7 @@ onPostgres(t, (t) => {
     const listening = postgresStore({ pool, tableName, channel })
     const changing = postgresStore({ pool, tableName, channel })
     t.teardown(() => listening.close())
-    await changing.initialize(generateAnonKey())
+    await keyHandle(changing).initialize(generateAnonKey())
     let calls = 0
     await listening.subscribe(() => { calls += 1 })
     const pid = await listenerPid(pool, channel)
@@ -114,7 +115,7 @@ onPostgres(t, (t) => {
     const newPid = await listenerPid(pool, channel)
     t.ok(newPid !== null && newPid !== pid, 'a new listening connection replaced the killed one')
     const now = Date.now()
-    await changing.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    await keyHandle(changing).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
     await eventually('a second notification', () => calls === 2, 5000)
     t.pass('a change made after the reconnect is heard')
   })
@@ -131,7 +132,7 @@ onPostgres(t, (t) => {
     await t.rejects(store.subscribe(() => {}), 'the first subscribe fails with the connection')
     let calls = 0
     await store.subscribe(() => { calls += 1 })
-    await store.initialize(generateAnonKey())
+    await keyHandle(store).initialize(generateAnonKey())
     await eventually('a notification', () => calls === 1, 5000)
     t.pass('the second subscribe hears changes')
   })
@@ -143,12 +144,12 @@ onPostgres(t, (t) => {
     const killing = killingPool(pool)
     const store = postgresStore({ pool: killing, tableName })
     const key = generateAnonKey()
-    await store.initialize(key)
+    await keyHandle(store).initialize(key)
     killing.killNext()
     const now = Date.now()
-    await t.rejects(store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS }), 'the rotation reports the failure')
-    t.equal((await store.load()).currentKey, key, 'the failed rotation changed nothing')
-    const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    await t.rejects(keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS }), 'the rotation reports the failure')
+    t.equal((await keyHandle(store).load()).currentKey, key, 'the failed rotation changed nothing')
+    const outcome = await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
     t.equal(outcome?.retired.expiresAt, now + HOUR_MS, 'the next rotation goes through')
     t.equal(pool.totalCount - pool.idleCount, 0, 'no connection is left checked out')
   })

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { adminHeaders, assertError, currentKey, listPrevious, revoke, rotate, startApp, useKey } from './helpers/app.js'
-import { fingerprintOf, generateAnonKey, memoryStore, RETIRED_RETENTION_MS } from '../lib/index.js'
+import { fingerprintOf, generateAnonKey, memoryStore, } from '../lib/index.js'
+import { RETIRED_RETENTION_MS } from '../lib/store.js'
+import { keyHandle } from '../lib/testing.js'
 
 t.test('revoking one previous key by fingerprint makes it answer ANON_KEY_REVOKED and leaves the others valid', async (t) => {
   const app = await startApp(t)
@@ -82,10 +84,10 @@ t.test('revoking all previous keys answers their count and every one answers ANO
 t.test('a key that stopped verifying 30 days ago answers plain AUTH_INVALID_CREDENTIALS', async (t) => {
   const store = memoryStore()
   const old = generateAnonKey()
-  await store.initialize(old)
+  await keyHandle(store).initialize(old)
   // Rotated with grace 0 just under 30 days ago: still remembered when the app starts, forgotten 300 ms later.
   const retiredAt = Date.now() - RETIRED_RETENTION_MS + 300
-  await store.rotate({ newKey: generateAnonKey(), now: retiredAt, expiresAt: retiredAt })
+  await keyHandle(store).rotate({ newKey: generateAnonKey(), now: retiredAt, expiresAt: retiredAt })
   const app = await startApp(t, { store })
   t.same(await app.anonKey.verify(old), { valid: false, code: 'ANON_KEY_EXPIRED' })
   while (Date.now() < retiredAt + RETIRED_RETENTION_MS) await new Promise((resolve) => setTimeout(resolve, 20))
@@ -95,9 +97,9 @@ t.test('a key that stopped verifying 30 days ago answers plain AUTH_INVALID_CRED
 t.test('a key that stopped verifying more than 30 days before start-up is forgotten', async (t) => {
   const store = memoryStore()
   const old = generateAnonKey()
-  await store.initialize(old)
+  await keyHandle(store).initialize(old)
   const retiredAt = Date.now() - RETIRED_RETENTION_MS - 1000
-  await store.rotate({ newKey: generateAnonKey(), now: retiredAt, expiresAt: retiredAt })
+  await keyHandle(store).rotate({ newKey: generateAnonKey(), now: retiredAt, expiresAt: retiredAt })
   const app = await startApp(t, { store })
   t.same(await app.anonKey.verify(old), { valid: false, code: 'AUTH_INVALID_CREDENTIALS' })
 })

@@ -7,7 +7,7 @@ import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
 import { propertySettings } from './helpers/property.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { runArbitrary, runStoreModel } from './helpers/store-model.js'
-import { fingerprintOfDigest } from '../lib/key.js'
+import { fingerprintOfDigest } from '../lib/domain/key.js'
 
 // Alone this file takes seconds; in the full suite on 2 shared cores it can pass tap's 30 s default.
 t.setTimeout(120_000)

@@ -8,6 +8,7 @@ import { runExampleScript } from './helpers/example-script.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { REDIS_URL } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 interface Instance {
   app: FastifyInstance
@@ -46,7 +47,7 @@ onRedis(t, (t) => {
     const apps = await Promise.all(Array.from({ length: 5 }, () => startInstance(t, ns)))
     const keys = await Promise.all(apps.map(currentKey))
     t.equal(new Set(keys).size, 1, `every instance serves the same key, got ${keys.map(fingerprintOf).join(', ')}`)
-    t.equal((await redisStore({ client: admin, namespace: ns }).load()).version, 1, 'one initialize won, the others found its key')
+    t.equal((await keyHandle(redisStore({ client: admin, namespace: ns })).load()).version, 1, 'one initialize won, the others found its key')
     for (const app of apps) t.equal((await useKey(app, keys[0])).statusCode, 200)
   })
 
@@ -104,7 +105,7 @@ onRedis(t, (t) => {
     t.equal(await currentKey(two), rotated.json().anonKey)
     t.equal((await useKey(two, old)).statusCode, 200, 'the previous key still verifies within its grace period')
     t.same((await listPrevious(one)).map((record) => record.fingerprint), [fingerprintOf(old)])
-    t.equal((await redisStore({ client: admin, namespace: ns }).load()).version, 2, 'no new key was made on the restart')
+    t.equal((await keyHandle(redisStore({ client: admin, namespace: ns })).load()).version, 2, 'no new key was made on the restart')
   })
 
   t.test('old-key usage seen by two instances is summed in the listing of either', async (t) => {
@@ -159,7 +160,7 @@ onRedis(t, (t) => {
     const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
     const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(answer.status, 200)
-    const stored = await redisStore({ client: admin, namespace: ns }).load()
+    const stored = await keyHandle(redisStore({ client: admin, namespace: ns })).load()
     t.equal(((await answer.json()) as { anonKey: string }).anonKey, stored.currentKey, 'the key it serves is the one in Redis')
     t.equal(await run.stop(), 0, 'closes the app, the store and its client, and exits cleanly')
   })

@@ -6,6 +6,7 @@ import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './help
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const STORE_TIMEOUT_MS = 500
 /** "Plus a little": what a 503 may take beyond storeTimeoutMs on a busy two-core machine. */
@@ -62,7 +63,7 @@ onRedis(t, (t) => {
       const previous = await currentKey(one)
       const current = generateAnonKey()
       const expiresAt = Date.now() + 2500
-      await redisStore({ client: admin, namespace: ns }).rotate({ newKey: current, now: Date.now(), expiresAt })
+      await keyHandle(redisStore({ client: admin, namespace: ns })).rotate({ newKey: current, now: Date.now(), expiresAt })
       for (const app of [one, two]) await eventually('both instances to hear the rotation', async () => (await useKey(app, current)).statusCode === 200, 2000)
 
       proxy.cut(mode)

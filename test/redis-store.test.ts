@@ -7,6 +7,7 @@ import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, 
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -42,10 +43,10 @@ onRedis(t, (t) => {
     listener.on('message', (channel: string) => heard.push(channel))
     await listener.subscribe(`{fastify-anon-key:${ns}}:changes`)
 
-    await store.initialize(generateAnonKey())
+    await keyHandle(store).initialize(generateAnonKey())
     const now = Date.now()
-    await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
-    await store.revoke({ now: now + 1 })
+    await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    await keyHandle(store).revoke({ now: now + 1 })
 
     t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`], 'the namespace is one key, named with the hash tag')
     t.equal(await admin.type(`{fastify-anon-key:${ns}}:state`), 'hash')
@@ -57,7 +58,7 @@ onRedis(t, (t) => {
   t.test('keyPrefix renames the hash tag', async (t) => {
     const ns = namespace('prefix')
     const store = redisStore({ client: redisClient(t), namespace: ns, keyPrefix: 'myapp-keys' })
-    await store.initialize(generateAnonKey())
+    await keyHandle(store).initialize(generateAnonKey())
     t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}}:state`])
     t.same(await keysOf(admin, ns), [], 'nothing is written under the default prefix')
     await admin.del(`{myapp-keys:${ns}}:state`)
@@ -70,7 +71,7 @@ onRedis(t, (t) => {
     let calls = 0
     await store.subscribe(() => { calls += 1 })
     const key = generateAnonKey()
-    await store.initialize(key)
+    await keyHandle(store).initialize(key)
     await eventually('a notification', () => calls > 0, 5000)
     t.equal(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}}:state`, 'current'), key, 'the state is under the client\'s prefix, hash tag intact')
     await admin.del(`app_${ns}:{fastify-anon-key:${ns}}:state`)
@@ -87,13 +88,13 @@ onRedis(t, (t) => {
     const ns = namespace('digests')
     const store = redisStore({ client: redisClient(t), namespace: ns })
     const keys = Array.from({ length: 5 }, () => generateAnonKey())
-    await store.initialize(keys[0])
+    await keyHandle(store).initialize(keys[0])
     let now = Date.now()
     for (const key of keys.slice(1)) {
       now += 1
-      await store.rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
+      await keyHandle(store).rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
     }
-    await store.revoke({ now: now + 1, fingerprint: fingerprintOf(keys[1]) })
+    await keyHandle(store).revoke({ now: now + 1, fingerprint: fingerprintOf(keys[1]) })
 
     const dump = await dumpOf(admin, ns)
     for (const retired of keys.slice(0, -1)) {
@@ -101,7 +102,7 @@ onRedis(t, (t) => {
       t.ok(dump.includes(sha256(retired)), 'a retired key has no digest record')
     }
     t.ok(dump.includes(keys[4]), 'the current key is stored so GET can return it')
-    const loaded = await store.load()
+    const loaded = await keyHandle(store).load()
     t.equal(loaded.currentKey, keys[4])
     t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
   })
@@ -110,24 +111,24 @@ onRedis(t, (t) => {
     const ns = namespace('usage')
     const [one, two] = [redisStore({ client: redisClient(t), namespace: ns }), redisStore({ client: redisClient(t), namespace: ns })]
     const [first, second] = [generateAnonKey(), generateAnonKey()]
-    await one.initialize(first)
+    await keyHandle(one).initialize(first)
     const now = Date.now()
-    await one.rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
+    await keyHandle(one).rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
     const digest = sha256(first)
     const unknown = sha256(generateAnonKey())
-    await one.recordUsage?.([{ digest, requests: 3, lastSeenAt: now + 20 }, { digest: unknown, requests: 7, lastSeenAt: now }])
-    await two.recordUsage?.([{ digest, requests: 2, lastSeenAt: now + 10 }])
-    await two.recordUsage?.([])
-    const [record] = (await one.load()).previousKeys
+    await keyHandle(one).recordUsage([{ digest, requests: 3, lastSeenAt: now + 20 }, { digest: unknown, requests: 7, lastSeenAt: now }])
+    await keyHandle(two).recordUsage([{ digest, requests: 2, lastSeenAt: now + 10 }])
+    await keyHandle(two).recordUsage([])
+    const [record] = (await keyHandle(one).load()).previousKeys
     t.same(record, { digest, rotatedAt: now, expiresAt: now + HOUR_MS, revokedAt: null, requests: 5, lastSeenAt: now + 20 })
     t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), { [`requests:${digest}`]: '5', [`lastSeenAt:${digest}`]: String(now + 20) }, 'nothing is kept for a digest the store does not hold')
-    t.equal((await one.load()).version, 2, 'usage is not a change of the key: no new version')
+    t.equal((await keyHandle(one).load()).version, 2, 'usage is not a change of the key: no new version')
 
-    const revoked = await two.revoke({ now: now + 1 })
+    const revoked = await keyHandle(two).revoke({ now: now + 1 })
     t.same(revoked.revoked.map((entry) => entry.requests), [5], 'a revoked key keeps its figures')
     const later = now + 40 * 24 * HOUR_MS
-    await two.rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
-    t.same((await one.load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
+    await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
+    t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
     t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), {}, 'and its usage figures with it')
     t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`])
   })
@@ -135,13 +136,13 @@ onRedis(t, (t) => {
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {
     const ns = namespace('noscript')
     const store = redisStore({ client: redisClient(t), namespace: ns })
-    await store.initialize(generateAnonKey())
+    await keyHandle(store).initialize(generateAnonKey())
     await admin.script('FLUSH')
     const now = Date.now()
-    const outcome = await store.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+    const outcome = await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
     t.equal(outcome?.snapshot.version, 2, 'the rotation went through with the script sent whole')
-    await store.revoke({ now: now + 1 })
-    t.equal((await store.load()).version, 3, 'and the script is cached again')
+    await keyHandle(store).revoke({ now: now + 1 })
+    t.equal((await keyHandle(store).load()).version, 3, 'and the script is cached again')
   })
 
   t.test('a client that may not run scripts gets the error, not a retry loop', async (t) => {
@@ -151,8 +152,8 @@ onRedis(t, (t) => {
     await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-evalsha', '-eval')
     t.teardown(() => admin.call('ACL', 'DELUSER', user))
     const store = redisStore({ client: redisClient(t, { username: user, password }), namespace: ns })
-    t.equal((await store.load()).currentKey, null, 'reading works')
-    await t.rejects(store.initialize(generateAnonKey()), /NOPERM/)
+    t.equal((await keyHandle(store).load()).currentKey, null, 'reading works')
+    await t.rejects(keyHandle(store).initialize(generateAnonKey()), /NOPERM/)
   })
 
   t.test('the listening connection is opened on first subscribe and closed with the last listener; the client is never closed', async (t) => {
@@ -184,9 +185,9 @@ onRedis(t, (t) => {
       t.teardown(() => store.close())
       let calls = 0
       await store.subscribe(() => { calls += 1 })
-      await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
+      await keyHandle(redisStore({ client: redisClient(t), namespace: ns })).initialize(generateAnonKey())
       await eventually('a notification', () => calls > 0, 5000)
-      t.equal((await store.load()).version, 1)
+      t.equal((await keyHandle(store).load()).version, 1)
     })
   }
 
@@ -225,7 +226,7 @@ onRedis(t, (t) => {
     proxy.restore()
     let calls = 0
     await store.subscribe(() => { calls += 1 })
-    await redisStore({ client: redisClient(t), namespace: ns }).initialize(generateAnonKey())
+    await keyHandle(redisStore({ client: redisClient(t), namespace: ns })).initialize(generateAnonKey())
     await eventually('a notification', () => calls > 0, 5000)
     t.pass('notifications flow after the failed first attempt')
   })
@@ -238,19 +239,19 @@ onRedis(t, (t) => {
       const store = redisStore({ client: redisClient(t, { ...options, retryStrategy: () => 50 }, proxiedUrl(proxy.port)), namespace: ns })
       t.teardown(() => store.close())
       const other = redisStore({ client: redisClient(t), namespace: ns })
-      await other.initialize(generateAnonKey())
+      await keyHandle(other).initialize(generateAnonKey())
       let calls = 0
       await store.subscribe(() => { calls += 1 })
 
       proxy.cut()
       const now = Date.now()
-      await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
+      await keyHandle(other).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
       t.equal(calls, 0, 'the change made during the cut cannot be heard')
       proxy.restore()
       await eventually('a notification after the reconnect', () => calls > 0, 5000)
       t.equal(calls, 1, 'told once after reconnecting, so the missed rotation is picked up')
 
-      await other.revoke({ now: now + 1 })
+      await keyHandle(other).revoke({ now: now + 1 })
       await eventually('the next change to be heard through the restored subscription', () => calls > 1, 5000)
       t.pass('the subscription survived the cut')
     })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { assertError, currentKey, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
 import { fingerprintOf, generateAnonKey, memoryStore } from '../lib/index.js'
+import { keyHandle } from '../lib/testing.js'
 
 const HOUR_MS = 60 * 60 * 1000
 
@@ -104,10 +105,10 @@ t.test('GET /previous lists the newest rotation first', async (t) => {
 t.test('a cached previous key stops verifying the moment its grace ends, without any reload', async (t) => {
   const store = memoryStore()
   const old = generateAnonKey()
-  await store.initialize(old)
+  await keyHandle(store).initialize(old)
   // A rotation whose grace ends 200 ms from now, made straight on the store before the app starts.
   const expiresAt = Date.now() + 200
-  await store.rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt })
+  await keyHandle(store).rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt })
   const app = await startApp(t, { store, cacheTtlMs: 2 ** 31 - 1 })
   t.same(await app.anonKey.verify(old), { valid: true, role: 'anon', fingerprint: fingerprintOf(old), expiresAt: new Date(expiresAt).toISOString() })
   t.equal((await useKey(app, old)).statusCode, 200, 'the previous key verifies during its grace')

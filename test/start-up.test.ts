@@ -2,6 +2,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { adminHeaders, assertError, buildApp, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { generateAnonKey, memoryStore, type AnonKeyStore } from '../lib/index.js'
+import { keyHandle } from '../lib/testing.js'
 
 t.test('initialKey is stored on start when the store holds no key', async (t) => {
   const initialKey = generateAnonKey()
@@ -13,7 +14,7 @@ t.test('initialKey is stored on start when the store holds no key', async (t) =>
 t.test('initialKey does not replace a key the store already holds', async (t) => {
   const store = memoryStore()
   const existing = generateAnonKey()
-  await store.initialize(existing)
+  await keyHandle(store).initialize(existing)
   const app = await startApp(t, { store, initialKey: generateAnonKey() })
   t.equal(await currentKey(app), existing)
 })
@@ -32,7 +33,7 @@ t.test('a restarted app keeps the key of its store', async (t) => {
 t.test('with autoInitialize false no key is made and no key verifies', async (t) => {
   const store = memoryStore()
   const app = await startApp(t, { store, autoInitialize: false })
-  t.equal((await store.load()).currentKey, null, 'the store still holds no key')
+  t.equal((await keyHandle(store).load()).currentKey, null, 'the store still holds no key')
   assertError(t, await useKey(app, generateAnonKey()), 401, 'AUTH_INVALID_CREDENTIALS')
   t.same(await app.anonKey.verify(generateAnonKey()), { valid: false, code: 'AUTH_INVALID_CREDENTIALS' })
 })
@@ -40,7 +41,7 @@ t.test('with autoInitialize false no key is made and no key verifies', async (t)
 t.test('with autoInitialize false an app loads the key the store already holds', async (t) => {
   const store = memoryStore()
   const key = generateAnonKey()
-  await store.initialize(key)
+  await keyHandle(store).initialize(key)
   const app = await startApp(t, { store, autoInitialize: false })
   t.equal((await useKey(app, key)).statusCode, 200)
 })
@@ -52,7 +53,7 @@ t.test('ten apps sharing one memoryStore and starting at once end with one and t
   await Promise.all(apps.map((app) => app.ready()))
   const keys = await Promise.all(apps.map((app) => currentKey(app)))
   t.equal(new Set(keys).size, 1, `apps should agree on one key; got ${new Set(keys).size}`)
-  t.same((await store.load()).previousKeys, [], 'no key was made and thrown away as a previous key')
+  t.same((await keyHandle(store).load()).previousKeys, [], 'no key was made and thrown away as a previous key')
 })
 
 t.test("apps sharing one memoryStore see each other's rotations at once", async (t) => {
@@ -79,7 +80,7 @@ t.test('two memory stores never share keys', async (t) => {
 })
 
 t.test('a store that fails on start makes ready() reject with STORE_UNAVAILABLE, naming the cause', async (t) => {
-  const store: AnonKeyStore = { ...memoryStore(), initialize: async () => { throw new Error('connection refused') } }
+  const store: AnonKeyStore = { ...memoryStore(), update: async () => { throw new Error('connection refused') } }
   const app = Fastify()
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
   await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: 'The key store failed during initialize: connection refused' })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { memoryStore } from '../lib/index.js'
-import type { AnonKeyStore, PreviousKeyRecord } from '../lib/stores/store.js'
-import { rotateState, type KeyState } from '../lib/stores/transitions.js'
+import { emptyProject, type ProjectSnapshot } from '../lib/store.js'
+import type { AnonKeyStore } from '../lib/stores/store.js'
 import { runStoreConformance, storeConformanceCases, type StoreConformanceOptions } from '../lib/testing.js'
 
 /** One memoryStore per namespace: every "instance" the suite asks for shares it, as apps in one process would. */
@@ -13,7 +13,7 @@ function memoryBackend (): StoreConformanceOptions {
   }
   return {
     createStore: storeFor,
-    readRaw: async (namespace) => JSON.stringify(await storeFor(namespace).load())
+    readRaw: async (namespace) => JSON.stringify(await storeFor(namespace).load(''))
   }
 }
 
@@ -37,49 +37,36 @@ t.test('the suite fails a store that keeps old keys readable', async (t) => {
   const written: string[] = []
   const leaky = async (namespace: string): Promise<AnonKeyStore> => {
     const store = await backend.createStore(namespace)
+    // Keeps a copy of every document written, as a backend with a write-ahead log in plain text would.
     return {
       ...store,
-      initialize: async (key) => { written.push(key); return store.initialize(key) },
-      rotate: async (change) => { written.push(change.newKey); return store.rotate(change) }
+      update: async (project, change) => {
+        const outcome = await store.update(project, change)
+        written.push(JSON.stringify(outcome.snapshot.state))
+        return outcome
+      }
     }
   }
   const check = conformanceCase({ createStore: leaky, readRaw: async () => written.join('\n') }, /^rotate makes the new key current/)
   await t.rejects(check.run(), /a previous key can be read back in plain text/)
 })
 
-t.test('the suite fails a store whose rotations are not atomic', async (t) => {
-  // Reads the state, waits, then writes what it computed: concurrent rotations overwrite each other.
-  const shared = new Map<string, { state: KeyState, version: number }>()
-  const racy = (namespace: string): AnonKeyStore => {
-    if (!shared.has(namespace)) shared.set(namespace, { state: { currentKey: null, previousKeys: [] }, version: 0 })
-    const data = shared.get(namespace) as { state: KeyState, version: number }
-    const snapshot = () => ({ version: data.version, ...data.state })
-    return {
-      ...memoryStore({ namespace }),
-      load: async () => snapshot(),
-      initialize: async (key) => {
-        if (data.state.currentKey === null) data.state = { currentKey: key, previousKeys: [] }
-        return snapshot()
-      },
-      rotate: async (change) => {
-        const read = data.state
-        await new Promise((resolve) => setTimeout(resolve, 5))
-        const result = rotateState(read, change) as { state: KeyState, retired: PreviousKeyRecord }
-        data.state = result.state
-        data.version += 1
-        return { snapshot: snapshot(), retired: result.retired }
-      }
+t.test('the suite fails a store whose updates are not atomic', async (t) => {
+  // Reads the document, waits, then writes what it computed: concurrent updates overwrite each other.
+  const shared = new Map<string, ProjectSnapshot>()
+  const racy = (namespace: string): AnonKeyStore => ({
+    ...memoryStore({ namespace }),
+    load: async () => shared.get(namespace) ?? { version: 0, state: emptyProject() },
+    update: async (project, change) => {
+      const read = shared.get(namespace) ?? { version: 0, state: emptyProject() }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const step = change(read.state)
+      if (!('next' in step)) return { snapshot: read, result: step.result }
+      const snapshot = { version: read.version + 1, state: step.next }
+      shared.set(namespace, snapshot)
+      return { snapshot, result: step.result }
     }
-  }
+  })
   const check = conformanceCase({ createStore: racy, concurrency: 4 }, /^concurrent rotations/)
   await t.rejects(check.run(), /the final current key|a previous key was lost|two rotations retired the same key|never retired/)
-})
-
-t.test('the usage case passes a store without the optional recordUsage', async (t) => {
-  const withoutUsage = (namespace: string): AnonKeyStore => {
-    const { recordUsage, ...rest } = memoryStore({ namespace })
-    return rest
-  }
-  await conformanceCase({ createStore: withoutUsage }, /^recordUsage/).run()
-  t.pass('nothing to check, nothing refused')
 })

@@ -1,6 +1,7 @@
 import { mock } from 'node:test'
 import t, { type Test } from 'tap'
-import { memoryStore, RETIRED_RETENTION_MS } from '../lib/index.js'
+import { memoryStore } from '../lib/index.js'
+import { RETIRED_RETENTION_MS } from '../lib/store.js'
 import { bearer, rotate, startApp } from './helpers/app.js'
 import { CLOCK_START, HOUR_MS } from './helpers/clock.js'
 import { countingStore } from './helpers/counting-store.js'

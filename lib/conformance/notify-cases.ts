@@ -10,9 +10,9 @@ export const notifyCases: StoreCase[] = [
     name: 'subscribe hears every change, made through this instance or another one on the namespace',
     async run (tools) {
       const namespace = tools.namespace()
-      const [listening, changing] = [await tools.store(namespace), await tools.store(namespace)]
+      const [listening, changing] = [await tools.key(namespace), await tools.key(namespace)]
       const heard = counter()
-      await listening.subscribe(heard.listener)
+      await listening.store.subscribe(heard.listener)
       const now = Date.now()
       const changes: Array<[string, () => Promise<unknown>]> = [
         ['initialize', () => changing.initialize(keys(1)[0])],
@@ -31,10 +31,10 @@ export const notifyCases: StoreCase[] = [
     name: 'unsubscribe stops the calls to that listener only',
     async run (tools) {
       const { store: listening, namespace } = await storeWithKey(tools)
-      const changing = await tools.store(namespace)
+      const changing = await tools.key(namespace)
       const [stopped, kept] = [counter(), counter()]
-      const unsubscribe = await listening.subscribe(stopped.listener)
-      await listening.subscribe(kept.listener)
+      const unsubscribe = await listening.store.subscribe(stopped.listener)
+      await listening.store.subscribe(kept.listener)
       await unsubscribe()
       const now = Date.now()
       await changing.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS })
@@ -49,8 +49,8 @@ export const notifyCases: StoreCase[] = [
       const one = await storeWithKey(tools)
       const two = await storeWithKey(tools)
       const [heardOne, heardTwo] = [counter(), counter()]
-      await one.store.subscribe(heardOne.listener)
-      await two.store.subscribe(heardTwo.listener)
+      await one.store.store.subscribe(heardOne.listener)
+      await two.store.store.subscribe(heardTwo.listener)
       const now = Date.now()
       await one.store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS })
       await one.store.revoke({ now: now + 1 })
@@ -66,16 +66,16 @@ export const notifyCases: StoreCase[] = [
     name: 'close stops notifications and leaves the shared data in place',
     async run (tools) {
       const { store: closing, namespace, key } = await storeWithKey(tools)
-      const changing = await tools.store(namespace)
+      const changing = await tools.key(namespace)
       const heard = counter()
-      await closing.subscribe(heard.listener)
-      await closing.close()
+      await closing.store.subscribe(heard.listener)
+      await closing.store.close()
       const now = Date.now()
       const outcome = await changing.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS })
       assert.ok(outcome !== null, 'closing one instance lost the key of the others')
       await sleep(SILENCE_MS)
       assert.equal(heard.calls, 0, 'a listener was called after close')
-      const reopened = await tools.store(namespace)
+      const reopened = await tools.key(namespace)
       assert.equal((await reopened.load()).currentKey, outcome.snapshot.currentKey, 'a store opened after close does not see the data')
       assert.notEqual(outcome.snapshot.currentKey, key, 'the rotation did not happen')
     }

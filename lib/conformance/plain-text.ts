@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import type { AnonKeySnapshot } from '../stores/store.js'
+import type { KeySnapshot } from '../domain/project.js'
 import type { CaseTools } from './tools.js'
 
 /** Fails when a retired key can be read back from a snapshot or from what the backend holds. */
-export async function assertNotStoredInPlain (tools: CaseTools, namespace: string, snapshots: AnonKeySnapshot[], retiredKeys: string[]): Promise<void> {
+export async function assertNotStoredInPlain (tools: CaseTools, namespace: string, snapshots: KeySnapshot[], retiredKeys: string[]): Promise<void> {
   const texts = snapshots.map((snapshot) => JSON.stringify(snapshot))
   if (tools.readRaw !== null) texts.push(await tools.readRaw(namespace))
   for (const key of retiredKeys) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from '../stores/retention.js'
-import type { RotateOutcome } from '../stores/store.js'
+import { RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from '../domain/retention.js'
+import type { Rotated } from './key-handle.js'
 import type { StoreCase } from './case.js'
 import { HOUR_MS, keys, storeWithKey } from './tools.js'
-import { fingerprintOfDigest } from '../key.js'
+import { fingerprintOfDigest } from '../domain/key.js'
 
 export const retentionCases: StoreCase[] = [
   {
@@ -11,12 +11,12 @@ export const retentionCases: StoreCase[] = [
     async run (tools) {
       const { store } = await storeWithKey(tools)
       const start = Date.now()
-      const { retired } = await store.rotate({ newKey: keys(1)[0], now: start, expiresAt: start }) as RotateOutcome
+      const { retired } = await store.rotate({ newKey: keys(1)[0], now: start, expiresAt: start }) as Rotated
       const edge = start + RETIRED_RETENTION_MS - 1
-      const kept = await store.rotate({ newKey: keys(1)[0], now: edge, expiresAt: edge + HOUR_MS }) as RotateOutcome
+      const kept = await store.rotate({ newKey: keys(1)[0], now: edge, expiresAt: edge + HOUR_MS }) as Rotated
       assert.ok(kept.snapshot.previousKeys.some((record) => record.digest === retired.digest), 'a retired key was pruned before the retention period ended')
       const after = start + RETIRED_RETENTION_MS
-      const pruned = await store.rotate({ newKey: keys(1)[0], now: after, expiresAt: after + HOUR_MS }) as RotateOutcome
+      const pruned = await store.rotate({ newKey: keys(1)[0], now: after, expiresAt: after + HOUR_MS }) as Rotated
       assert.ok(!pruned.snapshot.previousKeys.some((record) => record.digest === retired.digest), 'a retired key outlived the retention period')
       assert.equal(pruned.snapshot.previousKeys.length, 2, 'a previous key that still verifies was pruned')
     }
@@ -28,7 +28,7 @@ export const retentionCases: StoreCase[] = [
       const start = Date.now()
       const retired: string[] = []
       for (let i = 0; i < RETIRED_RECORD_LIMIT + 2; i++) {
-        const outcome = await store.rotate({ newKey: keys(1)[0], now: start + i, expiresAt: start + i }) as RotateOutcome
+        const outcome = await store.rotate({ newKey: keys(1)[0], now: start + i, expiresAt: start + i }) as Rotated
         retired.push(outcome.retired.digest)
       }
       const digests = (await store.load()).previousKeys.map((record) => record.digest)
@@ -39,13 +39,13 @@ export const retentionCases: StoreCase[] = [
   {
     name: 'version grows on every change',
     async run (tools) {
-      const store = await tools.store(tools.namespace())
+      const store = await tools.key(tools.namespace())
       const now = Date.now()
       const versions = [(await store.load()).version]
       versions.push((await store.initialize(keys(1)[0])).version)
-      const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS }) as RotateOutcome
+      const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS }) as Rotated
       versions.push(first.snapshot.version)
-      versions.push((await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + HOUR_MS }) as RotateOutcome).snapshot.version)
+      versions.push((await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + HOUR_MS }) as Rotated).snapshot.version)
       versions.push((await store.revoke({ now: now + 2, fingerprint: fingerprintOfDigest(first.retired.digest) })).snapshot.version)
       versions.push((await store.revoke({ now: now + 3 })).snapshot.version)
       for (let i = 1; i < versions.length; i++) assert.ok(versions[i] > versions[i - 1], `version did not grow: ${versions.join(', ')}`)

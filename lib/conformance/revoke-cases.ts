@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
-import { fingerprintOf, fingerprintOfDigest } from '../key.js'
-import type { AnonKeyStore, PreviousKeyRecord, RotateOutcome } from '../stores/store.js'
+import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
+import type { PreviousKeyRecord } from '../domain/project.js'
+import type { KeyHandle, Rotated } from './key-handle.js'
 import type { StoreCase } from './case.js'
 import { HOUR_MS, keys, storeWithKey } from './tools.js'
 
 /** Two rotations with a grace period: two previous keys that still verify, oldest first. */
-async function twoPreviousKeys (store: AnonKeyStore, now: number): Promise<PreviousKeyRecord[]> {
-  const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS }) as RotateOutcome
-  const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + 2 * HOUR_MS }) as RotateOutcome
+async function twoPreviousKeys (store: KeyHandle, now: number): Promise<PreviousKeyRecord[]> {
+  const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS }) as Rotated
+  const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + 2 * HOUR_MS }) as Rotated
   return [first.retired, second.retired]
 }
 
@@ -59,7 +60,7 @@ export const revokeCases: StoreCase[] = [
     async run (tools) {
       const { store } = await storeWithKey(tools)
       const now = Date.now()
-      const { retired } = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now }) as RotateOutcome
+      const { retired } = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now }) as Rotated
       assert.deepEqual((await store.revoke({ now, fingerprint: fingerprintOfDigest(retired.digest) })).revoked, [], 'an expired key was revoked')
       assert.deepEqual((await store.revoke({ now })).revoked, [], 'revoke all revoked an expired key')
       assert.deepEqual((await store.load()).previousKeys, [retired], 'the expired key\'s record changed')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { digestOf } from '../key.js'
-import type { RotateOutcome } from '../stores/store.js'
+import { digestOf } from '../domain/key.js'
+import type { Rotated } from './key-handle.js'
 import type { StoreCase } from './case.js'
 import { assertNotStoredInPlain } from './plain-text.js'
 import { HOUR_MS, keys, storeWithKey } from './tools.js'
@@ -26,7 +26,7 @@ export const rotateCases: StoreCase[] = [
   {
     name: 'rotate on an empty store resolves to null and stores nothing',
     async run (tools) {
-      const store = await tools.store(tools.namespace())
+      const store = await tools.key(tools.namespace())
       const now = Date.now()
       assert.equal(await store.rotate({ newKey: keys(1)[0], now, expiresAt: now }), null, 'rotate on an empty store did not resolve to null')
       const snapshot = await store.load()
@@ -39,8 +39,8 @@ export const rotateCases: StoreCase[] = [
     async run (tools) {
       const { store } = await storeWithKey(tools)
       const now = Date.now()
-      const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + 2 * HOUR_MS }) as RotateOutcome
-      const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + 1 }) as RotateOutcome
+      const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + 2 * HOUR_MS }) as Rotated
+      const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + 1 }) as Rotated
       const kept = second.snapshot.previousKeys.find((record) => record.digest === first.retired.digest)
       assert.deepEqual(kept, first.retired, 'the first previous key changed when the next rotation happened')
       assert.equal(second.snapshot.previousKeys.length, 2, 'a previous key was lost')
@@ -50,7 +50,7 @@ export const rotateCases: StoreCase[] = [
     name: 'concurrent rotations from two instances give distinct keys, one current, and lose nothing',
     async run (tools, settings) {
       const { store: first, namespace, key: initialKey } = await storeWithKey(tools)
-      const stores = [first, await tools.store(namespace)]
+      const stores = [first, await tools.key(namespace)]
       const newKeys = keys(settings.concurrency)
       const now = Date.now()
       const outcomes = await Promise.all(newKeys.map((newKey, i) =>

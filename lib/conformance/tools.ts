@@ -1,5 +1,6 @@
-import { generateAnonKey } from '../key.js'
+import { generateAnonKey } from '../domain/key.js'
 import type { AnonKeyStore } from '../stores/store.js'
+import type { KeyHandle } from './key-handle.js'
 
 /** What a conformance case gets: fresh namespaces, stores on them, and a bounded wait. */
 export interface CaseTools {
@@ -7,6 +8,8 @@ export interface CaseTools {
   namespace (): string
   /** A store on `namespace`, closed when the case ends. Two calls with one namespace share the same data. */
   store (namespace: string): Promise<AnonKeyStore>
+  /** The single project's `default` key on a new store on `namespace` (closed when the case ends). */
+  key (namespace: string): Promise<KeyHandle>
   /** Resolves once `condition()` holds; throws after the suite's notification timeout. */
   waitFor (what: string, condition: () => boolean): Promise<void>
   /** Everything the backend holds for `namespace`, as text, when the suite was given `readRaw`. */
@@ -20,17 +23,24 @@ export function keys (count: number): string[] {
   return Array.from({ length: count }, () => generateAnonKey())
 }
 
-/** A store that already holds `key` as its current key. */
-export async function storeWithKey (tools: CaseTools, key = generateAnonKey()): Promise<{ store: AnonKeyStore, namespace: string, key: string }> {
+/** A store whose single project already holds `key` as its `default` key. */
+export async function storeWithKey (tools: CaseTools, key = generateAnonKey()): Promise<{ store: KeyHandle, namespace: string, key: string }> {
   const namespace = tools.namespace()
-  const store = await tools.store(namespace)
+  const store = await tools.key(namespace)
   await store.initialize(key)
   return { store, namespace, key }
 }
 
-/** Counts calls, for subscribe checks. */
-export function counter (): { calls: number, listener: () => void } {
-  const count = { calls: 0, listener: () => { count.calls += 1 } }
+/** Counts calls, for subscribe checks, and remembers the projects heard. */
+export function counter (): { calls: number, projects: Array<string | null>, listener: (project: string | null) => void } {
+  const count = {
+    calls: 0,
+    projects: [] as Array<string | null>,
+    listener: (project: string | null) => {
+      count.calls += 1
+      count.projects.push(project)
+    }
+  }
   return count
 }
 

@@ -1,5 +1,5 @@
-import type { AnonKeySnapshot, AnonKeyStore } from './store.js'
-import { revokeState, rotateState, type KeyState } from './transitions.js'
+import { emptyProject, type ProjectState } from '../domain/project.js'
+import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
 
@@ -13,52 +13,37 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * The reference store: one process, nothing persisted. Every operation runs synchronously between two awaits,
- * which makes it atomic. Apps that share one memoryStore() share its key and hear each other's changes at once.
+ * The reference store: one process, nothing persisted. One Map from project to its document and version;
+ * `update` runs synchronously between two awaits, which makes it atomic. Apps that share one memoryStore()
+ * share its keys and hear each other's changes at once.
  */
 export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
-  let state: KeyState = { currentKey: null, previousKeys: [] }
-  let version = 0
-  const listeners = new Set<() => void>()
+  const namespace = options.namespace ?? 'default'
+  const projects = new Map<string, ProjectSnapshot>()
+  const listeners = new Set<(project: string | null) => void>()
 
-  function snapshot (): AnonKeySnapshot {
-    return { version, currentKey: state.currentKey, previousKeys: state.previousKeys.map((record) => ({ ...record })) }
+  function snapshot (project: string): ProjectSnapshot {
+    const held = projects.get(project)
+    // A copy, so that a caller who changes what it got changes nothing here.
+    return held === undefined ? { version: 0, state: emptyProject() } : structuredClone(held)
   }
 
-  function commit (next: KeyState): AnonKeySnapshot {
-    state = next
-    version += 1
-    for (const listener of listeners) queueMicrotask(listener)
-    return snapshot()
+  function write (project: string, version: number, state: ProjectState, announce: boolean): ProjectSnapshot {
+    projects.set(project, { version, state: structuredClone(state) })
+    if (announce) for (const listener of listeners) queueMicrotask(() => listener(project))
+    return snapshot(project)
   }
 
   const store: AnonKeyStore = {
-    namespace: options.namespace ?? 'default',
-    async load () {
-      return snapshot()
+    namespace,
+    async load (project) {
+      return snapshot(project)
     },
-    async initialize (key) {
-      if (state.currentKey !== null) return snapshot()
-      return commit({ currentKey: key, previousKeys: state.previousKeys })
-    },
-    async rotate (change) {
-      const result = rotateState(state, change)
-      if (result === null) return null
-      return { snapshot: commit(result.state), retired: result.retired }
-    },
-    async revoke (change) {
-      const result = revokeState(state, change)
-      if (result.revoked.length === 0) return { snapshot: snapshot(), revoked: [] }
-      return { snapshot: commit(result.state), revoked: result.revoked }
-    },
-    async recordUsage (reports) {
-      const byDigest = new Map(state.previousKeys.map((record) => [record.digest, record]))
-      for (const report of reports) {
-        const record = byDigest.get(report.digest)
-        if (record === undefined) continue
-        record.requests = (record.requests ?? 0) + report.requests
-        record.lastSeenAt = Math.max(record.lastSeenAt ?? 0, report.lastSeenAt)
-      }
+    async update (project, change) {
+      const before = snapshot(project)
+      const step = change(before.state)
+      if (!('next' in step)) return { snapshot: before, result: step.result }
+      return { snapshot: write(project, before.version + 1, step.next, step.announce !== false), result: step.result }
     },
     async subscribe (listener) {
       listeners.add(listener)

@@ -1,10 +1,10 @@
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
 import { PgListener } from './postgres-listener.js'
 import { OptionError } from '../option-errors.js'
 import { checkStoreOptions, requireMethods } from './store-options.js'
-import type { AnonKeySnapshot, AnonKeyStore } from './store.js'
-import { revokeState, rotateState, type KeyState } from './transitions.js'
+import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 export interface PostgresStoreOptions {
   /**
@@ -16,18 +16,16 @@ export interface PostgresStoreOptions {
   pool: PgPool
   /** Separates apps that share one database. Default: 'default'. */
   namespace?: string
-  /** The table, created on first use: `name` or `schema.name`. Default: 'anon_key_store'. */
+  /** The table, created on first use: `name` or `schema.name`. Default: 'anon_key_projects'. */
   tableName?: string
-  /** The LISTEN/NOTIFY channel; the payload is the namespace. Default: 'anon_key_changes'. */
+  /** The table release 0.1 wrote, read once to migrate a namespace: `name` or `schema.name`. Default: 'anon_key_store'. */
+  legacyTableName?: string
+  /** The LISTEN/NOTIFY channel; the payload is `[namespace, project]` as JSON. Default: 'anon_key_changes'. */
   channel?: string
 }
 
-type Row = { current_key: string, version: string, previous_keys: KeyState['previousKeys'] }
-
-function snapshotOf (row: Row | undefined): AnonKeySnapshot {
-  if (row === undefined) return { version: 0, currentKey: null, previousKeys: [] }
-  return { version: Number(row.version), currentKey: row.current_key, previousKeys: row.previous_keys }
-}
+type Row = { version: string, state: ProjectState }
+type LegacyRow = { current_key: string, version: string, previous_keys: PreviousKeyRecord[] }
 
 /** A `pg.Client` has query() and connect() like a pool, but its connect() gives no connection to release. */
 function isSingleClient (pool: PgPool): boolean {
@@ -35,16 +33,19 @@ function isSingleClient (pool: PgPool): boolean {
 }
 
 /**
- * A store on PostgreSQL. One row a namespace: the current key, a version, and the previous keys as a jsonb
- * array of `{ digest, rotatedAt, expiresAt, revokedAt }` (SHA-256 digests, times in ms), plus `requests` and
- * `lastSeenAt` once recordUsage reported a key. A row exists once the namespace has a key. Rotate and revoke
- * lock the row (SELECT ... FOR UPDATE), compute the next state with the
- * shared transitions and write it back in the same transaction, so concurrent changes from any number of
- * instances serialize and none fails. Every change sends pg_notify(channel, namespace) in its transaction,
- * delivered to listeners when it commits.
+ * A store on PostgreSQL. One row a project: `(namespace, project, version, state jsonb)`, the state being the
+ * project document (previous keys as SHA-256 digests only). `update` runs in one transaction: it locks the
+ * project's row (SELECT ... FOR UPDATE; a first write inserts the row first with ON CONFLICT DO NOTHING, so
+ * concurrent first writes serialize too), applies the change and writes the document back, and sends
+ * pg_notify(channel, [namespace, project]) in the same transaction, delivered when it commits. One LISTEN
+ * connection per store serves every project.
+ *
+ * Release 0.1 kept one row a namespace in `anon_key_store`. While a namespace's single project has never been
+ * written here, its 0.1 row is read instead, as the `default` key, at the 0.1 row's version; the first update
+ * writes it here. The 0.1 row is left as it was.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
-  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
   const pool = options.pool
   requireMethods('postgresStore', 'pool', pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
   if (isSingleClient(pool)) {
@@ -55,10 +56,11 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
-  const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_store', true)
+  const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_projects', true)
+  const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)
   const channelName = options.channel ?? 'anon_key_changes'
   const channel = quoteIdentifier('channel', channelName, false)
-  const listeners = new Set<() => void>()
+  const listeners = new Set<(project: string | null) => void>()
   let listener: PgListener | null = null
   let listening: Promise<void> | null = null
   let tableReady: Promise<void> | null = null
@@ -70,10 +72,11 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     tableReady ??= inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`fastify-anon-key:${table}`])
       await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
-        namespace text PRIMARY KEY,
-        current_key text NOT NULL,
+        namespace text NOT NULL,
+        project text NOT NULL,
         version bigint NOT NULL,
-        previous_keys jsonb NOT NULL DEFAULT '[]'::jsonb
+        state jsonb NOT NULL,
+        PRIMARY KEY (namespace, project)
       )`)
     }).catch((error: unknown) => {
       tableReady = null
@@ -82,24 +85,47 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     return tableReady
   }
 
-  async function read (client: PgQueryable, lock: string): Promise<AnonKeySnapshot> {
-    const result = await client.query(`SELECT current_key, version, previous_keys FROM ${table} WHERE namespace = $1 ${lock}`, [namespace])
-    return snapshotOf(result.rows[0])
+  /** The project's row, or (for a project never written) its 0.1 state, or an empty project. */
+  async function read (client: PgQueryable, project: string, lock: string): Promise<ProjectSnapshot | null> {
+    const result = await client.query(`SELECT version, state FROM ${table} WHERE namespace = $1 AND project = $2 ${lock}`, [namespace, project])
+    const row = result.rows[0] as Row | undefined
+    if (row === undefined) return null
+    const version = Number(row.version)
+    if (version === 0) return readLegacy(client, project)
+    return { version, state: row.state }
   }
 
-  /** Writes the next state of a row locked by `read(client, 'FOR UPDATE')` and announces it. */
-  async function write (client: PgQueryable, next: KeyState): Promise<AnonKeySnapshot> {
-    const result = await client.query(
-      `WITH updated AS (
-        UPDATE ${table} SET current_key = $2, previous_keys = $3::jsonb, version = version + 1 WHERE namespace = $1
-        RETURNING current_key, version, previous_keys
-      ) SELECT updated.*, pg_notify($4, $1) FROM updated`,
-      [namespace, next.currentKey, JSON.stringify(next.previousKeys), channelName])
-    return snapshotOf(result.rows[0])
+  async function readLegacy (client: PgQueryable, project: string): Promise<ProjectSnapshot> {
+    if (project !== '') return { version: 0, state: emptyProject() }
+    const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [legacyTable])
+    if (exists.rows[0].present !== true) return { version: 0, state: emptyProject() }
+    const result = await client.query(`SELECT current_key, version, previous_keys FROM ${legacyTable} WHERE namespace = $1`, [namespace])
+    const row = result.rows[0] as LegacyRow | undefined
+    if (row === undefined) return { version: 0, state: emptyProject() }
+    return { version: Number(row.version), state: fromLegacy({ currentKey: row.current_key, previousKeys: row.previous_keys }, Date.now()) }
   }
 
-  function notifyAll (): void {
-    for (const notify of listeners) notify()
+  /** Locks the project's row, inserting an unwritten one (version 0) first if there is none. */
+  async function lock (client: PgQueryable, project: string): Promise<ProjectSnapshot> {
+    const held = await read(client, project, 'FOR UPDATE')
+    if (held !== null) return held
+    await client.query(`INSERT INTO ${table} (namespace, project, version, state) VALUES ($1, $2, 0, $3::jsonb) ON CONFLICT DO NOTHING`,
+      [namespace, project, JSON.stringify(emptyProject())])
+    return await read(client, project, 'FOR UPDATE') as ProjectSnapshot
+  }
+
+  function notifyAll (project: string | null): void {
+    for (const notify of listeners) notify(project)
+  }
+
+  function heard (payload: string): void {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(payload)
+    } catch {
+      return // someone else's notification on a shared channel
+    }
+    if (Array.isArray(parsed) && parsed[0] === namespace && typeof parsed[1] === 'string') notifyAll(parsed[1])
   }
 
   function stopListening (): void {
@@ -110,50 +136,21 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
 
   return {
     namespace,
-    async load () {
+    async load (project) {
       await ensureTable()
-      return read(pool, '')
+      return await read(pool, project, '') ?? await readLegacy(pool, project)
     },
-    async initialize (key) {
-      await ensureTable()
-      await pool.query(
-        `WITH inserted AS (
-          INSERT INTO ${table} (namespace, current_key, version) VALUES ($1, $2, 1) ON CONFLICT (namespace) DO NOTHING
-          RETURNING namespace
-        ) SELECT pg_notify($3, namespace) FROM inserted`,
-        [namespace, key, channelName])
-      return read(pool, '')
-    },
-    async rotate (change) {
+    async update (project, change) {
       await ensureTable()
       return inTransaction(pool, async (client) => {
-        const result = rotateState(await read(client, 'FOR UPDATE'), change)
-        if (result === null) return null
-        return { snapshot: await write(client, result.state), retired: result.retired }
-      })
-    },
-    async revoke (change) {
-      await ensureTable()
-      return inTransaction(pool, async (client) => {
-        const before = await read(client, 'FOR UPDATE')
-        const result = revokeState(before, change)
-        if (result.revoked.length === 0) return { snapshot: before, revoked: [] }
-        return { snapshot: await write(client, result.state), revoked: result.revoked }
-      })
-    },
-    async recordUsage (reports) {
-      await ensureTable()
-      await inTransaction(pool, async (client) => {
-        const { previousKeys } = await read(client, 'FOR UPDATE')
-        const byDigest = new Map(previousKeys.map((record) => [record.digest, record]))
-        for (const report of reports) {
-          const record = byDigest.get(report.digest)
-          if (record === undefined) continue
-          record.requests = (record.requests ?? 0) + report.requests
-          record.lastSeenAt = Math.max(record.lastSeenAt ?? 0, report.lastSeenAt)
-        }
-        // Usage figures are not a change of keys: no new version, no notification.
-        await client.query(`UPDATE ${table} SET previous_keys = $2::jsonb WHERE namespace = $1`, [namespace, JSON.stringify(previousKeys)])
+        const before = await lock(client, project)
+        const step = change(before.state)
+        if (!('next' in step)) return { snapshot: before, result: step.result }
+        const version = before.version + 1
+        await client.query(`UPDATE ${table} SET version = $3, state = $4::jsonb WHERE namespace = $1 AND project = $2`,
+          [namespace, project, version, JSON.stringify(step.next)])
+        if (step.announce !== false) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project])])
+        return { snapshot: { version, state: step.next }, result: step.result }
       })
     },
     async subscribe (notify) {
@@ -162,8 +159,8 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         listener = new PgListener({
           pool,
           channel,
-          onNotification: (payload) => { if (payload === namespace) notifyAll() },
-          onReconnected: notifyAll
+          onNotification: heard,
+          onReconnected: () => notifyAll(null)
         })
         listening = listener.start()
       }

@@ -3,7 +3,7 @@ import type { RedisClient, RedisConnection } from './redis-client.js'
 /** The listeners of one Redis channel, heard on a connection of the store's own. */
 export interface ChannelListener {
   /** Adds a listener; opens the connection first if none is open. Resolves to a function that removes it. */
-  add (listener: () => void): Promise<() => void>
+  add (listener: (message: string | null) => void): Promise<() => void>
   /** Drops every listener and closes the connection. */
   close (): void
 }
@@ -11,15 +11,15 @@ export interface ChannelListener {
 /**
  * Listens to `channel` on `client.duplicate()`, opened on the first listener and closed with the last one.
  * The user's client is never put in subscriber mode and never closed. ioredis reconnects and resubscribes by
- * itself after a cut; since a change may have been published meanwhile, every listener then hears once.
+ * itself after a cut; since a change may have been published meanwhile, every listener then hears null once.
  */
 export function channelListener (client: RedisClient, channel: string): ChannelListener {
-  const listeners = new Set<() => void>()
+  const listeners = new Set<(message: string | null) => void>()
   let listening: { connection: RedisConnection, closing: AbortController } | null = null
   let opening: Promise<void> | null = null
 
-  function announce (): void {
-    for (const listener of listeners) queueMicrotask(listener)
+  function announce (message: string | null): void {
+    for (const listener of listeners) queueMicrotask(() => listener(message))
   }
 
   async function open (): Promise<void> {
@@ -28,7 +28,7 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
     listening = { connection, closing }
     // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to.
     connection.on('error', ignoreConnectionError)
-    connection.on('message', announce)
+    connection.on('message', (_channel: string, message: string) => announce(message))
     try {
       await connected(connection, closing.signal)
       await connection.subscribe(channel)
@@ -38,7 +38,8 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
     }
     connection.on('ready', () => {
       // Subscribing again (a no-op when ioredis already did) orders the announcement after the subscription.
-      connection.subscribe(channel).then(announce, announce)
+      const missed = (): void => announce(null)
+      connection.subscribe(channel).then(missed, missed)
     })
   }
 

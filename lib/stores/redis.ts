@@ -1,10 +1,10 @@
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
-import { COMMIT, RECORD_USAGE, runScript } from './redis-scripts.js'
+import { COMMIT, runScript } from './redis-scripts.js'
 import { OptionError } from '../option-errors.js'
 import { checkStoreOptions, requireMethods } from './store-options.js'
-import type { AnonKeySnapshot, AnonKeyStore, PreviousKeyRecord, RevokeOutcome, RotateOutcome } from './store.js'
-import { revokeState, rotateState, type KeyState } from './transitions.js'
+import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 export interface RedisStoreOptions {
   /** An ioredis client (or Cluster). The store uses it and never closes it. */
@@ -17,22 +17,28 @@ export interface RedisStoreOptions {
 
 const CONFLICT = -1
 
-/** What one attempt at a change decided: nothing to write (`unchanged`), or the state to write. */
-type Step<T> = { unchanged: T } | { next: KeyState, result: (snapshot: AnonKeySnapshot) => T }
+/** A project's hash as read: the version it holds (0 for none) and the snapshot it stands for. */
+interface Read {
+  stored: number
+  snapshot: ProjectSnapshot
+}
 
 /**
- * A store on Redis. A namespace is two hashes under one hash tag, so it also runs on Redis Cluster:
- * - `{<keyPrefix>:<namespace>}:state`: `version`, `current` (the current key) and `previous` (JSON: the previous
- *   keys as SHA-256 digests with `rotatedAt`, `expiresAt`, `revokedAt`);
- * - `{<keyPrefix>:<namespace>}:usage`: `requests:<digest>` and `lastSeenAt:<digest>` (recordUsage).
- * Changes are published on the channel `{<keyPrefix>:<namespace>}:changes`, by the script that makes them.
+ * A store on Redis. One hash a project, `{<keyPrefix>:<namespace>:<project>}:state` with fields `version` and
+ * `state` (the project document as JSON, previous keys as SHA-256 digests only); each project has its own hash
+ * tag, so that projects spread over the slots of a Redis Cluster. Changes are published on one channel a
+ * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
+ * them: one subscriber connection per store hears every project.
  *
- * Atomicity: a change reads the state (one HMGET), computes the next state with the same pure transitions as
- * every other store (transitions.ts, so pruning follows retention.ts exactly), and writes it with a Lua
- * compare-and-set that fails if the version moved. On a conflict it reads again and retries until it commits.
- * Each round of contention commits one writer, so N concurrent changes all commit within N rounds.
+ * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
+ * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
+ * and retries. Each round of contention commits one writer, so N concurrent changes all commit within N rounds.
  * WATCH/MULTI is not used: WATCH belongs to a connection, and the client is shared by concurrent calls (and by
  * the host app), so one call's EXEC would clear another call's WATCH.
+ *
+ * Release 0.1 kept a namespace in `{<keyPrefix>:<namespace>}:state` (`version`, `current`, `previous`) and
+ * `{<keyPrefix>:<namespace>}:usage`. While the single project's hash does not exist, those are read instead,
+ * as the `default` key at their version; the first update writes the project's hash. They are left as they were.
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
@@ -44,61 +50,49 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   if (/[{}]/.test(namespace + keyPrefix)) {
     throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: redisStore() options "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
   }
-  const tag = `{${keyPrefix}:${namespace}}`
-  const keys = [`${tag}:state`, `${tag}:usage`]
-  const changes = channelListener(client, `${tag}:changes`)
+  const channel = `${keyPrefix}:${namespace}:changes`
+  const legacyTag = `{${keyPrefix}:${namespace}}`
+  const changes = channelListener(client, channel)
+  const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
 
-  async function load (): Promise<AnonKeySnapshot> {
+  async function read (project: string): Promise<Read> {
+    const [version, state] = await client.hmget(hashOf(project), 'version', 'state')
+    if (version !== null) return { stored: Number(version), snapshot: { version: Number(version), state: JSON.parse(state as string) as ProjectState } }
+    if (project !== '') return { stored: 0, snapshot: { version: 0, state: emptyProject() } }
+    return { stored: 0, snapshot: await readLegacy() }
+  }
+
+  async function readLegacy (): Promise<ProjectSnapshot> {
     const [[version, current, previous], usage] = await Promise.all([
-      client.hmget(keys[0], 'version', 'current', 'previous'),
-      client.hgetall(keys[1])
+      client.hmget(`${legacyTag}:state`, 'version', 'current', 'previous'),
+      client.hgetall(`${legacyTag}:usage`)
     ])
-    const records = previous === null ? [] : JSON.parse(previous) as PreviousKeyRecord[]
+    if (current === null) return { version: 0, state: emptyProject() }
+    const records = JSON.parse(previous ?? '[]') as PreviousKeyRecord[]
     for (const record of records) {
       const requests = usage[`requests:${record.digest}`]
       if (requests === undefined) continue
       record.requests = Number(requests)
       record.lastSeenAt = Number(usage[`lastSeenAt:${record.digest}`])
     }
-    return { version: Number(version ?? 0), currentKey: current, previousKeys: records }
-  }
-
-  async function change<T> (decide: (state: AnonKeySnapshot) => Step<T>): Promise<T> {
-    for (;;) {
-      const before = await load()
-      const step = decide(before)
-      if ('unchanged' in step) return step.unchanged
-      // Usage figures live in their own hash: the state keeps only what a change decides.
-      const previous = step.next.previousKeys.map(({ digest, rotatedAt, expiresAt, revokedAt }) => ({ digest, rotatedAt, expiresAt, revokedAt }))
-      const version = await runScript(client, COMMIT, keys, [before.version, step.next.currentKey as string, JSON.stringify(previous), `${tag}:changes`])
-      if (version !== CONFLICT) return step.result({ version, ...step.next })
-    }
+    return { version: Number(version), state: fromLegacy({ currentKey: current, previousKeys: records }, Date.now()) }
   }
 
   return {
     namespace,
-    load,
-    initialize (key) {
-      return change<AnonKeySnapshot>((state) => state.currentKey !== null
-        ? { unchanged: state }
-        : { next: { currentKey: key, previousKeys: state.previousKeys }, result: (snapshot) => snapshot })
+    async load (project) {
+      return (await read(project)).snapshot
     },
-    rotate (rotation) {
-      return change<RotateOutcome | null>((state) => {
-        const result = rotateState(state, rotation)
-        if (result === null) return { unchanged: null }
-        return { next: result.state, result: (snapshot) => ({ snapshot, retired: result.retired }) }
-      })
-    },
-    revoke (revocation) {
-      return change<RevokeOutcome>((state) => {
-        const result = revokeState(state, revocation)
-        if (result.revoked.length === 0) return { unchanged: { snapshot: state, revoked: [] } }
-        return { next: result.state, result: (snapshot) => ({ snapshot, revoked: result.revoked }) }
-      })
-    },
-    async recordUsage (reports) {
-      await runScript(client, RECORD_USAGE, keys, reports.flatMap((report) => [report.digest, report.requests, report.lastSeenAt]))
+    async update (project, change) {
+      for (;;) {
+        const { stored, snapshot: before } = await read(project)
+        const step = change(before.state)
+        if (!('next' in step)) return { snapshot: before, result: step.result }
+        const version = before.version + 1
+        const announce = step.announce !== false ? channel : ''
+        const written = await runScript(client, COMMIT, [hashOf(project)], [stored, version, JSON.stringify(step.next), announce, project])
+        if (written !== CONFLICT) return { snapshot: { version, state: step.next }, result: step.result }
+      }
     },
     async subscribe (listener) {
       const remove = await changes.add(listener)

@@ -1,7 +1,7 @@
 import type { AnonKeyStore } from '../../lib/stores/store.js'
 
 /** The operations a fault can hit: the store's methods, the unsubscribe it hands out, and its notifications. */
-export type StoreOperation = 'load' | 'initialize' | 'rotate' | 'revoke' | 'subscribe' | 'unsubscribe' | 'recordUsage' | 'close' | 'notify'
+export type StoreOperation = 'load' | 'update' | 'subscribe' | 'unsubscribe' | 'close' | 'notify'
 
 /** fail: the call rejects at once. stall: the call never settles. (For 'notify': notifications are dropped.) */
 export type FaultMode = 'fail' | 'stall'
@@ -36,17 +36,13 @@ export function faultyStore (inner: AnonKeyStore): FaultyStore {
     calls,
     breakOn (operation, mode) { faults.set(operation, mode) },
     heal () { faults.clear() },
-    load: () => guarded('load', () => inner.load()),
-    initialize: (key) => guarded('initialize', () => inner.initialize(key)),
-    rotate: (change) => guarded('rotate', () => inner.rotate(change)),
-    revoke: (change) => guarded('revoke', () => inner.revoke(change)),
+    load: (project) => guarded('load', () => inner.load(project)),
+    update: (project, change) => guarded('update', () => inner.update(project, change)),
     subscribe: (listener) => guarded('subscribe', async () => {
-      const unsubscribe = await inner.subscribe(() => { if (!faults.has('notify')) listener() })
+      const unsubscribe = await inner.subscribe((project) => { if (!faults.has('notify')) listener(project) })
       return () => guarded('unsubscribe', unsubscribe)
     }),
     close: () => guarded('close', () => inner.close())
   }
-  const { recordUsage } = inner
-  if (recordUsage !== undefined) store.recordUsage = (reports) => guarded('recordUsage', () => recordUsage.call(inner, reports))
   return store
 }

@@ -1,6 +1,6 @@
-import { digestOf, fingerprintOfDigest } from '../../lib/key.js'
-import { RETIRED_RETENTION_MS } from '../../lib/stores/retention.js'
-import type { AnonKeySnapshot } from '../../lib/stores/store.js'
+import { digestOf, fingerprintOfDigest } from '../../lib/domain/key.js'
+import type { KeySnapshot } from '../../lib/domain/project.js'
+import { RETIRED_RETENTION_MS } from '../../lib/domain/retention.js'
 
 /** What the model says a verification answers. */
 export type Expected =
@@ -83,7 +83,7 @@ export class KeyModel {
  * A store may keep more retired records than the model requires (pruning happens on writes), never fewer,
  * and never a record the model does not know.
  */
-export function snapshotProblem (model: KeyModel, snapshot: AnonKeySnapshot, now: number): string | null {
+export function snapshotProblem (model: KeyModel, snapshot: KeySnapshot, now: number): string | null {
   if (snapshot.currentKey !== model.current) {
     return `current key is ${String(snapshot.currentKey)}, the model says ${String(model.current)}`
   }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import anonKey from '../../lib/index.js'
 import type { RotatedEvent, RevokedEvent } from '../../lib/index.js'
-import { fingerprintOf, generateAnonKey } from '../../lib/key.js'
+import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
+import { SINGLE_PROJECT } from '../../lib/domain/names.js'
 import type { AnonKeyStore } from '../../lib/stores/store.js'
 import { bearer, JWT_SECRET } from './app.js'
 import { eventually } from './eventually.js'
@@ -36,7 +37,7 @@ function graceHours (graceMs: number): number | undefined {
 
 /** Resolves once every instance's cache holds the store's latest snapshot; fails after `timeoutMs`. */
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
-  const { version } = await store.load()
+  const { version } = await store.load(SINGLE_PROJECT)
   await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => app.anonKey.cache.version >= version), timeoutMs, { pollMs: 1 })
 }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { fingerprintOf, generateAnonKey } from '../../lib/key.js'
+import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
 import { KeyCache } from '../../lib/key-cache.js'
-import { RETIRED_RETENTION_MS } from '../../lib/stores/retention.js'
-import type { AnonKeyStore, RotateOutcome } from '../../lib/stores/store.js'
+import { RETIRED_RETENTION_MS } from '../../lib/domain/retention.js'
+import type { AnonKeyStore } from '../../lib/stores/store.js'
+import { keyHandle, type Rotated } from '../../lib/testing.js'
 import { HOUR_MS } from './clock.js'
 import { KeyModel, snapshotProblem } from './model.js'
 
@@ -95,7 +96,8 @@ export function followChain (model: KeyModel, outcomes: Array<{ newKey: string, 
  * text, versions that never go back) and a KeyCache fed with that snapshot against the model's answers.
  * Resolves to the model, so that a caller can scan the backend for the keys it knows.
  */
-export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: number): Promise<KeyModel> {
+export async function runStoreModel (backend: AnonKeyStore, steps: Step[], start: number): Promise<KeyModel> {
+  const store = keyHandle(backend)
   const model = new KeyModel()
   const cache = new KeyCache()
   let now = start
@@ -106,7 +108,7 @@ export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: 
       case 'initialize': {
         const candidate = generateAnonKey()
         const wasEmpty = model.current === null
-        const snapshot = await store.initialize(candidate)
+        const snapshot = await store.initialize(candidate, now)
         model.initialize(candidate)
         changed = wasEmpty
         assert.equal(snapshot.currentKey, model.current, 'initialize resolves to the key that is current afterwards')
@@ -121,7 +123,7 @@ export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: 
           assert.equal(outcome, null, 'rotating an empty store resolves to null')
         } else {
           assert.notEqual(outcome, null, 'rotating an initialized store resolves to its outcome')
-          const { retired } = outcome as RotateOutcome
+          const { retired } = outcome as Rotated
           assert.deepEqual(retired, { digest: expected.digest, rotatedAt: now, expiresAt, revokedAt: null }, 'the retired record')
           changed = true
         }
@@ -135,7 +137,7 @@ export async function runStoreModel (store: AnonKeyStore, steps: Step[], start: 
         } else {
           followChain(model, outcomes.map((outcome, i) => {
             assert.notEqual(outcome, null, 'every concurrent rotation succeeds')
-            const { retired } = outcome as RotateOutcome
+            const { retired } = outcome as Rotated
             assert.equal(retired.expiresAt, changes[i].expiresAt, 'a rotation retires with its own expiry')
             return { newKey: changes[i].newKey, expiresAt: changes[i].expiresAt, retiredFingerprint: retired.digest.slice(0, 12) }
           }), now)
