@@ -52,7 +52,7 @@ onPostgres(t, (t) => {
     })
   })
 
-  t.test('the table holds one row a namespace: current key, version, previous keys as digests', async (t) => {
+  t.test('the table holds one row a project: namespace, project, version, and the document with previous keys as digests', async (t) => {
     const pool = createPool(t)
     const tableName = uniqueNamespace('anon_layout')
     dropTableAtEnd(t, pool, tableName)
@@ -61,8 +61,12 @@ onPostgres(t, (t) => {
     await keyHandle(store).initialize(first)
     const now = Date.now()
     const outcome = await keyHandle(store).rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
-    const { rows } = await pool.query(`SELECT * FROM "${tableName}"`)
-    t.same(rows, [{ namespace: 'app-1', current_key: second, version: '2', previous_keys: [outcome?.retired] }])
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    const { rows } = await pool.query(`SELECT * FROM "${tableName}" ORDER BY project`)
+    t.same(rows.map((row) => [row.namespace, row.project, row.version]), [['app-1', '', '2'], ['app-1', 'tenant-a', '1']])
+    t.same(rows[0].state, (await store.load('')).state)
+    t.same(rows[0].state.keys[0].previousKeys, [outcome?.retired])
+    t.equal(rows[0].state.keys[0].currentKey, second)
     t.notOk(JSON.stringify(rows).includes(first.slice(5)), 'the old key is not in the table')
   })
 

@@ -54,7 +54,7 @@ onRedis(t, (t) => {
       t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
 
       const ns = uniqueNamespace(`outage_${mode}`)
-      t.teardown(() => admin.del(`{fastify-anon-key:${ns}}:state`, `{fastify-anon-key:${ns}}:usage`))
+      t.teardown(() => admin.del(`{fastify-anon-key:${ns}:}:state`))
       const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
       t.teardown(() => proxy.close())
       const [{ app: one }, { app: two }, writer] = [await startBehind(t, proxy, ns), await startBehind(t, proxy, ns), await startBehind(t, proxy, ns)]

@@ -34,34 +34,36 @@ onRedis(t, (t) => {
     })
   })
 
-  t.test('keeps a namespace in one hash, under one hash tag, and announces on a channel under the same tag', async (t) => {
+  t.test('keeps a project in one hash under a hash tag of its own, and announces the project on the namespace channel', async (t) => {
     const ns = namespace('layout')
     const store = redisStore({ client: redisClient(t), namespace: ns })
     t.teardown(() => store.close())
     const listener = redisClient(t)
-    const heard: string[] = []
-    listener.on('message', (channel: string) => heard.push(channel))
-    await listener.subscribe(`{fastify-anon-key:${ns}}:changes`)
+    const heard: Array<[string, string]> = []
+    listener.on('message', (channel: string, message: string) => heard.push([channel, message]))
+    await listener.subscribe(`fastify-anon-key:${ns}:changes`)
 
     await keyHandle(store).initialize(generateAnonKey())
     const now = Date.now()
     await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
     await keyHandle(store).revoke({ now: now + 1 })
 
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`], 'the namespace is one key, named with the hash tag')
-    t.equal(await admin.type(`{fastify-anon-key:${ns}}:state`), 'hash')
-    t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}}:state`)).sort(), ['current', 'previous', 'version'])
-    await eventually('three change notifications', () => heard.length === 3, 5000)
-    t.same(heard, Array(3).fill(`{fastify-anon-key:${ns}}:changes`), 'each change is published on the namespace channel')
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`], 'one key a project, named with its own hash tag')
+    t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
+    t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
+    await eventually('four change notifications', () => heard.length === 4, 5000)
+    t.same(heard, [...Array(3).fill([`fastify-anon-key:${ns}:changes`, '']), [`fastify-anon-key:${ns}:changes`, 'tenant-a']], 'each change is published on the namespace channel, naming the project')
   })
 
   t.test('keyPrefix renames the hash tag', async (t) => {
     const ns = namespace('prefix')
     const store = redisStore({ client: redisClient(t), namespace: ns, keyPrefix: 'myapp-keys' })
     await keyHandle(store).initialize(generateAnonKey())
-    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}}:state`])
+    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}:}:state`])
     t.same(await keysOf(admin, ns), [], 'nothing is written under the default prefix')
-    await admin.del(`{myapp-keys:${ns}}:state`)
+    await admin.del(`{myapp-keys:${ns}:}:state`)
   })
 
   t.test('a client with its own ioredis keyPrefix works: keys are prefixed, the channel matches, the tag still holds', async (t) => {
@@ -73,8 +75,8 @@ onRedis(t, (t) => {
     const key = generateAnonKey()
     await keyHandle(store).initialize(key)
     await eventually('a notification', () => calls > 0, 5000)
-    t.equal(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}}:state`, 'current'), key, 'the state is under the client\'s prefix, hash tag intact')
-    await admin.del(`app_${ns}:{fastify-anon-key:${ns}}:state`)
+    t.match(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}:}:state`, 'state'), key, 'the state is under the client\'s prefix, hash tag intact')
+    await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`)
   })
 
   t.test('a namespace or prefix with a brace is refused, since it would break the hash tag', async (t) => {
@@ -107,7 +109,7 @@ onRedis(t, (t) => {
     t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
   })
 
-  t.test('recordUsage sums the reports of every instance for previous keys on record, and drops unknown digests', async (t) => {
+  t.test('usage reports of every instance add up on previous keys on record, unknown digests are dropped, nothing is announced', async (t) => {
     const ns = namespace('usage')
     const [one, two] = [redisStore({ client: redisClient(t), namespace: ns }), redisStore({ client: redisClient(t), namespace: ns })]
     const [first, second] = [generateAnonKey(), generateAnonKey()]
@@ -116,21 +118,27 @@ onRedis(t, (t) => {
     await keyHandle(one).rotate({ newKey: second, now, expiresAt: now + HOUR_MS })
     const digest = sha256(first)
     const unknown = sha256(generateAnonKey())
+    let heard = 0
+    await two.subscribe(() => { heard += 1 })
+    t.teardown(() => two.close())
     await keyHandle(one).recordUsage([{ digest, requests: 3, lastSeenAt: now + 20 }, { digest: unknown, requests: 7, lastSeenAt: now }])
     await keyHandle(two).recordUsage([{ digest, requests: 2, lastSeenAt: now + 10 }])
     await keyHandle(two).recordUsage([])
     const [record] = (await keyHandle(one).load()).previousKeys
     t.same(record, { digest, rotatedAt: now, expiresAt: now + HOUR_MS, revokedAt: null, requests: 5, lastSeenAt: now + 20 })
-    t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), { [`requests:${digest}`]: '5', [`lastSeenAt:${digest}`]: String(now + 20) }, 'nothing is kept for a digest the store does not hold')
-    t.equal((await keyHandle(one).load()).version, 2, 'usage is not a change of the key: no new version')
+    t.notOk((await dumpOf(admin, ns)).includes(unknown), 'nothing is kept for a digest the store does not hold')
+    t.equal((await keyHandle(one).load()).version, 4, 'each batch that landed is one write; an empty one writes nothing')
+    await keyHandle(one).revoke({ now: now - 1, fingerprint: sha256(generateAnonKey()).slice(0, 12) }) // a no-op, not announced either
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    t.equal(heard, 0, 'usage is not a change of the key: nobody is told')
 
     const revoked = await keyHandle(two).revoke({ now: now + 1 })
     t.same(revoked.revoked.map((entry) => entry.requests), [5], 'a revoked key keeps its figures')
     const later = now + 40 * 24 * HOUR_MS
     await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
     t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
-    t.same(await admin.hgetall(`{fastify-anon-key:${ns}}:usage`), {}, 'and its usage figures with it')
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}}:state`])
+    t.notOk((await dumpOf(admin, ns)).includes(digest), 'and its usage figures with it')
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`])
   })
 
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {

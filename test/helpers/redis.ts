@@ -60,9 +60,12 @@ export function proxiedUrl (port: number): string {
   return url.toString()
 }
 
-/** Every key of a namespace, by the hash tag every key of the store carries. */
+/**
+ * Every key of a namespace, by the hash tag every key of the store carries: `{<prefix>:<namespace>:<project>}…`
+ * for a project, `{<prefix>:<namespace>}…` as release 0.1 wrote them.
+ */
 export async function keysOf (client: Redis, namespace: string, keyPrefix = 'fastify-anon-key'): Promise<string[]> {
-  const pattern = `{${keyPrefix}:${namespace}}*`.replace(/[{}]/g, '\\$&')
+  const pattern = `\\{${keyPrefix}:${namespace}[:}]*`
   const found: string[] = []
   let cursor = '0'
   do {
