@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { CaseSettings } from './conformance/case.js'
 import { initializeCases } from './conformance/initialize-cases.js'
 import { keyHandle } from './conformance/key-handle.js'
+import { namesCases } from './conformance/names-cases.js'
 import { notifyCases } from './conformance/notify-cases.js'
+import { projectsCases } from './conformance/projects-cases.js'
 import { retentionCases } from './conformance/retention-cases.js'
 import { revokeCases } from './conformance/revoke-cases.js'
 import { rotateCases } from './conformance/rotate-cases.js'
@@ -44,7 +46,7 @@ export interface ConformanceTestHost {
   test (name: string, fn: () => Promise<void>): unknown
 }
 
-const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases]
+const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases, ...namesCases, ...projectsCases]
 
 /** The conformance cases, framework-agnostic: run each `run()` with any test runner. */
 export function storeConformanceCases (options: StoreConformanceOptions): StoreConformanceCase[] {

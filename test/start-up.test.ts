@@ -2,6 +2,7 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { adminHeaders, assertError, buildApp, currentKey, JWT_SECRET, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { generateAnonKey, memoryStore, type AnonKeyStore } from '../lib/index.js'
+import { createKey } from '../lib/store.js'
 import { keyHandle } from '../lib/testing.js'
 
 t.test('initialKey is stored on start when the store holds no key', async (t) => {
@@ -17,6 +18,16 @@ t.test('initialKey does not replace a key the store already holds', async (t) =>
   await keyHandle(store).initialize(existing)
   const app = await startApp(t, { store, initialKey: generateAnonKey() })
   t.equal(await currentKey(app), existing)
+})
+
+t.test('an initialKey that a named key of the project already uses makes ready() reject, naming the option', async (t) => {
+  const store = memoryStore()
+  const used = generateAnonKey()
+  await store.update('', (state) => createKey(state, { name: 'web', key: used, now: Date.now(), maxKeys: 20 }))
+  const app = buildApp({ store, initialKey: used })
+  await t.rejects(async () => { await app.ready() }, /The initial key is already used in this project\. Pass another initialKey, or none\./)
+  await app.close().catch(() => {})
+  t.equal((await keyHandle(store).load()).currentKey, null, 'no default key was made with it')
 })
 
 t.test('a restarted app keeps the key of its store', async (t) => {

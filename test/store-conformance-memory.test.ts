@@ -70,3 +70,52 @@ t.test('the suite fails a store whose updates are not atomic', async (t) => {
   const check = conformanceCase({ createStore: racy, concurrency: 4 }, /^concurrent rotations/)
   await t.rejects(check.run(), /the final current key|a previous key was lost|two rotations retired the same key|never retired/)
 })
+
+t.test('the suite fails a store that keeps one document for every project', async (t) => {
+  const blind = (namespace: string): AnonKeyStore => {
+    const store = memoryStore({ namespace })
+    return { ...store, load: () => store.load(''), update: (_project, change) => store.update('', change) }
+  }
+  const check = conformanceCase({ createStore: blind }, /^projects are isolated/)
+  await t.rejects(check.run(), /a change to one project changed another/)
+})
+
+t.test('the suite fails a store that announces usage writes', async (t) => {
+  const stores = new Map<string, AnonKeyStore>()
+  const chatty = (namespace: string): AnonKeyStore => {
+    if (!stores.has(namespace)) stores.set(namespace, memoryStore({ namespace }))
+    const store = stores.get(namespace) as AnonKeyStore
+    return {
+      ...store,
+      update: (project, change) => store.update(project, (state) => {
+        const step = change(state)
+        return 'next' in step ? { ...step, announce: true } : step
+      })
+    }
+  }
+  const check = conformanceCase({ createStore: chatty }, /^a write with announce: false/)
+  await t.rejects(check.run(), /a usage write was announced/)
+})
+
+t.test('the suite fails a store that loses one of several concurrent changes to different names', async (t) => {
+  let dropped = false
+  const shared = new Map<string, AnonKeyStore>()
+  const forgetful = (namespace: string): AnonKeyStore => {
+    if (!shared.has(namespace)) shared.set(namespace, memoryStore({ namespace }))
+    const store = shared.get(namespace) as AnonKeyStore
+    return {
+      ...store,
+      update: (project, change) => store.update(project, (state) => {
+        const step = change(state)
+        // Drops the first patch: answers as if written, writes nothing.
+        if (!dropped && 'next' in step && step.next.keys.some((key) => key.description.endsWith(' app'))) {
+          dropped = true
+          return { result: step.result }
+        }
+        return step
+      })
+    }
+  }
+  const check = conformanceCase({ createStore: forgetful }, /^concurrent creations, patches/)
+  await t.rejects(check.run(), /the patch of ".*" was lost|a write was lost/)
+})

@@ -9,7 +9,7 @@ type Mode = 'up' | 'fail' | 'hang' | 'throw' | 'broken'
 function switchableStore (): AnonKeyStore & { mode: Mode } {
   const base = memoryStore()
   const wrapped = { mode: 'up' as Mode, namespace: base.namespace } as AnonKeyStore & { mode: Mode }
-  for (const method of ['load', 'initialize', 'rotate', 'revoke', 'subscribe', 'close'] as const) {
+  for (const method of ['load', 'update', 'subscribe', 'close'] as const) {
     (wrapped as any)[method] = (...args: unknown[]) => {
       switch (wrapped.mode) {
         case 'fail': return Promise.reject(new Error('ECONNREFUSED 10.1.2.3:5432 password=hunter2'))

@@ -237,6 +237,6 @@ function newKey (name: string, currentKey: string, createdAt: number, descriptio
 function withKey (state: ProjectState, key: NamedKey): ProjectState {
   const keys = state.keys.filter((candidate) => candidate.name !== key.name)
   keys.push(key)
-  keys.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  keys.sort((a, b) => (a.name < b.name ? -1 : 1)) // names are unique in a project
   return { keys, deletedKeys: state.deletedKeys }
 }

@@ -68,7 +68,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       client.hgetall(`${legacyTag}:usage`)
     ])
     if (current === null) return { version: 0, state: emptyProject() }
-    const records = JSON.parse(previous ?? '[]') as PreviousKeyRecord[]
+    const records = JSON.parse(previous as string) as PreviousKeyRecord[] // 0.1 wrote it with every key
     for (const record of records) {
       const requests = usage[`requests:${record.digest}`]
       if (requests === undefined) continue
