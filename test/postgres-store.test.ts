@@ -124,6 +124,21 @@ onPostgres(t, (t) => {
     t.pass('a change made after the reconnect is heard')
   })
 
+  t.test('a shared channel\'s foreign notifications (not JSON, another namespace) are ignored; the store\'s own are heard with their project', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_shared')
+    const channel = uniqueNamespace('anon_shared_channel')
+    dropTableAtEnd(t, pool, tableName)
+    const store = postgresStore({ pool, tableName, channel, namespace: 'mine' })
+    t.teardown(() => store.close())
+    const heard: Array<string | null> = []
+    await store.subscribe((project) => { heard.push(project) })
+    await pool.query('SELECT pg_notify($1, $2), pg_notify($1, $3), pg_notify($1, $4)', [channel, 'not json', JSON.stringify(['theirs', '']), JSON.stringify(['mine', 7])])
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    await eventually('a notification', () => heard.length > 0, 5000)
+    t.same(heard, ['tenant-a'], 'only the store\'s own change was heard, naming its project')
+  })
+
   t.test('subscribe rejects when the listening connection dies while it starts, and a later subscribe works', async (t) => {
     const pool = createPool(t)
     const tableName = uniqueNamespace('anon_listen_fail')

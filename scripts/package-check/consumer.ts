@@ -1,5 +1,25 @@
 import Fastify from 'fastify'
 import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore, type VerifyResult } from 'fastify-anon-key'
+import { emptyProject, type ProjectSnapshot, type ProjectState, type StateChange } from 'fastify-anon-key/store'
+
+/** An adapter of one's own, typed from the store subpath alone. */
+export function ownStore (): AnonKeyStore {
+  const projects = new Map<string, ProjectSnapshot>()
+  return {
+    namespace: 'mine',
+    async load (project) { return projects.get(project) ?? { version: 0, state: emptyProject() } },
+    async update<T> (project: string, change: (state: ProjectState) => StateChange<T>) {
+      const before = projects.get(project) ?? { version: 0, state: emptyProject() }
+      const step = change(before.state)
+      if (!('next' in step)) return { snapshot: before, result: step.result }
+      const snapshot = { version: before.version + 1, state: step.next }
+      projects.set(project, snapshot)
+      return { snapshot, result: step.result }
+    },
+    async subscribe () { return async () => {} },
+    async close () {}
+  }
+}
 
 const store: AnonKeyStore = memoryStore()
 const app = Fastify()
