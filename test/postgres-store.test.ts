@@ -5,8 +5,8 @@ import { postgresStore } from '../lib/stores/postgres.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
-import { keyHandle } from '../lib/testing.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const HOUR_MS = 60 * 60 * 1000
 
@@ -120,7 +120,7 @@ onPostgres(t, (t) => {
     t.ok(newPid !== null && newPid !== pid, 'a new listening connection replaced the killed one')
     const now = Date.now()
     await keyHandle(changing).rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
-    await eventually('a notification', () => calls === 2, 5000)
+    await eventually('a second notification', () => calls === 2, 5000)
     t.pass('a change made after the reconnect is heard')
   })
 

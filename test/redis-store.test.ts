@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import type { Redis } from 'ioredis'
-import { generateAnonKey, redisStore } from '../lib/index.js'
+import { fingerprintOf, generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
-import { keyHandle } from '../lib/testing.js'
 import { eventually } from './helpers/eventually.js'
+import { keyHandle } from '../lib/testing.js'
 
 const HOUR_MS = 60 * 60 * 1000
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
@@ -96,7 +96,7 @@ onRedis(t, (t) => {
       now += 1
       await keyHandle(store).rotate({ newKey: key, now, expiresAt: now + HOUR_MS })
     }
-    await keyHandle(store).revoke({ now: now + 1, fingerprint: sha256(keys[1]).slice(0, 12) })
+    await keyHandle(store).revoke({ now: now + 1, fingerprint: fingerprintOf(keys[1]) })
 
     const dump = await dumpOf(admin, ns)
     for (const retired of keys.slice(0, -1)) {

@@ -90,7 +90,7 @@ t.test('two memory stores never share keys', async (t) => {
   t.equal(memoryStore().namespace, 'default', 'the default namespace is "default"')
 })
 
-t.test('a store that fails on start makes ready() reject with STORE_UNAVAILABLE', async (t) => {
+t.test('a store that fails on start makes ready() reject with STORE_UNAVAILABLE, naming the cause', async (t) => {
   const store: AnonKeyStore = { ...memoryStore(), update: async () => { throw new Error('connection refused') } }
   const app = Fastify()
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })

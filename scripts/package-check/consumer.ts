@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import anonKey, { memoryStore, type AnonKeyStore, type VerifyResult } from 'fastify-anon-key'
+import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore, type VerifyResult } from 'fastify-anon-key'
 import { emptyProject, type ProjectSnapshot, type ProjectState, type StateChange } from 'fastify-anon-key/store'
 
 /** An adapter of one's own, typed from the store subpath alone. */
