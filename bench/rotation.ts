@@ -14,7 +14,12 @@ import { keyHandle } from '../lib/testing.js'
  * - propagation: two apps on one namespace, each with its own client (as two instances would be); from the
  *   moment instance A is asked to rotate with a grace of 0 until instance B refuses the old key. B is checked
  *   right after each of its store loads, and every millisecond besides; only the store's change notification
- *   can make it load (the fallback reload is an hour away).
+ *   can make it load (the fallback reload is an hour away);
+ * - growth: 5,000 rotations with a 720 h grace one after another on one namespace, as a key rotated daily
+ *   for years (or by a script in a loop) would see; rotation time per window of rotations, which must stay
+ *   flat once maxPreviousKeys (100) valid and RETIRED_RECORD_LIMIT (1,000) revoked records are held; the size
+ *   of the list answer at the end; and on Redis, the SLOWLOG entries naming this namespace (read, never reset:
+ *   the Redis may be shared).
  */
 
 export interface RotationResult {
@@ -37,7 +42,22 @@ export interface RotationResult {
   /** From the moment A's rotate() answered (the change is committed) until B refuses; 0 when B was first. */
   afterAnswerP50: number
   afterAnswerP99: number
+  growth: GrowthResult
 }
+
+export interface GrowthResult {
+  rotations: number
+  /** Rotation time over windows of consecutive rotations: rotations `from` to `to` (1-based). */
+  windows: Array<{ from: number, to: number, p50: number, mean: number }>
+  /** Bytes of the JSON list of previous keys after the last rotation, and how many it lists. */
+  listBytes: number
+  listed: number
+  /** Redis: SLOWLOG entries whose arguments name this namespace; null for other stores. */
+  slowlogEntries: number | null
+}
+
+const GROWTH_ROTATIONS = 5000
+const GROWTH_WINDOW = 100
 
 const PROPAGATION_TIMEOUT_MS = 5000
 const ROTATIONS_PER_NAMESPACE = 10
@@ -100,6 +120,39 @@ async function until (what: string, condition: () => Promise<boolean>, watcher: 
     if (await condition()) return
     if (elapsedMs(start) > PROPAGATION_TIMEOUT_MS) throw new Error(`${what}: not within ${PROPAGATION_TIMEOUT_MS} ms`)
     await watcher.after(seen)
+  }
+}
+
+async function measureGrowth (kind: StoreKind, short: boolean): Promise<GrowthResult> {
+  const rotations = short ? 200 : GROWTH_ROTATIONS
+  const window = short ? 20 : GROWTH_WINDOW
+  const namespace = uniqueNamespace(`growth_${kind}`)
+  const connection = await backend(kind).connect(namespace)
+  const app = anonKeyApp(connection.store)
+  try {
+    await app.ready()
+    const times: number[] = []
+    for (let i = 0; i < rotations; i++) {
+      const start = process.hrtime.bigint()
+      await app.anonKey.rotate({ gracePeriodHours: 720 })
+      times.push(elapsedMs(start))
+    }
+    const checkpoints = [0, rotations / 10, rotations / 2, rotations - window].map((at) => Math.floor(at / window) * window)
+    const windows = [...new Set(checkpoints)].map((from) => {
+      const slice = times.slice(from, from + window)
+      return { from: from + 1, to: from + slice.length, p50: percentile(slice, 50), mean: slice.reduce((sum, value) => sum + value, 0) / slice.length }
+    })
+    const listed = await app.anonKey.listPrevious()
+    return {
+      rotations,
+      windows,
+      listBytes: Buffer.byteLength(JSON.stringify({ previousKeys: listed })),
+      listed: listed.length,
+      slowlogEntries: connection.slowlog === undefined ? null : await connection.slowlog(namespace)
+    }
+  } finally {
+    await app.close()
+    await connection.close()
   }
 }
 
@@ -187,7 +240,8 @@ async function measure (kind: StoreKind, short: boolean): Promise<RotationResult
       propagationP99: percentile(propagation, 99),
       propagationMax: Math.max(...propagation),
       afterAnswerP50: percentile(afterAnswer, 50),
-      afterAnswerP99: percentile(afterAnswer, 99)
+      afterAnswerP99: percentile(afterAnswer, 99),
+      growth: await measureGrowth(kind, short)
     }
   } finally {
     for (const { app, connection } of opened.reverse()) {

@@ -187,6 +187,20 @@ function printRotation (results: RotationResult[]): void {
     `Propagation: ${results[0]?.propagations} rotations (grace 0) on instance A, timed from the call until instance B, with its own connections, refuses the old key; ` +
     '"after the answer": from the moment A\'s rotate() resolved (the change committed) until B refuses.')
   print()
+  const growth = results[0]?.growth
+  if (growth === undefined) return
+  print(`### Rotation cost as previous keys pile up: ${formatNumber(growth.rotations)} rotations with a 720 h grace on one namespace`)
+  print()
+  print(table(['store', ...growth.windows.map((w) => `rotations ${w.from}-${w.to} p50 / mean`), 'list answer after', 'Redis SLOWLOG entries'], results.map((result) => [
+    result.kind,
+    ...result.growth.windows.map((w) => `${formatMs(w.p50)} / ${formatMs(w.mean)}`),
+    `${formatBytes(result.growth.listBytes)} (${result.growth.listed} keys)`,
+    result.growth.slowlogEntries === null ? '-' : String(result.growth.slowlogEntries)
+  ])))
+  print()
+  print('Every rotation through app.anonKey.rotate(), one after another. With maxPreviousKeys (default 100) the valid previous keys stop growing at 100 and the ' +
+    'revoked ones at RETIRED_RECORD_LIMIT (1,000), so the time per rotation must stay flat from the first window to the last.')
+  print()
 }
 
 function printMemory (result: MemoryResult): void {

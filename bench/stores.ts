@@ -18,6 +18,8 @@ export interface Connection {
    * UPDATE, UPDATE, COMMIT on a scratch table), without the plugin or the store: the floor under a rotation.
    */
   floor?: () => Promise<void>
+  /** Redis only: how many SLOWLOG entries name `namespace` in their arguments (read only; never reset). */
+  slowlog?: (namespace: string) => Promise<number>
   close: () => Promise<void>
 }
 
@@ -78,9 +80,13 @@ export function backend (kind: StoreKind): Backend {
         return {
           store,
           ping: () => client.ping(),
+          slowlog: async (name) => {
+            const entries = await client.call('SLOWLOG', 'GET', '-1') as Array<[number, number, number, string[]]>
+            return entries.filter((entry) => entry[3].some((arg) => String(arg).includes(name))).length
+          },
           close: async () => {
             await store.close()
-            await client.del(`{fastify-anon-key:${namespace}}:state`).catch(() => {})
+            await client.del(`{fastify-anon-key:${namespace}}:state`, `{fastify-anon-key:${namespace}}:usage`).catch(() => {})
             client.disconnect()
           }
         }

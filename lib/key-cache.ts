@@ -32,7 +32,10 @@ export interface ValidEntry {
 
 interface PreviousEntry {
   record: PreviousKeyRecord
-  /** null for a key of a deleted name: it only ever answers ANON_KEY_REVOKED. */
+  /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
+  name: string | null
+  origins: OriginMatcher | null
+  /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
   valid: ValidEntry | null
 }
 
@@ -107,11 +110,11 @@ export class KeyCache {
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
       for (const record of key.previousKeys) {
         if (now - retiredAt(record) >= RETIRED_RETENTION_MS) continue
-        previous.set(record.digest, { record, valid: validEntry(key.name, fingerprintOfDigest(record.digest), record.expiresAt, origins, this.tenant) })
+        previous.set(record.digest, { record, name: key.name, origins, valid: null })
       }
     }
     for (const record of snapshot.state.deletedKeys) {
-      if (now - retiredAt(record) < RETIRED_RETENTION_MS && !previous.has(record.digest)) previous.set(record.digest, { record, valid: null })
+      if (now - retiredAt(record) < RETIRED_RETENTION_MS && !previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
     }
     this.version = snapshot.version
     this.state = snapshot.state
@@ -133,10 +136,11 @@ export class KeyCache {
     if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
     const previous = this.previous.get(digestOf(key))
     if (previous === undefined) return 'AUTH_INVALID_CREDENTIALS'
-    const { record, valid } = previous
-    if (valid !== null && record.revokedAt === null && now < record.expiresAt) {
+    const { record, name } = previous
+    if (name !== null && record.revokedAt === null && now < record.expiresAt) {
       this.usage.count(record.digest, now)
-      return valid
+      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
+      return previous.valid
     }
     if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
     return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'

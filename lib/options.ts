@@ -1,6 +1,7 @@
 import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
+import { jwtOptionProblem } from './jwt-options.js'
 import { isAnonKey } from './domain/key.js'
 import { OptionError } from './option-errors.js'
 import { memoryStore } from './stores/memory.js'
@@ -16,9 +17,10 @@ export interface FastifyAnonKeyOptions {
   jwt?: FastifyJWTOptions
   /**
    * Decides whether a verified token belongs to an admin of the request's project (in tenant mode, of the tenant
-   * the request names). Default: payload.role === 'project_admin'; required with `tenant` unless `authorize` is given.
+   * the request names); may be async. Default: payload.role === 'project_admin'; required with `tenant` unless
+   * `authorize` is given.
    */
-  isAdmin?: (payload: any, request: FastifyRequest) => boolean
+  isAdmin?: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   /** Replaces the JWT check entirely, for hosts with their own admin auth. */
   authorize?: (request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>
   /** Prefix of the admin routes. Default: '/api'. */
@@ -94,7 +96,7 @@ const FASTIFY_REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 export interface ResolvedOptions {
   store: AnonKeyStore
   jwt: FastifyJWTOptions | null
-  isAdmin: (payload: any, request: FastifyRequest) => boolean
+  isAdmin: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   authorize: ((request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>) | null
   prefix: string
   defaultGracePeriodHours: number
@@ -158,9 +160,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
       const given = secret === undefined ? (options.jwt === undefined ? 'no jwt option was given' : 'it is undefined') : `it is ${JSON.stringify(secret)}`
       fail('jwt.secret', `is required to verify admin tokens, and ${given}`, 'If you pass process.env.JWT_SECRET, the JWT_SECRET environment variable is unset or empty in this process: set it (for example JWT_SECRET=$(openssl rand -hex 32)). Or pass authorize(request) to use your own admin auth.')
     }
-    if (typeof secret === 'function') {
-      fail('jwt.secret', 'cannot be a function here', 'Pass a static secret or key pair, or use authorize(request) to verify admins yourself.')
-    }
+    const problem = jwtOptionProblem(options.jwt as unknown as Record<string, unknown>)
+    if (problem !== null) fail(...problem)
   }
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/')))) {
     fail('prefix', `must be '' or a path starting with "/", got ${JSON.stringify(options.prefix)}`, "Use for example '/api'.")
@@ -178,6 +179,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
   if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
   if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
+  if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 1000)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
   if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 10_000)
   if (options.maxKeys !== undefined) checkWholeNumber('maxKeys', options.maxKeys, 1, 1000)

@@ -82,7 +82,9 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   app.delete('/secrets/anon-key/previous', { schema: routeSchemas.revokeAll }, async (request) => {
     // A host's ignoreTrailingSlash routes ".../previous/" here: an empty fingerprint, a client's bug, never "all".
     if (endsWithSlash(request)) {
-      throw anonKeyError('INVALID_INPUT', 'The fingerprint is empty. To revoke every previous key, send DELETE to the path without a trailing slash.')
+      throw anonKeyError('INVALID_INPUT', 'The fingerprint is empty. To revoke every previous key, send DELETE to the path without a trailing slash.', {
+        nextActions: 'Name a fingerprint listed by GET /api/secrets/anon-key/previous, or DELETE /api/secrets/anon-key/previous (no trailing slash) to revoke them all.'
+      })
     }
     return projectOf(request).revokePrevious(undefined, contextOf(request))
   })

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import { ERROR_CODES, type ErrorCode } from './errors.js'
+import { ERROR_CODES, type ErrorCode, type HostErrorCode } from './errors.js'
 import { FINGERPRINT_LENGTH } from './domain/key.js'
 
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
@@ -11,7 +11,7 @@ export const ErrorResponse = Type.Object({
   nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ERROR_CODES.INVALID_INPUT.nextActions] }))
 }, { $id: 'AnonKeyErrorResponse', title: 'ErrorResponse' })
 
-type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED'>
+type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | HostErrorCode>
 
 /** What each code means on an admin route: the description of its response in the OpenAPI document. */
 const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {

@@ -18,9 +18,19 @@ export function strictJsonProblem (text: string, value: unknown): string | null 
   return names === propertyCount(value) ? null : 'The body names a property twice.'
 }
 
-/** How many properties `value` holds, at every depth. */
+/**
+ * How many properties `value` holds, at every depth. Walks with its own stack, not recursion: JSON.parse
+ * accepts nesting far deeper than the call stack, so a recursive count would overflow on a hostile body.
+ */
 function propertyCount (value: unknown): number {
-  if (value === null || typeof value !== 'object') return 0
-  const children = Object.values(value)
-  return children.reduce((count: number, child) => count + propertyCount(child), Array.isArray(value) ? 0 : children.length)
+  let count = 0
+  const pending: unknown[] = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (next === null || typeof next !== 'object') continue
+    const children = Object.values(next)
+    if (!Array.isArray(next)) count += children.length
+    for (const child of children) pending.push(child)
+  }
+  return count
 }

@@ -19,6 +19,7 @@ cp "$root"/scripts/package-check/* .
 cp consumer.ts consumer-esm.mts   # the same code, type-checked as an ES module too
 node esm.mjs
 node cjs.cjs
+node hostile.mjs
 npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
 npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node consumer-esm.mts   # the same code as an ES module
 echo "package check: ESM, CommonJS and TypeScript consumers all passed"

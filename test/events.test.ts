@@ -22,6 +22,7 @@ t.test('a rotation emits rotated with actor, grace, expiry and fingerprints, nev
   const [event] = events
   t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'name', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
   t.equal(event.name, 'default')
+  t.same(event.evictedFingerprints, [], 'a rotation within maxPreviousKeys revokes nothing')
   t.equal(event.actor, 'user-42')
   t.equal(event.gracePeriodHours, 12)
   t.equal(event.oldKeyExpiresAt, oldKeyExpiresAt)
@@ -143,4 +144,28 @@ t.test('a throwing event listener is logged and does not fail the change it repo
   t.not(await logged.anonKey.get(), before)
   t.same(await logged.anonKey.revokePrevious(), { success: true, revoked: 1 })
   t.equal(lines.filter((entry) => /listener of the anon key "(rotated|revoked)" event threw/.test(entry.msg)).length, 2)
+})
+
+t.test('an async listener whose promise rejects is logged; the change stands and the process goes on', async (t) => {
+  const lines: any[] = []
+  let unhandled = 0
+  const onUnhandled = (): void => { unhandled++ }
+  process.on('unhandledRejection', onUnhandled)
+  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+  const logged = Fastify({ logger: { stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => logged.close())
+  logged.register(anonKey, { jwt: { secret: JWT_SECRET } })
+  await logged.ready()
+  const before = await logged.anonKey.get()
+  logged.anonKey.on('rotated', async () => { throw new Error('audit write failed') })
+  logged.anonKey.on('revoked', () => Promise.reject(new Error('audit write failed')))
+  const rotated = await logged.inject({ method: 'POST', url: '/api/secrets/anon-key/rotate', headers: adminHeaders() })
+  t.equal(rotated.statusCode, 200, `the rotation happened, so the admin must be told so; got ${rotated.body}`)
+  t.not(await logged.anonKey.get(), before)
+  t.same(await logged.anonKey.revokePrevious(), { success: true, revoked: 1 })
+  await new Promise((resolve) => setImmediate(resolve))
+  const reported = lines.filter((entry) => /listener of the anon key "(rotated|revoked)" event rejected/.test(entry.msg))
+  t.equal(reported.length, 2, 'both rejections are logged')
+  t.match(reported[0], { level: 50, err: { message: 'audit write failed' } })
+  t.equal(unhandled, 0, 'no rejection reached the process')
 })

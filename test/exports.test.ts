@@ -43,7 +43,18 @@ t.test('ERROR_CODES lists every code of the contract with its status and next ac
     PAYLOAD_TOO_LARGE: 413,
     UNSUPPORTED_MEDIA_TYPE: 415,
     INTERNAL_ERROR: 500,
-    STORE_UNAVAILABLE: 503
+    STORE_UNAVAILABLE: 503,
+    // Only for errors a host raises on the admin routes (HOST_ERROR_CODES).
+    METHOD_NOT_ALLOWED: 405,
+    REQUEST_TIMEOUT: 408,
+    GONE: 410,
+    RATE_LIMITED: 429,
+    CLIENT_ERROR: 400,
+    NOT_IMPLEMENTED: 501,
+    BAD_GATEWAY: 502,
+    SERVICE_UNAVAILABLE: 503,
+    GATEWAY_TIMEOUT: 504,
+    SERVER_ERROR: 500
   })
   for (const { nextActions } of Object.values(ERROR_CODES)) t.type(nextActions, 'string')
 })

@@ -1,6 +1,7 @@
 import { digestOf } from './key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from './names.js'
 import { findKey, type DeletedKeyRecord, type NamedKey, type PreviousKeyRecord, type ProjectState } from './project.js'
+import { capPreviousKeys } from './previous-key-cap.js'
 import { isStillValid, pruneProject } from './retention.js'
 import type { UsageReport } from './usage.js'
 
@@ -73,23 +74,11 @@ export function rotateKey (state: ProjectState, change: RotateKeyChange): StateC
   if (key === undefined) return refuse('NOT_FOUND', `No anon key is named "${change.name}".`)
   if (keyInUse(state, change.newKey)) return refuse('CONFLICT', 'The new key is already used in this project.')
   const retired: PreviousKeyRecord = { digest: digestOf(key.currentKey), rotatedAt: change.now, expiresAt: change.expiresAt, revokedAt: null }
-  const { records, capped } = capValid([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? Infinity)
+  // Records are newest first, so among rotations of the same millisecond the later one in the list is the older.
+  const { records, evicted } = capPreviousKeys([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? Infinity)
+  const capped = evicted.reverse().sort((a, b) => a.rotatedAt - b.rotatedAt)
   const next = pruneProject(withKey(state, { ...key, currentKey: change.newKey, previousKeys: records }), change.now)
   return { result: { key: findKey(next, change.name) as NamedKey, retired, capped }, next }
-}
-
-function capValid (records: PreviousKeyRecord[], now: number, max: number): { records: PreviousKeyRecord[], capped: PreviousKeyRecord[] } {
-  const valid = records.filter((record) => isStillValid(record, now))
-  if (valid.length <= max) return { records, capped: [] }
-  const oldest = new Set(valid.sort((a, b) => a.rotatedAt - b.rotatedAt).slice(0, valid.length - max))
-  const capped: PreviousKeyRecord[] = []
-  const next = records.map((record) => {
-    if (!oldest.has(record)) return record
-    const revoked = { ...record, revokedAt: now }
-    capped.push(revoked)
-    return revoked
-  })
-  return { records: next, capped: capped.sort((a, b) => a.rotatedAt - b.rotatedAt) }
 }
 
 export interface RevokePreviousChange {
