@@ -185,7 +185,8 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     for (const [project, counter] of this.usage) {
       const reports = counter.take()
       if (reports.length === 0) {
-        if (project !== SINGLE_PROJECT && !this.tenants?.has(project)) this.usage.delete(project)
+        // A tenant's counter goes with the tenant once it is evicted and has nothing left to report.
+        if (this.tenants !== null && !this.tenants.has(project)) this.usage.delete(project)
         continue
       }
       try {
@@ -264,12 +265,6 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   }
 
   private async reload (project: string, strict: boolean): Promise<void> {
-    if (this.tenants !== null) {
-      const cache = this.tenants.get(project)
-      if (cache === undefined) return
-      // Marked first, so that a store that is down is tried once per cacheTtlMs, not on every request.
-      cache.epoch = this.epoch
-    }
     try {
       this.take(project, await this.call('load', () => this.options.store.load(project)))
     } catch (error) {

@@ -86,7 +86,11 @@ export function createVerifyHook (service: AnonKeyService, settings: VerifyHookS
     }
     const cache = tenants.get(tenant)
     if (cache !== undefined) {
-      if (cache.epoch !== service.epoch) service.refresh(tenant)
+      if (cache.epoch !== service.epoch) {
+        // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
+        cache.epoch = service.epoch
+        service.refresh(tenant)
+      }
       return judge(cache, settings, request, reply, done)
     }
     const judged = tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined), (error: unknown) => {
