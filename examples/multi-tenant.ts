@@ -17,7 +17,7 @@ const PROJECT_ID = /^[a-z0-9-]{1,40}$/
  * store (a name outside the pattern is no project). Synchronous and cheap: it runs on every request.
  */
 export function projectOf (request: FastifyRequest): string | null {
-  const host = (request.headers.host ?? '').split(':')[0].toLowerCase()
+  const host = request.hostname.toLowerCase() // the Host header without its port
   if (!host.endsWith(`.${PLATFORM_DOMAIN}`)) return null
   const project = host.slice(0, -PLATFORM_DOMAIN.length - 1)
   return PROJECT_ID.test(project) ? project : null

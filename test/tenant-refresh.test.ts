@@ -5,7 +5,7 @@ import { adminHeaders, assertError, internalsOf, JWT_SECRET, startApp, useKey } 
 import { fakeDateNow } from './helpers/clock.js'
 import { faultyStore } from './helpers/faulty-store.js'
 import { keysRequest } from './helpers/named-keys.js'
-import { startTenantApp, useTenantKey } from './helpers/tenants.js'
+import { isTenantAdmin, startTenantApp, tenantFromHeader, useTenantKey } from './helpers/tenants.js'
 
 const waitFor = async (check: () => Promise<boolean>): Promise<boolean> => {
   for (let i = 0; i < 200; i++) {
@@ -105,4 +105,33 @@ t.test('with the host\'s ignoreTrailingSlash, DELETE …/previous/ revokes nothi
   assertError(t, seed, 400, 'INVALID_INPUT')
   t.equal((await app.anonKey.listPrevious({ name: 'web' })).length, 1)
   t.equal((await app.anonKey.listPrevious()).length, 1)
+})
+
+t.test('a tenant whose reload fails keeps its last keys, and the failure is logged with the tenant', async (t) => {
+  const logs: string[] = []
+  const store = faultyStore(memoryStore())
+  const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } })
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store, tenant: tenantFromHeader, isAdmin: isTenantAdmin })
+  app.get('/awaited', async (request, reply) => {
+    await app.verifyAnonKey(request, reply)
+    return { anonKey: request.anonKey }
+  })
+  t.teardown(() => app.close())
+  await app.ready()
+  const key = (await app.anonKey.forTenant('acme').initialize()).anonKey
+  const other = Fastify()
+  other.register(anonKey, { jwt: { secret: JWT_SECRET }, store, tenant: tenantFromHeader, isAdmin: isTenantAdmin })
+  other.get('/awaited', async (request, reply) => {
+    await other.verifyAnonKey(request, reply)
+    return { anonKey: request.anonKey }
+  })
+  t.teardown(() => other.close())
+  await other.ready()
+  const awaited = await other.inject({ url: '/awaited', headers: { 'x-tenant': 'acme', authorization: `Bearer ${key}` } })
+  t.equal(awaited.json().anonKey.tenant, 'acme', 'awaited, an uncached tenant is loaded and verified')
+  store.breakOn('load', 'fail')
+  await internalsOf(app).refresh('acme')
+  t.ok(logs.some((line) => line.includes('"tenant":"acme"') && line.includes('verifying with the last known keys')))
+  t.equal((await app.inject({ url: '/awaited', headers: { 'x-tenant': 'acme', authorization: `Bearer ${key}` } })).statusCode, 200)
+  store.heal()
 })
