@@ -269,7 +269,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
       this.take(project, await this.call('load', () => this.options.store.load(project)))
     } catch (error) {
       if (strict) throw error
-      this.log.error({ err: error, ...(project === SINGLE_PROJECT ? {} : { tenant: project }) }, 'anon key store unreachable; verifying with the last known keys')
+      this.log.error({ err: error, project }, 'anon key store unreachable; verifying with the last known keys')
     }
   }
 

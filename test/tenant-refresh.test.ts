@@ -131,7 +131,7 @@ t.test('a tenant whose reload fails keeps its last keys, and the failure is logg
   t.equal(awaited.json().anonKey.tenant, 'acme', 'awaited, an uncached tenant is loaded and verified')
   store.breakOn('load', 'fail')
   await internalsOf(app).refresh('acme')
-  t.ok(logs.some((line) => line.includes('"tenant":"acme"') && line.includes('verifying with the last known keys')))
+  t.ok(logs.some((line) => line.includes('"project":"acme"') && line.includes('verifying with the last known keys')))
   t.equal((await app.inject({ url: '/awaited', headers: { 'x-tenant': 'acme', authorization: `Bearer ${key}` } })).statusCode, 200)
   store.heal()
 })
