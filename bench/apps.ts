@@ -71,6 +71,60 @@ export function anonKeyApp (store: AnonKeyStore, form: 'decorator' | 'import' = 
   return app
 }
 
+/** The restricted-origin path: a named key limited to origins, used from one of them (exact match, a Set lookup). */
+export const BENCH_ORIGIN = 'https://app.example.com'
+
+async function originVariant (): Promise<Served> {
+  const connection = await backend('memory').connect(uniqueNamespace('http'))
+  const counting = countingStore(connection.store)
+  const app = anonKeyApp(counting.store)
+  return {
+    app,
+    counting,
+    connection,
+    headers: async () => {
+      const web = await app.anonKey.createKey({ name: 'web', allowedOrigins: [BENCH_ORIGIN, 'https://*.preview.example.com'] })
+      return { authorization: `Bearer ${web.anonKey}`, origin: BENCH_ORIGIN }
+    }
+  }
+}
+
+/**
+ * Tenant mode: the resolver reads the x-tenant header; `tenants` tenants are provisioned and cached first, and
+ * the load names one of them (the hot path of a cached tenant: the resolver and one Map lookup more).
+ */
+async function tenantVariant (tenants = 1000): Promise<Served> {
+  const connection = await backend('memory').connect(uniqueNamespace('http'))
+  const counting = countingStore(connection.store)
+  const app = Fastify({ logger: false })
+  app.register(anonKey, {
+    jwt: { secret: JWT_SECRET },
+    store: counting.store,
+    cacheTtlMs: BENCH_TIMER_MS,
+    usageFlushMs: BENCH_TIMER_MS,
+    tenant: (request) => request.headers['x-tenant'] as string | undefined,
+    authorize: () => true
+  })
+  app.register(async (guarded) => {
+    guarded.addHook('onRequest', guarded.verifyAnonKey)
+    route(guarded)
+  })
+  return {
+    app,
+    counting,
+    connection,
+    headers: async () => {
+      let key = ''
+      for (let i = 0; i < tenants; i++) {
+        const tenant = app.anonKey.forTenant(`tenant-${i}`)
+        key = (await tenant.initialize()).anonKey
+        await tenant.verify(key) // loads it into the cache, as a first request would
+      }
+      return { authorization: `Bearer ${key}`, 'x-tenant': `tenant-${tenants - 1}` }
+    }
+  }
+}
+
 /** A well-formed key that no app knows, so that the bare app gets a header of the same size. */
 export function someKey (): string {
   return generateAnonKey()
@@ -114,5 +168,7 @@ export const VARIANTS: Record<string, () => Promise<Served>> = {
   'anon-memory': () => anonVariant('memory', 'decorator'),
   'anon-import': () => anonVariant('memory', 'import'),
   'anon-postgres': () => anonVariant('postgres', 'decorator'),
-  'anon-redis': () => anonVariant('redis', 'decorator')
+  'anon-redis': () => anonVariant('redis', 'decorator'),
+  'anon-origin': () => originVariant(),
+  'anon-tenant': () => tenantVariant()
 }

@@ -1,10 +1,11 @@
+import { SINGLE_PROJECT } from '../lib/domain/names.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KeyCache } from '../lib/key-cache.js'
 import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
-import { keyHandle } from '../lib/testing.js'
+import type { AnonKeyService } from '../lib/anon-key-api.js'
 
 /**
  * Child process, run with --expose-gc: heap figures, each taken after full garbage collections.
@@ -80,11 +81,11 @@ async function main (): Promise<void> {
       for (const other of others) await other.close()
       const keys: string[] = [(await app.anonKey.get()) as string]
       for (let i = 0; i < PREVIOUS_KEYS; i++) keys.push((await app.anonKey.rotate({ gracePeriodHours: 24 })).anonKey)
-      await app.anonKey.refresh()
+      await (app.anonKey as unknown as AnonKeyService).refresh()
       const withPreviousKeys = await settledHeap() - before
 
       // The cache alone: a second KeyCache over the same snapshot (the snapshot itself is held either way).
-      const snapshot = await keyHandle(connection.store).load()
+      const snapshot = await connection.store.load(SINGLE_PROJECT)
       const withoutCache = await settledHeap()
       const extraCache = new KeyCache()
       extraCache.apply(snapshot, Date.now())

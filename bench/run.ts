@@ -5,6 +5,7 @@ import type { MemoryResult } from './memory.js'
 import type { MicroResult } from './micro.js'
 import type { RotationHistoryResult } from './rotation-history.js'
 import type { RotationResult } from './rotation.js'
+import type { TenantsResult } from './tenants.js'
 import { formatBytes, formatMs, formatNumber, median, table } from './stats.js'
 import { LOAD_CORE, SERVER_CORE } from './pin.js'
 import { STORE_KINDS } from './stores.js'
@@ -40,7 +41,7 @@ if (args.includes('--profile')) setChildFlags(['--cpu-prof', '--cpu-prof-dir=.pr
  * `{ variant: 'anon-tenant', over: 'anon-memory', atLeast: 0.97 }` (tenant mode), once apps.ts serves them.
  */
 const CPU_TARGETS: Array<{ variant: string, over: string, atLeast: number }> = [
-  ...['anon-memory', 'anon-import', 'anon-postgres', 'anon-redis'].flatMap((variant) => [
+  ...['anon-memory', 'anon-import', 'anon-postgres', 'anon-redis', 'anon-origin', 'anon-tenant'].flatMap((variant) => [
     { variant, over: 'floor', atLeast: 0.985 },
     { variant, over: 'bearer-auth', atLeast: 1.0 }
   ])
@@ -50,6 +51,18 @@ const TARGETS = {
   verifyPerSecond: 5_000_000,
   propagationP99Ms: 50,
   postgresRotationP50Ms: 5
+}
+
+function printTenants (result: TenantsResult): void {
+  print('### Tenant mode')
+  print()
+  print(`${formatNumber(result.cachedTenants, 0)} tenants cached (memory store): ${formatNumber(result.heapPerTenantBytes / 1024, 2)} KiB of heap per cached tenant; ` +
+    `${result.storeCallsPerCachedRequest} store calls per request to a cached tenant.`)
+  for (const row of result.cold) print(`Cold first request of a tenant on ${row.kind} (${row.tenants} tenants): p50 ${formatMs(row.p50Ms)}, p99 ${formatMs(row.p99Ms)}.`)
+  const { flood } = result
+  print(`Flood: ${formatNumber(flood.requests, 0)} requests naming ${formatNumber(flood.distinct, 0)} random tenants, 100 at a time (maxTenantLoads ${flood.maxTenantLoads}): ` +
+    `${formatNumber(flood.storeCalls, 0)} store calls, ${formatNumber(flood.refused503, 0)} answered 503, a real tenant failed ${flood.realTenantFailures} times.`)
+  print()
 }
 
 const failures: string[] = []
@@ -260,7 +273,7 @@ async function main (): Promise<void> {
   if (missing.length > 0) print(`No ${missing.join(' or ')} rows: ${missing.length === 1 ? 'that store is' : 'those stores are'} not in this checkout yet.`)
   print()
 
-  const variants = argument('--variants')?.split(',') ?? ['bare', 'floor', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'anon-import', 'bearer-auth']
+  const variants = argument('--variants')?.split(',') ?? ['bare', 'floor', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'anon-import', 'anon-origin', 'anon-tenant', 'bearer-auth']
   const http = runs('http')
     ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10, profile: !short || args.includes('--profile-round') }))
     : null
@@ -276,6 +289,8 @@ async function main (): Promise<void> {
   if (history.length > 0) printHistory(history)
 
   if (runs('memory')) printMemory(await timed('heap', () => runChild<MemoryResult>('memory.ts', flag, 'memory', ['--expose-gc'])))
+
+  if (runs('tenants')) printTenants(await timed('tenants', () => runChild<TenantsResult>('tenants.ts', flag, 'tenants', ['--expose-gc'])))
 
   if (!short) judge(http, micro, rotation)
   print(`Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s (${partTimes.join(', ')}). Machine load after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`)

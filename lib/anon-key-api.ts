@@ -1,67 +1,39 @@
 import { EventEmitter } from 'node:events'
-import type { FastifyBaseLogger } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import { isTenantId, SINGLE_PROJECT } from './domain/names.js'
+import { recordUsage } from './domain/transitions.js'
+import { UsageCounter } from './domain/usage.js'
 import { anonKeyError } from './errors.js'
-import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from './domain/key.js'
+import type { AnonKeyEvents } from './events.js'
 import { KeyCache, type VerifyResult } from './key-cache.js'
+import type { AnonKeyInfo, PreviousKeyInfo } from './key-info.js'
 import type { ResolvedOptions } from './options.js'
-import { DEFAULT_KEY_NAME, SINGLE_PROJECT } from './domain/names.js'
-import { keySnapshot, type KeySnapshot, type ProjectState } from './domain/project.js'
-import { isStillValid } from './domain/retention.js'
-import { initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey, type StateChange } from './domain/transitions.js'
-import { projectSnapshotProblem } from './snapshot-check.js'
+import {
+  ProjectApi, type ChangeContext, type CreateKeyOptions, type DeleteResult, type KeyContext, type ProjectHost, type RevokeResult,
+  type RotateOptions, type RotateResult, type UpdateKeyOptions, type VerifyContext
+} from './project-api.js'
 import { storeCall } from './store-call.js'
 import type { ProjectSnapshot } from './stores/store.js'
+import { TenantCache } from './tenant-cache.js'
 
-const HOUR_MS = 60 * 60 * 1000
-const FINGERPRINT_PATTERN = new RegExp(`^[0-9a-f]{${FINGERPRINT_LENGTH}}$`)
-
-export interface RotateResult {
-  success: true
-  message: string
-  anonKey: string
-  oldKeyExpiresAt: string
+/** Every operation on the keys of one project: what `app.anonKey.forTenant(id)` returns. */
+export interface AnonKeyProjectApi {
+  /** The current key of `default`; null when there is none. */
+  get (): Promise<string | null>
+  /** Creates `default` unless the project has it already. */
+  initialize (): Promise<{ created: boolean, anonKey: string }>
+  /** Rotates `default`, or the key named in `options.name`. */
+  rotate (options?: RotateOptions, context?: ChangeContext): Promise<RotateResult>
+  /** Never throws: resolves to the key's identity or `{ valid: false, code }`. Origins are judged when given. */
+  verify (key: unknown, context?: VerifyContext): Promise<VerifyResult>
+  listPrevious (options?: { name?: string }): Promise<PreviousKeyInfo[]>
+  revokePrevious (fingerprint?: string, context?: KeyContext): Promise<RevokeResult>
+  listKeys (): Promise<AnonKeyInfo[]>
+  getKey (name: string): Promise<AnonKeyInfo>
+  createKey (options: CreateKeyOptions, context?: ChangeContext): Promise<AnonKeyInfo>
+  updateKey (name: string, changes: UpdateKeyOptions, context?: ChangeContext): Promise<AnonKeyInfo>
+  deleteKey (name: string, context?: ChangeContext): Promise<DeleteResult>
 }
-
-export interface PreviousKeyInfo {
-  fingerprint: string
-  rotatedAt: string
-  expiresAt: string
-  /** Requests that carried this key since its rotation: all instances' reported counts plus this one's. */
-  requests: number
-  /** The last such request, or null if none was seen. */
-  lastSeenAt: string | null
-}
-
-export interface RevokeResult {
-  success: true
-  revoked: number
-}
-
-/** Who asked for a change, for the audit events: the JWT `sub`, or what `authorize` named. */
-export interface ChangeContext {
-  actor?: string | null
-}
-
-export interface RotatedEvent {
-  actor: string | null
-  gracePeriodHours: number
-  rotatedAt: string
-  oldKeyExpiresAt: string
-  oldFingerprint: string
-  newFingerprint: string
-  /** Previous keys revoked by this rotation to stay within `maxPreviousKeys`, oldest rotation last. */
-  evictedFingerprints: string[]
-}
-
-export interface RevokedEvent {
-  actor: string | null
-  scope: 'all' | 'one'
-  revoked: number
-  fingerprints: string[]
-  revokedAt: string
-}
-
-const iso = (ms: number): string => new Date(ms).toISOString()
 
 /**
  * A start-up failure says why (`no PostgreSQL user name specified`, `connect ECONNREFUSED`), for the person
@@ -75,16 +47,31 @@ function withCauseInMessage (error: unknown): unknown {
 }
 
 /**
- * `app.anonKey`: every operation on the key, for the routes and for scripts. Emits `rotated` and `revoked`.
- * Keeps the in-process cache that verification reads, and keeps it fresh from the store's notifications.
+ * `app.anonKey`: every operation on the keys, for scripts and other plugins, and the typed audit events
+ * (`rotated`, `revoked`, `created`, `updated`, `deleted`). Without `tenant` it acts on the plugin's one project;
+ * with `tenant`, `forTenant(id)` gives the same operations for one tenant.
  */
-export class AnonKeyApi extends EventEmitter {
-  /** @internal read by verifyAnonKey on every request */
-  readonly cache = new KeyCache()
-  private readonly options: ResolvedOptions
-  private readonly log: FastifyBaseLogger
-  private refreshing: Promise<void> | null = null
-  private refreshAgain = false
+export interface AnonKeyApi extends AnonKeyProjectApi, EventEmitter<AnonKeyEvents> {
+  /** The whole programmatic API for one tenant (tenant mode). */
+  forTenant (tenant: string): AnonKeyProjectApi
+}
+
+/**
+ * The plugin's keys in process, kept fresh from the store, and the API over them. What is not on AnonKeyApi
+ * (the caches, start, stop, refresh) is internal: the hook and the routes reach it through the plugin.
+ */
+export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonKeyApi, ProjectHost {
+  readonly options: ResolvedOptions
+  readonly log: FastifyBaseLogger
+  /** The single project's keys (without `tenant`). */
+  readonly cache: KeyCache
+  /** The tenants' keys (with `tenant`), or null. */
+  readonly tenants: TenantCache<KeyCache> | null
+  /** Bumped every cacheTtlMs in tenant mode: a tenant's keys loaded in an older epoch are reloaded on next use. */
+  epoch = 0
+  private readonly single: ProjectApi
+  private readonly usage = new Map<string, UsageCounter>()
+  private readonly refreshing = new Map<string, { running: Promise<void>, again: boolean }>()
   private unsubscribe: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
   private usageTimer: NodeJS.Timeout | null = null
@@ -94,135 +81,138 @@ export class AnonKeyApi extends EventEmitter {
     super({ captureRejections: true })
     this.options = options
     this.log = log
-  }
-
-  /** The current key, read from the store; null when there is none. */
-  async get (): Promise<string | null> {
-    return (await this.load()).currentKey
-  }
-
-  /** Creates the first key (initialKey or a random one) unless the store holds one already. */
-  async initialize (): Promise<{ created: boolean, anonKey: string }> {
-    const candidate = this.options.initialKey ?? generateAnonKey()
-    const result = await this.update('initialize', (state) => initializeProject(state, { key: candidate, now: Date.now() }))
-    if (isRefusal(result)) throw new Error(`fastify-anon-key: ${result.message} Pass another initialKey, or none.`)
-    if (result.created) this.log.info({ fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
-    return { created: result.created, anonKey: result.key.currentKey }
-  }
-
-  async rotate (options: { gracePeriodHours?: number } = {}, context: ChangeContext = {}): Promise<RotateResult> {
-    // Only an absent value means the default: a null from a script is refused, as it is over HTTP.
-    const gracePeriodHours = options.gracePeriodHours === undefined ? this.options.defaultGracePeriodHours : options.gracePeriodHours
-    if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > this.options.maxGracePeriodHours) {
-      throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${this.options.maxGracePeriodHours}`)
-    }
-    const newKey = generateAnonKey()
-    const now = Date.now()
-    const expiresAt = now + gracePeriodHours * HOUR_MS
-    const outcome = await this.update('rotate', (state) => rotateKey(state, { name: DEFAULT_KEY_NAME, newKey, now, expiresAt, maxPreviousKeys: this.options.maxPreviousKeys }))
-    // The only refusal a fresh random key can meet: the project has no `default` key.
-    if (isRefusal(outcome)) {
-      throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The store holds no anon key yet, so there is nothing to rotate.')
-    }
-    const event: RotatedEvent = {
-      actor: context.actor ?? null,
-      gracePeriodHours,
-      rotatedAt: iso(now),
-      oldKeyExpiresAt: iso(outcome.retired.expiresAt),
-      oldFingerprint: fingerprintOfDigest(outcome.retired.digest),
-      newFingerprint: fingerprintOf(newKey),
-      evictedFingerprints: outcome.evicted.map((record) => fingerprintOfDigest(record.digest))
-    }
-    this.log.info(event, 'anon key rotated')
-    this.announce('rotated', event)
-    return {
-      success: true,
-      message: gracePeriodHours === 0
-        ? 'Anon key rotated successfully. The old key stopped working immediately.'
-        : 'Anon key rotated successfully. Old key will remain valid during grace period.',
-      anonKey: newKey,
-      oldKeyExpiresAt: event.oldKeyExpiresAt
-    }
-  }
-
-  /** Never throws: a malformed or unknown key resolves to `{ valid: false, code }`. */
-  verify (key: unknown): Promise<VerifyResult> {
-    const entry = this.cache.lookup(key, Date.now())
-    return Promise.resolve(typeof entry === 'string' ? { valid: false, code: entry } : entry.result)
-  }
-
-  /** Previous keys that still verify, newest rotation first. */
-  async listPrevious (): Promise<PreviousKeyInfo[]> {
-    const snapshot = await this.load()
-    const now = Date.now()
-    return snapshot.previousKeys
-      .filter((record) => isStillValid(record, now))
-      .sort((a, b) => b.rotatedAt - a.rotatedAt)
-      .map((record) => {
-        const unreported = this.cache.usage.peek(record.digest)
-        const lastSeenAt = Math.max(record.lastSeenAt ?? 0, unreported?.lastSeenAt ?? 0)
-        return {
-          fingerprint: fingerprintOfDigest(record.digest),
-          rotatedAt: iso(record.rotatedAt),
-          expiresAt: iso(record.expiresAt),
-          requests: (record.requests ?? 0) + (unreported?.requests ?? 0),
-          lastSeenAt: lastSeenAt === 0 ? null : iso(lastSeenAt)
-        }
+    this.cache = new KeyCache(null, this.usageOf(SINGLE_PROJECT))
+    this.single = new ProjectApi(this, SINGLE_PROJECT, null)
+    this.tenants = options.tenant === null
+      ? null
+      : new TenantCache<KeyCache>({
+        maxEntries: options.maxCachedTenants,
+        maxEmptyEntries: options.maxCachedTenants,
+        maxLoads: options.maxTenantLoads,
+        isEmpty: (cache) => !cache.hasKeys,
+        load: (tenant) => this.loadTenant(tenant)
       })
   }
 
+  get (): Promise<string | null> { return this.project().get() }
+  initialize (): Promise<{ created: boolean, anonKey: string }> { return this.project().initialize() }
+  rotate (options?: RotateOptions, context?: ChangeContext): Promise<RotateResult> { return this.project().rotate(options, context) }
+  verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> { return this.project().verify(key, context) }
+  listPrevious (options?: { name?: string }): Promise<PreviousKeyInfo[]> { return this.project().listPrevious(options) }
+  revokePrevious (fingerprint?: string, context?: KeyContext): Promise<RevokeResult> { return this.project().revokePrevious(fingerprint, context) }
+  listKeys (): Promise<AnonKeyInfo[]> { return this.project().listKeys() }
+  getKey (name: string): Promise<AnonKeyInfo> { return this.project().getKey(name) }
+  createKey (options: CreateKeyOptions, context?: ChangeContext): Promise<AnonKeyInfo> { return this.project().createKey(options, context) }
+  updateKey (name: string, changes: UpdateKeyOptions, context?: ChangeContext): Promise<AnonKeyInfo> { return this.project().updateKey(name, changes, context) }
+  deleteKey (name: string, context?: ChangeContext): Promise<DeleteResult> { return this.project().deleteKey(name, context) }
+
+  forTenant (tenant: string): ProjectApi {
+    if (this.tenants === null) {
+      throw anonKeyError('INVALID_INPUT', 'forTenant() needs tenant mode: register the plugin with tenant(request). Without it, use app.anonKey directly.')
+    }
+    if (!isTenantId(tenant)) {
+      throw anonKeyError('INVALID_INPUT', `A tenant id is 1 to 64 characters from [A-Za-z0-9._-], got ${JSON.stringify(tenant)?.slice(0, 80)}.`)
+    }
+    return new ProjectApi(this, tenant, tenant)
+  }
+
+  /** @internal The single project's operations (without `tenant`). */
+  forProject (): ProjectApi {
+    return this.project()
+  }
+
+  /** @internal The project a request names: its tenant's in tenant mode (null when it names none), else the single one. */
+  tenantOf (request: FastifyRequest): string | null {
+    const tenant = (this.options.tenant as NonNullable<ResolvedOptions['tenant']>)(request)
+    return isTenantId(tenant) ? tenant : null
+  }
+
+  /** @internal Hands a snapshot the store returned to the cache of its project. */
+  take (project: string, snapshot: ProjectSnapshot): void {
+    const now = Date.now()
+    if (this.tenants === null) {
+      this.apply(this.cache, snapshot, now)
+      return
+    }
+    const cached = this.tenants.get(project)
+    const cache = cached ?? new KeyCache(project, this.usageOf(project))
+    const hadKeys = cache.hasKeys
+    this.apply(cache, snapshot, now)
+    cache.epoch = this.epoch
+    if (cached === undefined || hadKeys !== cache.hasKeys) this.tenants.set(project, cache)
+  }
+
+  /** @internal */
+  async cacheOf (project: string): Promise<KeyCache> {
+    if (this.tenants === null) return this.cache
+    return this.tenants.load(project)
+  }
+
+  /** @internal */
+  usageOf (project: string): UsageCounter {
+    let counter = this.usage.get(project)
+    if (counter === undefined) {
+      counter = new UsageCounter()
+      this.usage.set(project, counter)
+    }
+    return counter
+  }
+
+  /** @internal Emits an audit event. The change has happened: a listener that throws is logged, never a failure. */
+  announce<E extends keyof AnonKeyEvents> (event: E, payload: AnonKeyEvents[E][0]): void {
+    try {
+      (this.emit as (name: string, payload: unknown) => boolean)(event, payload)
+    } catch (error) {
+      this.log.error({ err: error }, `a listener of the anon key "${event}" event threw`)
+    }
+  }
+
+  /** @internal Where EventEmitter hands the rejection of an async listener (captureRejections). */
+  [EventEmitter.captureRejectionSymbol] (error: Error, name: unknown, ...args: unknown[]): void {
+    this.log.error({ err: error }, `a listener of the anon key "${String(name)}" event rejected`)
+  }
+
+  /** @internal */
+  call<T> (operation: string, run: () => Promise<T>): Promise<T> {
+    return storeCall(operation, this.options.storeTimeoutMs, run)
+  }
+
   /**
-   * Hands the previous-key usage counted in this process to the store in one batch (every `usageFlushMs`, and
-   * on close), so that every instance lists the sums. Counts that fail to reach the store are kept for the
-   * next batch.
+   * Hands the previous-key usage counted in this process to the store, one batch per project (every
+   * `usageFlushMs`, and on close). Counts that fail to reach the store are kept for the next batch.
    */
   async flushUsage (): Promise<void> {
-    const reports = this.cache.usage.take()
-    if (reports.length === 0) return
-    try {
-      await this.call('recordUsage', () => this.options.store.update(SINGLE_PROJECT, (state) => recordUsage(state, reports)))
-    } catch (error) {
-      this.cache.usage.giveBack(reports)
-      this.log.warn({ err: error }, 'anon key usage figures not saved; will retry')
+    for (const [project, counter] of this.usage) {
+      const reports = counter.take()
+      if (reports.length === 0) {
+        // A tenant's counter goes with the tenant once it is evicted and has nothing left to report.
+        if (this.tenants !== null && !this.tenants.has(project)) this.usage.delete(project)
+        continue
+      }
+      try {
+        await this.call('recordUsage', () => this.options.store.update(project, (state) => recordUsage(state, reports)))
+      } catch (error) {
+        counter.giveBack(reports)
+        this.log.warn({ err: error }, 'anon key usage figures not saved; will retry')
+      }
     }
   }
 
-  /** Revokes one previous key by fingerprint, or every previous key when none is named. */
-  async revokePrevious (fingerprint?: string, context: ChangeContext = {}): Promise<RevokeResult> {
-    if (fingerprint !== undefined && (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint))) {
-      throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`)
-    }
-    const now = Date.now()
-    const result = await this.update('revoke', (state) => revokePrevious(state, { name: DEFAULT_KEY_NAME, now, fingerprint }))
-    // A project without a `default` key has no previous key to revoke.
-    const outcome = isRefusal(result) ? { revoked: [] } : result
-    if (fingerprint !== undefined && outcome.revoked.length === 0) {
-      throw anonKeyError('NOT_FOUND', `No previous key that still verifies has the fingerprint ${fingerprint}.`)
-    }
-    const event: RevokedEvent = {
-      actor: context.actor ?? null,
-      scope: fingerprint === undefined ? 'all' : 'one',
-      revoked: outcome.revoked.length,
-      fingerprints: outcome.revoked.map((record) => fingerprintOfDigest(record.digest)),
-      revokedAt: iso(now)
-    }
-    this.log.info(event, 'previous anon keys revoked')
-    this.announce('revoked', event)
-    return { success: true, revoked: outcome.revoked.length }
-  }
-
-  /** @internal Subscribes to changes, loads or creates the key, and starts the fallback reload timer. */
+  /** @internal Subscribes to changes, loads or creates the single project's key, starts the fallback reloads. */
   async start (): Promise<void> {
     try {
-      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => {
-        if (project === SINGLE_PROJECT || project === null) this.refresh()
-      }))
-      if (this.options.autoInitialize) await this.initialize()
-      else await this.load()
+      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }))
+      if (this.tenants === null) {
+        if (this.options.autoInitialize) await this.initialize()
+        else await this.refresh(SINGLE_PROJECT, true)
+      }
     } catch (error) {
       throw withCauseInMessage(error)
     }
-    this.timer = setInterval(() => { this.refresh() }, this.options.cacheTtlMs)
+    this.timer = setInterval(() => {
+      if (this.tenants === null) this.refresh(SINGLE_PROJECT)
+      else this.epoch += 1
+    }, this.options.cacheTtlMs)
     this.timer.unref()
     this.usageTimer = setInterval(() => { this.flushUsage() }, this.options.usageFlushMs)
     this.usageTimer.unref()
@@ -242,73 +232,68 @@ export class AnonKeyApi extends EventEmitter {
   }
 
   /**
-   * Reloads the cache from the store. Calls that arrive while a reload runs are folded into one more reload
-   * after it, so the cache always ends on a snapshot taken after the last change it heard of.
+   * Reloads a project's keys from the store. Calls that arrive while a reload runs are folded into one more
+   * reload after it, so the cache always ends on a snapshot taken after the last change it heard of.
+   * In tenant mode only a cached tenant is reloaded. `strict` rejects instead of logging (start-up).
    */
-  refresh (): Promise<void> {
-    if (this.refreshing !== null) {
-      this.refreshAgain = true
-      return this.refreshing
+  refresh (project: string = SINGLE_PROJECT, strict = false): Promise<void> {
+    const running = this.refreshing.get(project)
+    if (running !== undefined) {
+      running.again = true
+      return running.running
     }
-    this.refreshing = this.reload().finally(() => {
-      this.refreshing = null
-      if (this.refreshAgain) {
-        this.refreshAgain = false
-        this.refresh()
-      }
+    const entry = { running: this.reload(project, strict), again: false }
+    this.refreshing.set(project, entry)
+    entry.running = entry.running.finally(() => {
+      this.refreshing.delete(project)
+      if (entry.again) this.refresh(project)
     })
-    return this.refreshing
+    return entry.running
   }
 
-  private async reload (): Promise<void> {
-    try {
-      await this.load()
-    } catch (error) {
-      this.log.error({ err: error }, 'anon key store unreachable; verifying with the last known keys')
+  /** A change notification: `null` means some may have been missed, so every project held is reloaded. */
+  private heard (project: string | null): void {
+    if (this.tenants === null) {
+      if (project === null || project === SINGLE_PROJECT) this.refresh(SINGLE_PROJECT)
+      return
+    }
+    if (project === null) {
+      for (const tenant of this.tenants.tenants()) this.refresh(tenant)
+    } else if (this.tenants.has(project)) {
+      this.refresh(project)
     }
   }
 
-  /** Emits an audit event. The change has happened: a listener that throws is logged, never turned into a failure. */
-  private announce (name: 'rotated' | 'revoked', event: RotatedEvent | RevokedEvent): void {
+  private async reload (project: string, strict: boolean): Promise<void> {
     try {
-      this.emit(name, event)
+      this.take(project, await this.call('load', () => this.options.store.load(project)))
     } catch (error) {
-      this.log.error({ err: error }, `a listener of the anon key "${name}" event threw`)
+      if (strict) throw error
+      this.log.error({ err: error, project }, 'anon key store unreachable; verifying with the last known keys')
     }
   }
 
-  /** @internal Where EventEmitter hands the rejection of an async listener (captureRejections). */
-  [EventEmitter.captureRejectionSymbol] (error: unknown, name: string): void {
-    this.log.error({ err: error }, `a listener of the anon key "${name}" event rejected`)
+  private async loadTenant (tenant: string): Promise<KeyCache> {
+    const snapshot = await this.call('load', () => this.options.store.load(tenant))
+    const cache = new KeyCache(tenant, this.usageOf(tenant))
+    this.apply(cache, snapshot, Date.now())
+    cache.epoch = this.epoch
+    return cache
   }
 
-  /** The `default` key as the store holds it now; the cache takes it. */
-  private async load (): Promise<KeySnapshot> {
-    const snapshot = await this.call('load', () => this.options.store.load(SINGLE_PROJECT))
-    return this.take(snapshot)
+  /** A malformed snapshot (a buggy adapter) changes nothing; the operation that read it answers STORE_UNAVAILABLE. */
+  private apply (cache: KeyCache, snapshot: ProjectSnapshot, now: number): void {
+    try {
+      cache.apply(snapshot, now)
+    } catch (error) {
+      throw anonKeyError('STORE_UNAVAILABLE', 'The key store returned a malformed answer.', { cause: error })
+    }
   }
 
-  /** Applies a transition to the project in the store; the cache takes the state after it. */
-  private async update<T> (operation: string, change: (state: ProjectState) => StateChange<T>): Promise<T> {
-    const { snapshot, result } = await this.call(operation, () => this.options.store.update(SINGLE_PROJECT, change))
-    this.take(snapshot)
-    return result
-  }
-
-  /**
-   * Hands a store's snapshot to the cache. A malformed one (a buggy adapter) changes nothing: verification goes
-   * on with the last good keys, and the operation that read it fails with a TypeError, which the admin routes
-   * answer as 500 INTERNAL_ERROR without its detail and log (the store answered: it is not unavailable).
-   */
-  private take (snapshot: ProjectSnapshot): KeySnapshot {
-    const problem = projectSnapshotProblem(snapshot)
-    if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
-    const view = keySnapshot(snapshot.version, snapshot.state)
-    this.cache.apply(view, Date.now())
-    return view
-  }
-
-  private call<T> (operation: string, run: () => Promise<T>): Promise<T> {
-    return storeCall(operation, this.options.storeTimeoutMs, run)
+  private project (): ProjectApi {
+    if (this.tenants !== null) {
+      throw anonKeyError('INVALID_INPUT', 'The plugin runs in tenant mode: use app.anonKey.forTenant(id) to act on one tenant\'s keys.')
+    }
+    return this.single
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { ERROR_CODES, errorBody, hostErrorCode, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
+import { validationMessage } from './validation-message.js'
+import { errorBody, hostErrorCode, isErrorCode, type ErrorBody, type ErrorCode } from './errors.js'
 
 /**
  * Messages for errors raised by Fastify itself (bad content type, body too large) or by a host's `authorize`
@@ -31,20 +32,9 @@ function fromStatus (error: FastifyError, status: number): ErrorBody {
   return { ...errorBody(code, message), statusCode: status }
 }
 
-function fromValidation (error: FastifyError, maxGracePeriodHours: number): ErrorBody {
-  // Only called when Fastify set `validation`; the validator reports at least one issue, each with its path.
-  const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
-  if (error.validationContext === 'params') {
-    // The code's default nextActions speaks of the rotate body; here the fingerprint is what to fix.
-    return { ...errorBody('INVALID_INPUT', 'fingerprint must be 12 lowercase hex characters.'), nextActions: ERROR_CODES.NOT_FOUND.nextActions }
-  }
-  if (path === '/gracePeriodHours') {
-    return errorBody('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)
-  }
-  if (path !== '') {
-    return errorBody('INVALID_INPUT', `Unknown property "${path.slice(1).slice(0, 64)}": the body accepts only gracePeriodHours.`)
-  }
-  return errorBody('INVALID_INPUT', 'The body must be empty or a JSON object such as {"gracePeriodHours": 24}.')
+function fromValidation (error: FastifyError, request: FastifyRequest, maxGracePeriodHours: number): ErrorBody {
+  const { message, nextActions } = validationMessage(error, request, maxGracePeriodHours)
+  return { ...errorBody('INVALID_INPUT', message), nextActions }
 }
 
 /**
@@ -56,7 +46,7 @@ export function createErrorHandler (maxGracePeriodHours: number) {
     let body: ErrorBody
     const status = requestedStatus(error)
     if (error.validation !== undefined) {
-      body = fromValidation(error, maxGracePeriodHours)
+      body = fromValidation(error, request, maxGracePeriodHours)
     } else if (isErrorCode(error.code)) {
       body = errorBody(error.code, error.message)
       if (typeof error.nextActions === 'string') body.nextActions = error.nextActions

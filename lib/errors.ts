@@ -22,6 +22,10 @@ export const ERROR_CODES = {
     statusCode: 403,
     nextActions: 'Use a token of a project admin.'
   },
+  ANON_KEY_ORIGIN_NOT_ALLOWED: {
+    statusCode: 403,
+    nextActions: 'This anon key is restricted to its allowedOrigins. Call from one of them, or ask an admin to add this origin (PATCH /api/secrets/anon-keys/:name).'
+  },
   ANON_KEY_NOT_INITIALIZED: {
     statusCode: 404,
     nextActions: 'Create the key with app.anonKey.initialize(), or register the plugin with autoInitialize: true.'
@@ -29,6 +33,10 @@ export const ERROR_CODES = {
   NOT_FOUND: {
     statusCode: 404,
     nextActions: 'List the previous keys that still verify with GET /api/secrets/anon-key/previous.'
+  },
+  CONFLICT: {
+    statusCode: 409,
+    nextActions: 'List the keys with GET /api/secrets/anon-keys: pick a name not taken, or delete a key when maxKeys names exist. The key named "default" cannot be deleted.'
   },
   PAYLOAD_TOO_LARGE: {
     statusCode: 413,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin-auth.js'
-import { AnonKeyApi } from './anon-key-api.js'
+import { AnonKeyService, type AnonKeyApi } from './anon-key-api.js'
 import type { AnonKeyIdentity } from './key-cache.js'
 import { OptionError } from './option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options.js'
@@ -17,7 +17,7 @@ declare module 'fastify' {
      * route declared before the plugin was registered: prefer the standalone `import { verifyAnonKey }`.
      */
     verifyAnonKey: VerifyAnonKeyHook
-    /** Read, rotate, verify and revoke the anon key from code. */
+    /** Read, rotate, verify and revoke the anon keys from code; named keys; `forTenant(id)`; typed events. */
     anonKey: AnonKeyApi
   }
   interface FastifyRequest {
@@ -35,11 +35,11 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   checkOptions(options)
   const settings = ensureDefaults(options)
   warnIfKeyIsLostOnRestart(settings, app.log)
-  const api = new AnonKeyApi(settings, app.log)
+  const api = new AnonKeyService(settings, app.log)
   const guard = await createAdminGuard(settings)
 
-  const hook = createVerifyHook(api.cache, settings)
-  app.decorate('anonKey', api)
+  const hook = createVerifyHook(api, settings)
+  app.decorate('anonKey', api as AnonKeyApi)
   app.decorate('verifyAnonKey', hook)
   app.decorate(HOOK, hook)
   declareRequestIdentity(app)
@@ -60,8 +60,13 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
 export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify-anon-key' })
 export default fastifyAnonKey
 
-export { AnonKeyApi } from './anon-key-api.js'
-export type { ChangeContext, PreviousKeyInfo, RevokedEvent, RevokeResult, RotatedEvent, RotateResult } from './anon-key-api.js'
+export type { AnonKeyApi, AnonKeyProjectApi } from './anon-key-api.js'
+export type { AnonKeyEvents, CreatedEvent, DeletedEvent, RevokedEvent, RotatedEvent, UpdatedEvent } from './events.js'
+export type { AnonKeyInfo, PreviousKeyInfo } from './key-info.js'
+export type {
+  ChangeContext, CreateKeyOptions, DeleteResult, KeyContext, RevokeResult, RotateOptions, RotateResult, UpdateKeyOptions, VerifyContext
+} from './project-api.js'
+export { normaliseAllowedOrigins } from './domain/origins.js'
 export { ERROR_CODES } from './errors.js'
 export type { ErrorBody, ErrorCode } from './errors.js'
 export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './domain/key.js'

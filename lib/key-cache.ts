@@ -1,90 +1,130 @@
 import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './domain/key.js'
-import type { RejectionCode } from './rejection.js'
-import type { KeySnapshot, PreviousKeyRecord } from './domain/project.js'
-import { pruneRetired, RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
+import { DEFAULT_KEY_NAME } from './domain/names.js'
+import { OriginMatcher } from './domain/origins.js'
+import type { PreviousKeyRecord, ProjectState } from './domain/project.js'
+import { RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
 import { UsageCounter } from './domain/usage.js'
-import { snapshotProblem } from './snapshot-check.js'
+import { projectProblem } from './project-check.js'
+import type { RejectionCode } from './rejection.js'
+import type { ProjectSnapshot } from './stores/store.js'
 
 /** What a request that carries a valid anon key gets as `request.anonKey`. */
 export interface AnonKeyIdentity {
   role: 'anon'
+  /** The name of the key: `default`, or one made with createKey (`web`, `ios`). */
+  name: string
   fingerprint: string
-  /** ISO 8601 instant the key stops verifying; null for the current key. */
+  /** ISO 8601 instant the key stops verifying; null for a current key. */
   expiresAt: string | null
+  /** The tenant the key belongs to; only in tenant mode. */
+  tenant?: string
 }
 
-export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode }
+export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
 
 /** A key that verifies, with both answers built once so that verifying allocates nothing. */
 export interface ValidEntry {
   identity: Readonly<AnonKeyIdentity>
   result: Readonly<VerifyResult>
+  /** The key's origin restriction, or null when any origin may use it. */
+  origins: OriginMatcher | null
 }
 
 interface PreviousEntry {
   record: PreviousKeyRecord
+  /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
+  name: string | null
+  origins: OriginMatcher | null
   /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
   valid: ValidEntry | null
 }
 
-function validEntry (fingerprint: string, expiresAt: number | null): ValidEntry {
-  const identity = Object.freeze({
+function validEntry (name: string, fingerprint: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+  const identity: AnonKeyIdentity = {
     role: 'anon' as const,
+    name,
     fingerprint,
     expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString()
-  })
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }) }
+  }
+  if (tenant !== null) identity.tenant = tenant
+  Object.freeze(identity)
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins }
 }
 
 /**
- * The in-process view of the store that every verification reads. It never calls the store itself.
+ * One project's keys as every verification reads them: the current key of every name, and the previous keys
+ * of every name (and of deleted names) by digest. It never calls the store itself.
  *
- * Timing: the current key is found with a Map keyed by the key itself, and a Map lookup hashes the whole
- * string before it compares anything, so how much of a wrong key matches does not change the time taken.
- * Previous keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
+ * Timing: a current key is found with a Map keyed by the key itself, and a Map lookup hashes the whole string
+ * before it compares anything, so how much of a wrong key matches does not change the time taken. Previous
+ * keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
  * verifyAnonKey's fast path, `currentForHeader`, is the same kind of lookup keyed by the whole header value
- * "Bearer <current key>": one hash of the header, no slice, no clock read (the current key never expires).
- * A header that misses it only tells the caller what it already knows: that it was not exactly that string.
+ * "Bearer <current key>": one hash of the header, no slice, no clock read (a current key never expires).
  */
 export class KeyCache {
   version = -1
-  currentKey: string | null = null
+  /** In tenant mode, the cache epoch of the last reload (see AnonKeyService.epoch). */
+  epoch = 0
+  /** The project's document as last taken. */
+  state: ProjectState = { keys: [], deletedKeys: [] }
   private current = new Map<string, ValidEntry>()
-  /** The current key's entry again, keyed by the header value "Bearer <current key>". */
+  /** The current keys' entries again, keyed by the header value "Bearer <current key>". */
   private currentHeader = new Map<string, ValidEntry>()
   private previous = new Map<string, PreviousEntry>()
+  /** The tenant whose keys these are, or null for the single project. */
+  readonly tenant: string | null
   /** Requests that carried each previous key, not yet reported to the store. */
-  readonly usage = new UsageCounter()
+  readonly usage: UsageCounter
+
+  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter()) {
+    this.tenant = tenant
+    this.usage = usage
+  }
+
+  /** Whether the project holds any key at all (a tenant without keys is cached as such). */
+  get hasKeys (): boolean {
+    return this.state.keys.length > 0
+  }
+
+  /** The current key of `default`, or null. */
+  get defaultKey (): string | null {
+    return this.state.keys.find((key) => key.name === DEFAULT_KEY_NAME)?.currentKey ?? null
+  }
 
   /**
    * Takes a snapshot unless it is older than the one already held. Returns whether it was taken. A malformed
-   * snapshot throws a TypeError naming what is wrong, and leaves the cache exactly as it was: the new state is
-   * checked, then built aside, then swapped in.
+   * snapshot throws a TypeError naming what is wrong and leaves the cache exactly as it was: the new maps are
+   * built aside, then swapped in.
    */
-  apply (snapshot: KeySnapshot, now: number): boolean {
-    const problem = snapshotProblem(snapshot)
+  apply (snapshot: ProjectSnapshot, now: number): boolean {
+    const problem = projectProblem(snapshot)
     if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     if (snapshot.version < this.version) return false
     const current = new Map<string, ValidEntry>()
     const currentHeader = new Map<string, ValidEntry>()
-    if (snapshot.currentKey !== null) {
-      const entry = validEntry(fingerprintOf(snapshot.currentKey), null)
-      current.set(snapshot.currentKey, entry)
-      currentHeader.set(`Bearer ${snapshot.currentKey}`, entry)
-    }
     const previous = new Map<string, PreviousEntry>()
-    for (const record of pruneRetired(snapshot.previousKeys, now)) {
-      previous.set(record.digest, { record, valid: null })
+    for (const key of snapshot.state.keys) {
+      const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
+      const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, origins, this.tenant)
+      current.set(key.currentKey, entry)
+      currentHeader.set(`Bearer ${key.currentKey}`, entry)
+      for (const record of key.previousKeys) {
+        if (now - retiredAt(record) >= RETIRED_RETENTION_MS) continue
+        previous.set(record.digest, { record, name: key.name, origins, valid: null })
+      }
+    }
+    for (const record of snapshot.state.deletedKeys) {
+      if (now - retiredAt(record) < RETIRED_RETENTION_MS && !previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
     }
     this.version = snapshot.version
-    this.currentKey = snapshot.currentKey
+    this.state = snapshot.state
     this.current = current
     this.currentHeader = currentHeader
     this.previous = previous
     return true
   }
 
-  /** The current key's entry when `header` is exactly "Bearer <current key>", else undefined: the hook's fast path. */
+  /** A current key's entry when `header` is exactly "Bearer <current key>", else undefined: the hook's fast path. */
   currentForHeader (header: string | undefined): ValidEntry | undefined {
     return this.currentHeader.get(header as string)
   }
@@ -96,10 +136,10 @@ export class KeyCache {
     if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
     const previous = this.previous.get(digestOf(key))
     if (previous === undefined) return 'AUTH_INVALID_CREDENTIALS'
-    const { record } = previous
-    if (record.revokedAt === null && now < record.expiresAt) {
+    const { record, name } = previous
+    if (name !== null && record.revokedAt === null && now < record.expiresAt) {
       this.usage.count(record.digest, now)
-      previous.valid ??= validEntry(fingerprintOfDigest(record.digest), record.expiresAt)
+      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
       return previous.valid
     }
     if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'

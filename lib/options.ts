@@ -15,7 +15,11 @@ export interface FastifyAnonKeyOptions {
   store?: AnonKeyStore
   /** Options for @fastify/jwt, which verifies admin tokens. `secret` is required unless `authorize` is given. */
   jwt?: FastifyJWTOptions
-  /** Decides whether a verified token belongs to an admin (may be async). Default: payload.role === 'project_admin'. */
+  /**
+   * Decides whether a verified token belongs to an admin of the request's project (in tenant mode, of the tenant
+   * the request names); may be async. Default: payload.role === 'project_admin'; required with `tenant` unless
+   * `authorize` is given.
+   */
   isAdmin?: (payload: any, request: FastifyRequest) => boolean | Promise<boolean>
   /** Replaces the JWT check entirely, for hosts with their own admin auth. */
   authorize?: (request: FastifyRequest) => AuthorizeResult | Promise<AuthorizeResult>
@@ -41,8 +45,22 @@ export interface FastifyAnonKeyOptions {
   bodyLimit?: number
   /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
   usageFlushMs?: number
-  /** Most previous keys that verify at once; a rotation beyond it revokes the oldest. Default: 100. */
+  /** At most this many previous keys of one key verify at once; a rotation revokes the oldest beyond it. Default: 100. */
   maxPreviousKeys?: number
+  /** At most this many named keys per project (`default` included). Default: 20. */
+  maxKeys?: number
+  /**
+   * Tenant mode: the project a request belongs to, from something cheap and synchronous (a header, the host
+   * name): 1 to 64 characters from [A-Za-z0-9._-], or null/undefined when it names none.
+   */
+  tenant?: (request: FastifyRequest) => string | null | undefined
+  /** Tenant mode: how many tenants' keys are kept in process, least recently used evicted. Default: 10000. */
+  maxCachedTenants?: number
+  /**
+   * Tenant mode: how many tenants may be loaded from the store at once. A request for an uncached tenant beyond
+   * it gets 503 STORE_UNAVAILABLE with Retry-After: 1. Default: 100.
+   */
+  maxTenantLoads?: number
 }
 
 /**
@@ -65,7 +83,11 @@ const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
   expiryHeader: true,
   bodyLimit: true,
   usageFlushMs: true,
-  maxPreviousKeys: true
+  maxPreviousKeys: true,
+  maxKeys: true,
+  tenant: true,
+  maxCachedTenants: true,
+  maxTenantLoads: true
 }
 
 /** Fastify's own register options, which reach the plugin beside its own. */
@@ -88,6 +110,10 @@ export interface ResolvedOptions {
   bodyLimit: number
   usageFlushMs: number
   maxPreviousKeys: number
+  maxKeys: number
+  tenant: ((request: FastifyRequest) => string | null | undefined) | null
+  maxCachedTenants: number
+  maxTenantLoads: number
 }
 
 const STORE_METHODS = ['load', 'update', 'subscribe', 'close'] as const
@@ -126,7 +152,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
     fail('authorize', 'must be a function (request) => boolean', 'Pass a function, or leave it out to verify admin JWTs.')
   }
   if (options.isAdmin !== undefined && typeof options.isAdmin !== 'function') {
-    fail('isAdmin', 'must be a function (payload) => boolean', 'Pass a function, or leave it out for payload.role === "project_admin".')
+    fail('isAdmin', 'must be a function (payload, request) => boolean', 'Pass a function, or leave it out for payload.role === "project_admin".')
   }
   if (options.authorize === undefined) {
     const secret = options.jwt?.secret
@@ -155,6 +181,9 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
   if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 1000)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
+  if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 10_000)
+  if (options.maxKeys !== undefined) checkWholeNumber('maxKeys', options.maxKeys, 1, 1000)
+  checkTenantOptions(options)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
     fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
@@ -164,6 +193,26 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   }
 }
 
+function checkTenantOptions (options: FastifyAnonKeyOptions): void {
+  if (options.tenant === undefined) {
+    for (const option of ['maxCachedTenants', 'maxTenantLoads'] as const) {
+      if (options[option] !== undefined) fail(option, 'only applies in tenant mode', 'Pass tenant(request) as well, or leave it out.')
+    }
+    return
+  }
+  if (typeof options.tenant !== 'function') {
+    fail('tenant', 'must be a function (request) => tenant id', 'Pass for example (request) => request.headers[\'x-project-id\'], or leave it out for one project.')
+  }
+  if (options.isAdmin === undefined && options.authorize === undefined) {
+    fail('tenant', 'needs isAdmin(payload, request) or authorize(request)', 'The default isAdmin would let one project\'s admin rotate another project\'s key: pass isAdmin(payload, request) that checks the token names the request\'s tenant (or authorize(request)).')
+  }
+  if (options.initialKey !== undefined) {
+    fail('initialKey', 'cannot be used with tenant', 'Each tenant gets its own random key; leave initialKey out.')
+  }
+  if (options.maxCachedTenants !== undefined) checkWholeNumber('maxCachedTenants', options.maxCachedTenants, 1, 10_000_000)
+  if (options.maxTenantLoads !== undefined) checkWholeNumber('maxTenantLoads', options.maxTenantLoads, 1, 100_000)
+}
+
 /** Fills in the defaults. Pure; call after checkOptions. */
 export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions {
   const apiKeyHeader = options.apiKeyHeader === true ? 'apikey' : (options.apiKeyHeader || null)
@@ -171,7 +220,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     store: options.store ?? memoryStore(),
     // checkOptions made sure jwt.secret is there when authorize is not.
     jwt: options.authorize === undefined ? options.jwt as FastifyJWTOptions : null,
-    isAdmin: options.isAdmin ?? ((payload) => payload?.role === 'project_admin'),
+    isAdmin: options.isAdmin ?? ((payload: any) => payload?.role === 'project_admin'),
     authorize: options.authorize ?? null,
     prefix: options.prefix ?? '/api',
     defaultGracePeriodHours: options.defaultGracePeriodHours ?? 168,
@@ -184,6 +233,10 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     expiryHeader: options.expiryHeader ?? true,
     bodyLimit: options.bodyLimit ?? 1024,
     usageFlushMs: options.usageFlushMs ?? 10_000,
-    maxPreviousKeys: options.maxPreviousKeys ?? 100
+    maxPreviousKeys: options.maxPreviousKeys ?? 100,
+    maxKeys: options.maxKeys ?? 20,
+    tenant: options.tenant ?? null,
+    maxCachedTenants: options.maxCachedTenants ?? 10_000,
+    maxTenantLoads: options.maxTenantLoads ?? 100
   }
 }

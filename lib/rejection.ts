@@ -2,13 +2,15 @@ import { ERROR_CODES, type ErrorBody } from './errors.js'
 
 export type RejectionCode = 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED'
 
-/** What verifyAnonKey can refuse with: a 401 for the key, or a 500 when it is used where the plugin is not registered. */
-export type RefusalCode = RejectionCode | 'INTERNAL_ERROR'
+/** What verifyAnonKey can refuse with: a 401 for the key, a 403 for its origin, a 503 for a tenant it cannot load, or a 500 when it is used where the plugin is not registered. */
+export type RefusalCode = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'STORE_UNAVAILABLE' | 'INTERNAL_ERROR'
 
 const MESSAGES: Record<RefusalCode, string> = {
   AUTH_INVALID_CREDENTIALS: 'A valid anon key is required in the Authorization header as "Bearer anon_…".',
   ANON_KEY_EXPIRED: 'This anon key was rotated and its grace period has ended.',
   ANON_KEY_REVOKED: 'This anon key was revoked.',
+  ANON_KEY_ORIGIN_NOT_ALLOWED: 'This anon key may not be used from this origin.',
+  STORE_UNAVAILABLE: 'The keys of this project could not be loaded right now.',
   INTERNAL_ERROR: 'Something went wrong on the server.'
 }
 

@@ -11,7 +11,7 @@ export const ErrorResponse = Type.Object({
   nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ERROR_CODES.INVALID_INPUT.nextActions] }))
 }, { $id: 'AnonKeyErrorResponse', title: 'ErrorResponse' })
 
-type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | HostErrorCode>
+type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | HostErrorCode>
 
 /** What each code means on an admin route: the description of its response in the OpenAPI document. */
 const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
@@ -19,7 +19,8 @@ const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
   AUTH_INVALID_CREDENTIALS: 'AUTH_INVALID_CREDENTIALS: no admin token, or one that is not valid',
   FORBIDDEN: 'FORBIDDEN: a valid token, but not a project admin',
   ANON_KEY_NOT_INITIALIZED: 'ANON_KEY_NOT_INITIALIZED: the store holds no anon key yet',
-  NOT_FOUND: 'NOT_FOUND: no valid previous key has this fingerprint',
+  NOT_FOUND: 'NOT_FOUND: no key has this name, or no valid previous key has this fingerprint',
+  CONFLICT: 'CONFLICT: the name is taken, maxKeys names exist already, or the key is "default", which cannot be deleted',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE: the body is over the size limit',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON',
   INTERNAL_ERROR: 'INTERNAL_ERROR: an unexpected failure',
@@ -27,7 +28,7 @@ const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
 }
 
 /** The error responses every admin route can give, plus the ones named, each described by its codes. */
-function errorResponses (...codes: AdminErrorCode[]): Record<number, TSchema> {
+export function errorResponses (...codes: AdminErrorCode[]): Record<number, TSchema> {
   const byStatus = new Map<number, string[]>()
   for (const code of ['AUTH_INVALID_CREDENTIALS', 'FORBIDDEN', 'INTERNAL_ERROR', 'STORE_UNAVAILABLE', ...codes] as const) {
     const status = ERROR_CODES[code].statusCode

@@ -7,7 +7,6 @@ export type { AnonKeyStore, ProjectSnapshot, StateChange } from './stores/store.
 export { DEFAULT_KEY_NAME, isKeyName, isProject, isTenantId, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN } from './domain/names.js'
 export { emptyProject, findKey, fromLegacy, keySnapshot } from './domain/project.js'
 export type { DeletedKeyRecord, KeySnapshot, LegacyKeyState, NamedKey, PreviousKeyRecord, ProjectState } from './domain/project.js'
-export { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from './domain/previous-key-cap.js'
 export { isStillValid, pruneProject, pruneRetired, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
 export { createKey, deleteKey, initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey, updateKey } from './domain/transitions.js'
 export type {

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { AnonKeyService } from './anon-key-api.js'
 import { bearerToken } from './bearer.js'
 import type { KeyCache } from './key-cache.js'
 import { AnonKeyRejection } from './rejection.js'
@@ -33,31 +34,74 @@ function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | unde
 }
 
 /**
- * Builds the hook over the plugin's in-process cache: no store call, and no allocation for a valid key.
- * A callback-style hook is the cheapest kind for Fastify to run. The fast path is one Map lookup of the whole
- * Authorization value "Bearer <current key>" (see KeyCache). A refusal goes to `done()` so that @fastify/auth can
- * try its next strategy; see AnonKeyRejection for why it keeps the contract's format.
+ * Judges one request against one project's keys, from the in-process cache only: no store call, and no
+ * allocation for a valid key. The fast path is one Map lookup of the whole Authorization value
+ * "Bearer <current key>" (see KeyCache). A key restricted to origins passes only from one of them, after the key
+ * itself was judged: a Set lookup for an origin a browser sent in normal form.
  */
-export function createVerifyHook (cache: KeyCache, { apiKeyHeader, expiryHeader }: VerifyHookSettings): VerifyAnonKeyHook {
-  function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-    // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
-    const headers = request.headers // a getter that may copy: read it once
-    const presented = apiKeyHeader === null ? undefined : headers[apiKeyHeader]
-    const header = headers.authorization
-    const entry = presented === undefined
-      ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
-      : cache.lookup(presented, Date.now())
-    if (typeof entry === 'string') {
-      reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
-      return refuse(new AnonKeyRejection(entry), done)
-    }
-    setIdentity(request, entry.identity)
-    if (expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
-    if (done === undefined) return PASSED
-    done()
-    return undefined
+function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
+  const headers = request.headers // a getter that may copy: read it once
+  const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
+  const header = headers.authorization
+  const entry = presented === undefined
+    ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
+    : cache.lookup(presented, Date.now())
+  if (typeof entry === 'string') {
+    reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
+    return refuse(new AnonKeyRejection(entry), done)
   }
-  return verifyAnonKey as VerifyAnonKeyHook
+  if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
+    return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
+  }
+  setIdentity(request, entry.identity)
+  if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+  if (done === undefined) return PASSED
+  done()
+  return undefined
+}
+
+/**
+ * Builds the hook. A callback-style hook is the cheapest kind for Fastify to run. A refusal goes to `done()` so
+ * that @fastify/auth can try its next strategy; see AnonKeyRejection for why it keeps the contract's format.
+ *
+ * In tenant mode the request's tenant is resolved first: a cached tenant costs the resolver and one Map lookup
+ * more. An uncached one is loaded once (its first requests share the load); beyond the bound on loads in flight,
+ * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1. A request that names no
+ * tenant gets 401.
+ */
+export function createVerifyHook (service: AnonKeyService, settings: VerifyHookSettings): VerifyAnonKeyHook {
+  const tenants = service.tenants
+  if (tenants === null) {
+    const cache = service.cache
+    return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+      return judge(cache, settings, request, reply, done)
+    } as VerifyAnonKeyHook
+  }
+  return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+    const tenant = service.tenantOf(request)
+    if (tenant === null) {
+      reply.header('www-authenticate', 'Bearer')
+      return refuse(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'), done)
+    }
+    const cache = tenants.get(tenant)
+    if (cache !== undefined) {
+      if (cache.epoch !== service.epoch) {
+        // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
+        cache.epoch = service.epoch
+        service.refresh(tenant)
+      }
+      return judge(cache, settings, request, reply, done)
+    }
+    const judged = tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined), (error: unknown) => {
+      request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
+      reply.header('retry-after', '1')
+      throw new AnonKeyRejection('STORE_UNAVAILABLE')
+    })
+    if (done === undefined) return judged
+    judged.then(() => { done() }, (refusal: unknown) => { done(refusal as Error) })
+    return undefined
+  } as VerifyAnonKeyHook
 }
 
 /**

@@ -43,14 +43,14 @@ for (const gracePeriodHours of [-1, 1.5, 721, Number.NaN, '24', null, true]) {
 t.test('app.anonKey.verify() resolves the current key to its identity with a null expiry', async (t) => {
   const app = await startApp(t)
   const key = await currentKey(app)
-  t.same(await app.anonKey.verify(key), { valid: true, role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null })
+  t.same(await app.anonKey.verify(key), { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null })
 })
 
 t.test('app.anonKey.verify() resolves a previous key to its identity with its expiry', async (t) => {
   const app = await startApp(t)
   const key = await currentKey(app)
   const { oldKeyExpiresAt } = await app.anonKey.rotate({ gracePeriodHours: 2 })
-  t.same(await app.anonKey.verify(key), { valid: true, role: 'anon', fingerprint: fingerprintOf(key), expiresAt: oldKeyExpiresAt })
+  t.same(await app.anonKey.verify(key), { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: oldKeyExpiresAt })
 })
 
 const notKeys: Array<[string, unknown]> = [

@@ -27,7 +27,7 @@ t.test('inside @fastify/auth, a request with a valid anon key passes and gets re
   const { app, key } = await appWithAuth(t)
   const response = await app.inject({ url: '/rows', headers: bearer(key) })
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-  t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+  t.same(response.json(), { anonKey: { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null } })
 })
 
 t.test('inside @fastify/auth, a request that passes the other strategy gets in without an anon key', async (t) => {

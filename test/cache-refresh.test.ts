@@ -1,9 +1,9 @@
 import t from 'tap'
-import { startApp, useKey, assertError } from './helpers/app.js'
+import { assertError, internalsOf, startApp, useKey } from './helpers/app.js'
 import { generateAnonKey, memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
+import { keyHandle } from '../lib/testing.js'
 import { countingStore } from './helpers/counting-store.js'
 import { eventually } from './helpers/eventually.js'
-import { keyHandle } from '../lib/testing.js'
 
 /** A memoryStore whose load() can be held: it reads the state when called and answers when released. */
 function holdableStore (): AnonKeyStore & { hold: () => void, release: () => void } {
@@ -34,11 +34,11 @@ t.test('a reload that read the store before a rotation never brings the old key 
   const app = await startApp(t, { store })
   const old = (await app.anonKey.get()) as string
   store.hold()
-  const staleReload = app.anonKey.refresh() // reads the state now, answers later
+  const staleReload = internalsOf(app).refresh() // reads the state now, answers later
   const { anonKey: rotated } = await app.anonKey.rotate({ gracePeriodHours: 0 })
   store.release()
   await staleReload
-  await app.anonKey.refresh()
+  await internalsOf(app).refresh()
   t.equal((await useKey(app, rotated)).statusCode, 200, 'the new key verifies')
   assertError(t, await useKey(app, old), 401, 'ANON_KEY_EXPIRED')
 })
@@ -50,8 +50,8 @@ t.test('refreshes asked for while a reload runs are folded into one more reload'
   await new Promise((resolve) => setImmediate(resolve))
   reset()
   holdable.hold()
-  const first = app.anonKey.refresh()
-  const others = [app.anonKey.refresh(), app.anonKey.refresh(), app.anonKey.refresh()]
+  const first = internalsOf(app).refresh()
+  const others = [internalsOf(app).refresh(), internalsOf(app).refresh(), internalsOf(app).refresh()]
   holdable.release()
   await Promise.all([first, ...others])
   await eventually('the folded reload', () => count('load') >= 2, 2000)
@@ -66,7 +66,7 @@ t.test('refresh() picks up a change the store did not announce', async (t) => {
   const next = generateAnonKey()
   await keyHandle(store).rotate({ newKey: next, now: Date.now(), expiresAt: Date.now() })
   t.equal((await useKey(app, old)).statusCode, 200, 'without a notification the cache still holds the old state')
-  await app.anonKey.refresh()
+  await internalsOf(app).refresh()
   t.equal((await useKey(app, next)).statusCode, 200)
   assertError(t, await useKey(app, old), 401, 'ANON_KEY_EXPIRED')
 })

@@ -20,7 +20,8 @@ t.test('a rotation emits rotated with actor, grace, expiry and fingerprints, nev
   const { anonKey: newKey, oldKeyExpiresAt } = response.json()
   t.equal(events.length, 1)
   const [event] = events
-  t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
+  t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'name', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
+  t.equal(event.name, 'default')
   t.same(event.evictedFingerprints, [], 'a rotation within maxPreviousKeys revokes nothing')
   t.equal(event.actor, 'user-42')
   t.equal(event.gracePeriodHours, 12)
@@ -52,7 +53,7 @@ t.test('revoking all emits revoked with scope all, the count and the fingerprint
   await revoke(app)
   t.equal(events.length, 1)
   const [event] = events
-  t.same(Object.keys(event).sort(), ['actor', 'fingerprints', 'revoked', 'revokedAt', 'scope'])
+  t.same(Object.keys(event).sort(), ['actor', 'fingerprints', 'name', 'revoked', 'revokedAt', 'scope'])
   t.equal(event.actor, 'admin-1')
   t.equal(event.scope, 'all')
   t.equal(event.revoked, 2)

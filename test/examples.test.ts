@@ -61,7 +61,7 @@ t.test('basic: a frontend with the anon key reads the public routes, without it 
   t.equal(withKey.statusCode, 200)
   t.equal(withKey.json().role, 'anon')
   const whoami = await app.inject({ url: '/whoami', headers: bearer(key) })
-  t.same(whoami.json(), { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null })
+  t.same(whoami.json(), { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null })
 
   const without = await app.inject({ url: '/public/todos' })
   t.equal(without.statusCode, 401)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
+import { adminHeaders, currentKey, internalsOf, listPrevious, rotate, useKey } from './helpers/app.js'
 import { fingerprintOf } from '../lib/index.js'
-import { adminHeaders, currentKey, listPrevious, rotate, useKey } from './helpers/app.js'
 import { createPool, dropTableAtEnd, onPostgres, pgInstance, startPgInstances } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 
@@ -55,7 +55,7 @@ onPostgres(t, (t) => {
     t.equal(await currentKey(instances[1].app), finalKey, 'both instances agree on the final key')
     const previous = [initialKey, ...newKeys.filter((key) => key !== finalKey)]
     for (const instance of instances) {
-      await instance.app.anonKey.refresh()
+      await internalsOf(instance.app).refresh()
       for (const key of previous) {
         const result = await instance.app.anonKey.verify(key)
         t.ok(result.valid && result.expiresAt !== null, 'a key that was current at some point verifies as a previous key with its own expiry')

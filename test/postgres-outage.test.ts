@@ -6,8 +6,8 @@ import { adminHeaders, currentKey, rotate, useKey } from './helpers/app.js'
 import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT, pgInstance } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
-import { eventually } from './helpers/eventually.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const STORE_TIMEOUT_MS = 500
 /** What "within storeTimeoutMs plus a little" allows, on a shared and busy test machine. */

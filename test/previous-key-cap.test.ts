@@ -2,7 +2,8 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { adminHeaders, assertError, JWT_SECRET, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
 import anonKey, { fingerprintOf, type RotatedEvent } from '../lib/index.js'
-import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS, type PreviousKeyRecord } from '../lib/store.js'
+import type { PreviousKeyRecord } from '../lib/store.js'
+import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from '../lib/domain/previous-key-cap.js'
 
 const HOUR = 3_600_000
 const NOW = Date.UTC(2030, 0, 1)

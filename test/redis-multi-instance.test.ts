@@ -7,8 +7,8 @@ import { assertError, buildApp, currentKey, JWT_SECRET, listPrevious, rotate, us
 import { runExampleScript } from './helpers/example-script.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { REDIS_URL } from './helpers/services.js'
-import { eventually } from './helpers/eventually.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 interface Instance {
   app: FastifyInstance

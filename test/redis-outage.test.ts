@@ -5,8 +5,8 @@ import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from 
 import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
-import { eventually } from './helpers/eventually.js'
 import { keyHandle } from '../lib/testing.js'
+import { eventually } from './helpers/eventually.js'
 
 const STORE_TIMEOUT_MS = 500
 /** "Plus a little": what a 503 may take beyond storeTimeoutMs on a busy two-core machine. */

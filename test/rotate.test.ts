@@ -69,9 +69,9 @@ t.test('a previous key verifies during its grace, with its expiry on request.ano
   const rotated = (await rotate(app, { gracePeriodHours: 5 })).json()
   const response = await useKey(app, old)
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-  t.same(response.json().anonKey, { role: 'anon', fingerprint: fingerprintOf(old), expiresAt: rotated.oldKeyExpiresAt })
+  t.same(response.json().anonKey, { role: 'anon', name: 'default', fingerprint: fingerprintOf(old), expiresAt: rotated.oldKeyExpiresAt })
   const current = await useKey(app, rotated.anonKey)
-  t.same(current.json().anonKey, { role: 'anon', fingerprint: fingerprintOf(rotated.anonKey), expiresAt: null })
+  t.same(current.json().anonKey, { role: 'anon', name: 'default', fingerprint: fingerprintOf(rotated.anonKey), expiresAt: null })
 })
 
 t.test('each previous key keeps its own expiry across later rotations', async (t) => {
@@ -87,8 +87,8 @@ t.test('each previous key keeps its own expiry across later rotations', async (t
   t.equal(byFingerprint.get(fingerprintOf(first)), firstExpiry, 'the first key still expires when its rotation said')
   t.equal(byFingerprint.get(fingerprintOf(second)), secondExpiry, 'a shorter later grace does not shorten an earlier one')
   t.notOk(byFingerprint.has(fingerprintOf(third)), 'the key rotated with 0 h is gone from the listing')
-  t.same(await app.anonKey.verify(first), { valid: true, role: 'anon', fingerprint: fingerprintOf(first), expiresAt: firstExpiry })
-  t.same(await app.anonKey.verify(second), { valid: true, role: 'anon', fingerprint: fingerprintOf(second), expiresAt: secondExpiry })
+  t.same(await app.anonKey.verify(first), { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(first), expiresAt: firstExpiry })
+  t.same(await app.anonKey.verify(second), { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(second), expiresAt: secondExpiry })
   t.same(await app.anonKey.verify(third), { valid: false, code: 'ANON_KEY_EXPIRED' })
 })
 
@@ -110,7 +110,7 @@ t.test('a cached previous key stops verifying the moment its grace ends, without
   const expiresAt = Date.now() + 200
   await keyHandle(store).rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt })
   const app = await startApp(t, { store, cacheTtlMs: 2 ** 31 - 1 })
-  t.same(await app.anonKey.verify(old), { valid: true, role: 'anon', fingerprint: fingerprintOf(old), expiresAt: new Date(expiresAt).toISOString() })
+  t.same(await app.anonKey.verify(old), { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(old), expiresAt: new Date(expiresAt).toISOString() })
   t.equal((await useKey(app, old)).statusCode, 200, 'the previous key verifies during its grace')
   while (Date.now() < expiresAt) await new Promise((resolve) => setTimeout(resolve, 20))
   assertError(t, await useKey(app, old), 401, 'ANON_KEY_EXPIRED')

@@ -89,7 +89,7 @@ t.test('a failed reload of the cache is logged and the cache keeps the last know
   store.mode = 'up'
 })
 
-t.test('a 500 from a store answering nonsense carries no stack or detail, and is logged', async (t) => {
+t.test('a store answering nonsense gets 503 STORE_UNAVAILABLE with no stack or detail, and is logged', async (t) => {
   const store = switchableStore()
   const lines: any[] = []
   const app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
@@ -98,8 +98,8 @@ t.test('a 500 from a store answering nonsense carries no stack or detail, and is
   await app.ready()
   store.mode = 'broken'
   const response = await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() })
-  assertError(t, response, 500, 'INTERNAL_ERROR')
-  t.equal(response.json().message, 'Something went wrong on the server.')
+  assertError(t, response, 503, 'STORE_UNAVAILABLE')
+  t.equal(response.json().message, 'The key store returned a malformed answer.')
   t.notMatch(response.body, /TypeError|null|\.ts|stack/i)
   t.ok(lines.some((line) => line.msg === 'anon key admin route failed' && line.err !== undefined), 'the error is in the server log')
   store.mode = 'up'

@@ -55,7 +55,7 @@ function typedSurface (app: FastifyInstance): boolean {
       const expiresAt: string | null = result.expiresAt
       return expiresAt
     }
-    const code: 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' = result.code
+    const code: 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' = result.code
     // @ts-expect-error a refused key has no fingerprint
     return result.fingerprint ?? code
   })

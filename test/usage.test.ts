@@ -1,6 +1,6 @@
 import t from 'tap'
 import { memoryStore, type AnonKeyStore } from '../lib/index.js'
-import { currentKey, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
+import { currentKey, internalsOf, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
 import { eventually } from './helpers/eventually.js'
 import { keyHandle } from '../lib/testing.js'
 
@@ -75,12 +75,12 @@ t.test('counts that fail to reach the store are kept for the next batch', async 
   failing = true
   await useKey(app, oldKey)
   await useKey(app, oldKey)
-  await app.anonKey.flushUsage()
+  await internalsOf(app).flushUsage()
   t.equal(((await listPrevious(reader)) as any[])[0].requests, 0, 'nothing reached the store while it failed')
   t.equal(((await listPrevious(app)) as any[])[0].requests, 2, 'the counting instance still lists its own counts')
   failing = false
   await useKey(app, oldKey)
-  await app.anonKey.flushUsage()
+  await internalsOf(app).flushUsage()
   t.equal(((await listPrevious(reader)) as any[])[0].requests, 3, 'the kept counts arrive with the next batch')
 })
 
@@ -110,7 +110,7 @@ t.test('requests counted while a failing batch is under way are added to the kep
   await rotate(app, { gracePeriodHours: 1 })
   failing = true
   await useKey(app, oldKey)
-  const flushing = app.anonKey.flushUsage()
+  const flushing = internalsOf(app).flushUsage()
   await useKey(app, oldKey)
   release?.()
   await flushing

@@ -31,7 +31,7 @@ for (const form of ['decorator', 'import'] as const) {
     const { app, key, caught } = await awaitingApp(t, form)
     const response = await app.inject({ url: '/rows', headers: bearer(key) })
     t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-    t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+    t.same(response.json(), { anonKey: { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null } })
     t.same(caught, [])
   })
 

@@ -27,7 +27,7 @@ t.test('the imported verifyAnonKey guards a route declared before the plugin was
   assertError(t, await app.inject({ url: '/rows' }), 401, 'AUTH_INVALID_CREDENTIALS')
   const response = await app.inject({ url: '/rows', headers: bearer(key) })
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-  t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+  t.same(response.json(), { anonKey: { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null } })
 })
 
 t.test('the imported verifyAnonKey works as a global hook and in child contexts of the plugin\'s context', async (t) => {

@@ -19,7 +19,7 @@ t.test('verifyAnonKey as a global onRequest hook lets a valid key through and se
   const key = (await app.anonKey.get()) as string
   const response = await app.inject({ url: '/rows', headers: bearer(key) })
   t.equal(response.statusCode, 200, `client got ${response.statusCode} ${response.body}`)
-  t.same(response.json(), { anonKey: { role: 'anon', fingerprint: fingerprintOf(key), expiresAt: null } })
+  t.same(response.json(), { anonKey: { role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: null } })
   assertError(t, await app.inject({ url: '/rows' }), 401, 'AUTH_INVALID_CREDENTIALS')
 })
 
@@ -191,12 +191,12 @@ t.test('a host hook may still set request.anonKey itself, as it could before', a
   const app = await hostApp(t)
   app.get('/assigned', {
     onRequest: (request, reply, done) => {
-      request.anonKey = { role: 'anon', fingerprint: 'host-chosen', expiresAt: null }
+      request.anonKey = { role: 'anon', name: 'default', fingerprint: 'host-chosen', expiresAt: null }
       done()
     }
   }, async (request) => ({ anonKey: request.anonKey }))
   await app.ready()
-  t.same((await app.inject({ url: '/assigned' })).json().anonKey, { role: 'anon', fingerprint: 'host-chosen', expiresAt: null })
+  t.same((await app.inject({ url: '/assigned' })).json().anonKey, { role: 'anon', name: 'default', fingerprint: 'host-chosen', expiresAt: null })
 })
 
 t.test('the admin guard and verifyAnonKey read the Bearer scheme the same way', async (t) => {

@@ -1,4 +1,5 @@
-import type { AnonKeyApi, RevokedEvent, RotatedEvent } from '../anon-key-api.js'
+import type { AnonKeyApi } from '../anon-key-api.js'
+import type { RevokedEvent, RotatedEvent } from '../events.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
 

@@ -21,11 +21,11 @@ export interface KeyHandle {
   recordUsage (reports: UsageReport[]): Promise<number>
 }
 
-/** A rotation that happened: the key's state after it, the record of the key retired, the keys evicted by the cap. */
+/** A rotation that happened: the key's state after it, the record of the key retired, the keys capped. */
 export interface Rotated {
   snapshot: KeySnapshot
   retired: PreviousKeyRecord
-  evicted: PreviousKeyRecord[]
+  capped: PreviousKeyRecord[]
 }
 
 export function keyHandle (store: AnonKeyStore, project = SINGLE_PROJECT): KeyHandle {
@@ -42,7 +42,7 @@ export function keyHandle (store: AnonKeyStore, project = SINGLE_PROJECT): KeyHa
     async rotate (change) {
       const { snapshot, result } = await store.update(project, (state) => rotateKey(state, { name: DEFAULT_KEY_NAME, ...change }))
       if (isRefusal(result)) return null
-      return { snapshot: view(snapshot), retired: result.retired, evicted: result.evicted }
+      return { snapshot: view(snapshot), retired: result.retired, capped: result.capped }
     },
     async revoke (change) {
       const { snapshot, result } = await store.update(project, (state) => revokePrevious(state, { name: DEFAULT_KEY_NAME, ...change }))

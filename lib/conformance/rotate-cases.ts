@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { digestOf } from '../domain/key.js'
-import type { PreviousKeyRecord } from '../domain/project.js'
 import type { Rotated } from './key-handle.js'
 import type { StoreCase } from './case.js'
 import { assertNotStoredInPlain } from './plain-text.js'
@@ -72,30 +71,6 @@ export const rotateCases: StoreCase[] = [
         assert.equal(record.expiresAt, retired.get(record.digest), 'a previous key does not carry the expiry of the rotation that retired it')
       }
       await assertNotStoredInPlain(tools, namespace, [snapshot], [initialKey, ...newKeys.filter((key) => key !== current)])
-    }
-  },
-  {
-    name: 'a rotation beyond maxPreviousKeys revokes the oldest valid previous keys and names them, never refusing',
-    async run (tools) {
-      const { store, key: firstKey } = await storeWithKey(tools)
-      const now = Date.now()
-      const rotatedIn = keys(5)
-      const outcomes: Rotated[] = []
-      for (const [i, newKey] of rotatedIn.entries()) {
-        outcomes.push(await store.rotate({ newKey, now: now + i, expiresAt: now + HOUR_MS, maxPreviousKeys: 3 }) as Rotated)
-      }
-      assert.ok(outcomes.every((outcome) => Array.isArray(outcome.evicted)), 'rotate does not report the keys it evicted (RotateKeyResult.evicted)')
-      assert.deepEqual(outcomes.slice(0, 3).map((outcome) => outcome.evicted), [[], [], []], 'a rotation within the cap revoked a key')
-      const evicted = outcomes.slice(3).map((outcome) => (outcome.evicted as PreviousKeyRecord[]).map((record) => record.digest))
-      assert.deepEqual(evicted, [[digestOf(firstKey)], [digestOf(rotatedIn[0])]], 'the oldest valid previous key, and only it, is revoked by each rotation over the cap')
-      const snapshot = await store.load()
-      assert.equal(snapshot.currentKey, rotatedIn[4], 'the rotation over the cap did not happen')
-      const valid = snapshot.previousKeys.filter((record) => record.revokedAt === null).map((record) => record.digest)
-      assert.deepEqual(valid, rotatedIn.slice(1, 4).reverse().map(digestOf), 'the newest previous keys are not the ones kept valid')
-      for (const digest of [digestOf(firstKey), digestOf(rotatedIn[0])]) {
-        const record = snapshot.previousKeys.find((candidate) => candidate.digest === digest)
-        assert.ok(record !== undefined && record.revokedAt !== null, 'an evicted key is not kept as revoked (so it answers ANON_KEY_REVOKED)')
-      }
     }
   }
 ]

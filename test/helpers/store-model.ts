@@ -1,3 +1,4 @@
+import { SINGLE_PROJECT } from '../../lib/domain/names.js'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
@@ -72,7 +73,7 @@ export function checkCache (cache: KeyCache, model: KeyModel, now: number): void
     const entry = cache.lookup(key, now)
     const actual = typeof entry === 'string' ? { valid: false, code: entry } : entry.result
     const wanted = expected.valid
-      ? { valid: true, role: 'anon', fingerprint: fingerprintOf(key), expiresAt: expected.expiresAt === null ? null : new Date(expected.expiresAt).toISOString() }
+      ? { valid: true, role: 'anon', name: 'default', fingerprint: fingerprintOf(key), expiresAt: expected.expiresAt === null ? null : new Date(expected.expiresAt).toISOString() }
       : expected
     assert.deepEqual(actual, wanted, `verifying ${fingerprintOf(key)} at ${new Date(now).toISOString()}`)
   }
@@ -164,7 +165,7 @@ export async function runStoreModel (backend: AnonKeyStore, steps: Step[], start
     version = snapshot.version
     const problem = snapshotProblem(model, snapshot, now)
     assert.equal(problem, null, `after ${step.kind}: ${String(problem)}`)
-    assert.equal(cache.apply(snapshot, now), true, 'the cache takes every newer snapshot')
+    assert.equal(cache.apply(await backend.load(SINGLE_PROJECT), now), true, 'the cache takes every newer snapshot')
     checkCache(cache, model, now)
   }
   return model

@@ -1,0 +1,58 @@
+/**
+ * The audit events of `app.anonKey`, typed: `app.anonKey.on('rotated', (event) => …)` infers `event`.
+ * Every event names the key (`name`), and in tenant mode the tenant; none ever holds a whole key.
+ */
+
+interface EventBase {
+  /** The key's name: `default`, or one made with createKey. */
+  name: string
+  /** The tenant, in tenant mode only. */
+  tenant?: string
+  /** Who asked for the change: the admin JWT's `sub`, what `authorize` named, or what code passed; else null. */
+  actor: string | null
+}
+
+export interface RotatedEvent extends EventBase {
+  gracePeriodHours: number
+  rotatedAt: string
+  oldKeyExpiresAt: string
+  oldFingerprint: string
+  newFingerprint: string
+  /** Previous keys revoked by this rotation to stay within `maxPreviousKeys`, oldest rotation first. */
+  evictedFingerprints: string[]
+}
+
+export interface RevokedEvent extends EventBase {
+  scope: 'all' | 'one'
+  revoked: number
+  fingerprints: string[]
+  revokedAt: string
+}
+
+export interface CreatedEvent extends EventBase {
+  fingerprint: string
+  description: string
+  allowedOrigins: string[] | null
+  createdAt: string
+}
+
+export interface UpdatedEvent extends EventBase {
+  description: string
+  allowedOrigins: string[] | null
+  updatedAt: string
+}
+
+export interface DeletedEvent extends EventBase {
+  /** The keys of the name that verified until now (its current key first): they answer ANON_KEY_REVOKED. */
+  fingerprints: string[]
+  deletedAt: string
+}
+
+/** Event name → listener arguments, for `EventEmitter<AnonKeyEvents>`. */
+export interface AnonKeyEvents {
+  rotated: [RotatedEvent]
+  revoked: [RevokedEvent]
+  created: [CreatedEvent]
+  updated: [UpdatedEvent]
+  deleted: [DeletedEvent]
+}
