@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { generateAnonKey, redisStore } from '../lib/index.js'
-import { runCli } from '../lib/cli/main.js'
+import { runCli, storeFailure } from '../lib/cli/main.js'
 import { keyHandle } from '../lib/testing.js'
 import { peer } from '../lib/cli/open-store.js'
 import { JWT_SECRET } from './helpers/app.js'
@@ -79,6 +79,14 @@ t.test('a failure nobody planned for (stdout closed) exits 1 with one line, neve
   })
   t.equal(code, 1)
   t.equal(stderr, 'fastify-anon-key: unexpected failure: Error: write EPIPE\nPlease report it with the command you ran (without secrets).\n')
+})
+
+t.test('an error without a code the CLI knows passes through as it is, to be told as an unexpected failure', async (t) => {
+  const unplanned = new TypeError('something nobody planned for')
+  const opened = { store: null as never, close: async () => {}, shown: 'redis://127.0.0.1:6379' }
+  t.equal(storeFailure(unplanned, opened), unplanned, 'a plain error is not dressed as a store failure')
+  const coded = Object.assign(new Error('odd'), { code: 'FST_SOMETHING_ELSE' })
+  t.equal(storeFailure(coded, opened), coded, 'an unknown code is not dressed as a store failure')
 })
 
 t.test('a store that accepts connections and never answers exits 3 after the 5 s bound, never hangs', async (t) => {

@@ -115,7 +115,7 @@ async function onStore<T> (url: string, namespace: string | undefined, work: (ap
 }
 
 /** A failure of the plugin on the store, named with the store it happened on. */
-function storeFailure (error: unknown, opened: OpenedStore): unknown {
+export function storeFailure (error: unknown, opened: OpenedStore): unknown {
   const code = String((error as { code?: unknown }).code)
   const known = STORE_ERRORS[code]
   if (known === undefined) return error
