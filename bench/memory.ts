@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { KeyCache } from '../lib/key-cache.js'
 import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
+import { settledHeap } from './heap.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
 import type { AnonKeyService } from '../lib/anon-key-api.js'
@@ -26,17 +27,6 @@ export interface MemoryResult {
   heapBefore: number
   heapAfter: Array<{ verifications: number, heap: number }>
   storeCalls: number
-}
-
-const gc = (globalThis as { gc?: () => void }).gc
-
-async function settledHeap (): Promise<number> {
-  if (gc === undefined) throw new Error('run with --expose-gc')
-  for (let i = 0; i < 4; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-  }
-  return process.memoryUsage().heapUsed
 }
 
 async function main (): Promise<void> {

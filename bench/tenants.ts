@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { BENCH_TIMER_MS, JWT_SECRET } from './apps.js'
 import { serve } from './child.js'
+import { settledHeap } from './heap.js'
 import { backend, STORE_KINDS, uniqueNamespace, type StoreKind } from './stores.js'
 import anonKey, { type AnonKeyStore } from '../lib/index.js'
 
@@ -12,17 +13,6 @@ export interface TenantsResult {
   storeCallsPerCachedRequest: number
   cold: Array<{ kind: StoreKind, tenants: number, p50Ms: number, p99Ms: number }>
   flood: { requests: number, distinct: number, maxTenantLoads: number, storeCalls: number, refused503: number, realTenantFailures: number }
-}
-
-const gc = (globalThis as { gc?: () => void }).gc
-
-async function settledHeap (): Promise<number> {
-  if (gc === undefined) throw new Error('run with --expose-gc')
-  for (let i = 0; i < 4; i++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    gc()
-  }
-  return process.memoryUsage().heapUsed
 }
 
 function tenantApp (store: AnonKeyStore, options: { maxTenantLoads?: number, maxCachedTenants?: number } = {}): FastifyInstance {
