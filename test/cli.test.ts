@@ -116,7 +116,7 @@ onPostgres(t, (t) => {
     const app = buildApp({ store: postgresStore({ pool, namespace }) })
     t.teardown(() => app.close())
     await app.ready()
-    t.teardown(() => pool.query('DELETE FROM anon_key_store WHERE namespace = $1', [namespace]))
+    t.teardown(() => pool.query('DELETE FROM anon_key_projects WHERE namespace = $1', [namespace]))
     await breakGlass(t, app, (args) => runInProcess([...args, '--namespace', namespace], { DATABASE_URL }))
   })
 })
