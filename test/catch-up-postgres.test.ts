@@ -4,24 +4,14 @@ import { generateAnonKey } from '../lib/domain/key.js'
 import { postgresStore, type PgPool } from '../lib/index.js'
 import { keyHandle } from '../lib/testing.js'
 import { counter } from '../lib/conformance/tools.js'
-import type { StoreLog } from '../lib/store.js'
 import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
+import { keptLog } from './helpers/kept-log.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 
 /** The bound the contract promises for a lost notification, with the default catchUpMs of 1000. */
 const BOUND_MS = 2000
-
-/** A logger that keeps its lines, as `app.log` would write them. */
-function keptLog (): StoreLog & { lines: Array<{ level: string, message: string }> } {
-  const lines: Array<{ level: string, message: string }> = []
-  return {
-    lines,
-    error: (_details, message) => { lines.push({ level: 'error', message }) },
-    info: (message) => { lines.push({ level: 'info', message }) }
-  }
-}
 
 /** A pool that counts the catch-up polls it runs, and runs every query on the real pool. */
 function countingPolls (pool: Pool): { pool: PgPool, polls: () => number } {
@@ -130,6 +120,27 @@ onPostgres(t, (t) => {
     t.same(columns.rows.map((row) => row.attname), ['namespace', 'project', 'version', 'state', 'changed'], 'the column was added')
     await keyHandle(writer, 'tenant').initialize(generateAnonKey())
     await eventually('the reader to hear the change through the poll', () => heard.projects.includes('tenant'), BOUND_MS)
+  })
+
+  t.test('close while the first poll waits (a lock on the table) starts nothing once it returns', async (t) => {
+    const channel = uniqueNamespace('anon_locked')
+    const pool = createPool(t)
+    const store = postgresStore({ pool, namespace: uniqueNamespace('locked'), tableName, channel, catchUpMs: 50 })
+    await store.load('')
+    const locker = await direct.connect()
+    t.teardown(() => locker.release())
+    await locker.query('BEGIN')
+    await locker.query(`LOCK TABLE "${tableName}" IN ACCESS EXCLUSIVE MODE`)
+    const subscribing = store.subscribe(() => {})
+    const waiting = async (): Promise<boolean> => (await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%txid_snapshot_xmin%'")).rows[0].n > 0
+    await eventually('the first poll to wait for the lock', waiting, 5000)
+    await store.close()
+    await locker.query('COMMIT')
+    await subscribing
+    const listening = await direct.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])
+    t.equal(listening.rows[0].n, 0, 'nothing listens')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.equal(pool.totalCount, pool.idleCount, 'no poll runs after close')
   })
 
   t.test('a poll that fails while the database is cut is logged once, then once when it works again', async (t) => {

@@ -3,6 +3,8 @@ import type { PgQueryable } from './postgres-client.js'
 /** A horizon no transaction id reaches: the first poll only learns where to start from. */
 const NOTHING_YET = '9223372036854775807'
 
+const versionIn = (reported: Map<string, number>, project: string): number => reported.get(project) ?? 0
+
 export interface PgChanges {
   /** One query: the projects of the namespace written by a transaction that committed since the last poll. */
   poll (): Promise<void>
@@ -26,24 +28,19 @@ export function pgChanges (pool: PgQueryable, table: string, namespace: string, 
   let reported = new Map<string, number>()
 
   function heard (project: string, version: number): void {
-    reported.set(project, Math.max(reported.get(project) ?? 0, version))
+    reported.set(project, Math.max(versionIn(reported, project), version))
   }
 
   return {
     heard,
     async poll () {
+      const rows: Array<{ horizon: string, changed: Array<[string, number]> }> = (await pool.query(query, [namespace, horizon])).rows
+      // Only what this poll saw is kept: a row it did not return is below the horizon, never returned again.
       const before = reported
       reported = new Map()
-      let rows: Array<{ horizon: string, changed: Array<[string, number]> }>
-      try {
-        rows = (await pool.query(query, [namespace, horizon])).rows
-      } catch (error) {
-        for (const [project, version] of before) heard(project, version)
-        throw error
-      }
       horizon = rows[0].horizon
       for (const [project, version] of rows[0].changed) {
-        const known = Math.max(before.get(project) ?? 0, reported.get(project) ?? 0)
+        const known = Math.max(versionIn(before, project), versionIn(reported, project))
         reported.set(project, Math.max(known, version))
         if (version > known) changed(project)
       }

@@ -181,7 +181,6 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       onReconnected: () => notifyAll(null)
     })
     await listener.start()
-    if (generation !== current) return
     await changes.poll()
     if (generation !== current) return
     probe = sendProbe(pool, channelName, namespace, log)
