@@ -169,7 +169,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     notifyAll(parsed[1])
   }
 
-  /** LISTENs, learns where the catch-up poll starts, sends the probe. Each step after an await checks that no close came meanwhile. */
+  /** LISTENs, learns where the catch-up poll starts, sends the probe; a close meanwhile (a new generation) stops it there. */
   async function startListening (): Promise<void> {
     const current = generation
     await ensureTable()
