@@ -7,7 +7,8 @@ import { counter } from '../lib/conformance/tools.js'
 import { createPool, dropTableAtEnd, onPostgres, PG_HOST, PG_PORT } from './helpers/postgres.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
-import { keptLog } from './helpers/kept-log.js'
+import { watchUnhandled } from './helpers/unhandled.js'
+import { checkNoMorePolls, checkOutageLoggedOnce, keptLog } from './helpers/kept-log.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 
 /** The bound the contract promises for a lost notification, with the default catchUpMs of 1000. */
@@ -101,9 +102,7 @@ onPostgres(t, (t) => {
     const during = counted.polls() - first
     t.ok(during >= 3 && during <= 11, `about one poll every 100 ms over 1 s with 50 projects (${during})`)
     await unsubscribe()
-    const after = counted.polls()
-    await new Promise((resolve) => setTimeout(resolve, 400))
-    t.equal(counted.polls(), after, 'no poll after the last listener left')
+    await checkNoMorePolls(t, counted.polls)
   })
 
   t.test('a table made before the change log gets its column on first use, and the poll works on it', async (t) => {
@@ -144,24 +143,14 @@ onPostgres(t, (t) => {
   })
 
   t.test('a poll that fails while the database is cut is logged once, then once when it works again', async (t) => {
-    const unhandled: unknown[] = []
-    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
-    process.on('unhandledRejection', onUnhandled)
-    t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+    const unhandled = watchUnhandled(t)
     const proxy = await startTcpProxy(PG_HOST, PG_PORT)
     t.teardown(() => proxy.close())
     const log = keptLog()
     const store = postgresStore({ pool: createPool(t, { port: proxy.port, connectionTimeoutMillis: 200 }), namespace: uniqueNamespace('cut'), tableName, catchUpMs: 100 })
     t.teardown(() => store.close())
     await store.subscribe(() => {}, { log })
-    proxy.cut('refuse')
-    await eventually('a failed poll to be logged', () => log.lines.length > 0, 5000)
-    await new Promise((resolve) => setTimeout(resolve, 600))
-    t.same(log.lines.map((line) => line.level), ['error'], 'one error for the whole outage, not one per poll')
-    t.match(log.lines[0].message, /postgresStore could not poll for missed changes; retrying every 100 ms/)
-    proxy.restore()
-    await eventually('the recovery to be logged', () => log.lines.length > 1, 5000)
-    t.match(log.lines[1], { level: 'info', message: /catch-up polling works again/ })
+    await checkOutageLoggedOnce(t, log, proxy, 'postgresStore')
     t.same(unhandled, [], 'no unhandled rejection')
   })
 })

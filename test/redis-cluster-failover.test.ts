@@ -6,6 +6,7 @@ import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from 
 import { CLUSTER_NODE_TIMEOUT_MS, onRedisCluster, sameNode, type ClusterNode, type LocalRedisCluster } from './helpers/redis-cluster.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
+import { watchUnhandled } from './helpers/unhandled.js'
 import { spread } from './helpers/spread.js'
 
 // Each case forms its own cluster and breaks it; a failover takes a few times cluster-node-timeout.
@@ -30,15 +31,6 @@ async function startInstance (t: Test, cluster: LocalRedisCluster, namespace: st
   })
   await app.ready()
   return app
-}
-
-/** Fails the test on any unhandled rejection while it runs. */
-function watchUnhandled (t: Test): unknown[] {
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
-  process.on('unhandledRejection', onUnhandled)
-  t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
-  return unhandled
 }
 
 /** Rotations with 0 h through each instance in turn: every other instance refuses the old key within `boundMs`. */
