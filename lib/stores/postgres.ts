@@ -57,8 +57,9 @@ function checkPool (option: string, pool: unknown): PgPool {
  * project document (previous keys as SHA-256 digests only). `update` runs in one transaction: it locks the
  * project's row (SELECT ... FOR UPDATE; a first write inserts the row first with ON CONFLICT DO NOTHING, so
  * concurrent first writes serialize too), applies the change and writes the document back, and sends
- * pg_notify(channel, [namespace, project]) in the same transaction, delivered when it commits. One LISTEN
- * connection per store serves every project.
+ * pg_notify(channel, [namespace, project, version]) in the same transaction, delivered when it commits. One
+ * LISTEN connection per store serves every project; a poll every `catchUpMs` finds a change whose notification
+ * was lost (see postgres-changes.ts), and a probe at start-up tells a LISTEN that hears nothing (a pooler).
  *
  * Release 0.1 kept one row a namespace in `anon_key_store`. While a namespace's single project has never been
  * written here, its 0.1 row is read instead, as the `default` key, at the 0.1 row's version; the first update

@@ -32,7 +32,9 @@ interface Read {
  * `state` (the project document as JSON, previous keys as SHA-256 digests only); each project has its own hash
  * tag, so that projects spread over the slots of a Redis Cluster. Changes are published on one channel a
  * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
- * them: one subscriber connection per store hears every project.
+ * them: one subscriber connection per store hears every project. Each announced change is also recorded in the
+ * namespace's change log, which a poll every `catchUpMs` reads to find a change whose message was lost (see
+ * redis-changes.ts).
  *
  * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
  * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
