@@ -6,6 +6,8 @@ import type { MicroResult } from './micro.js'
 import type { RotationHistoryResult } from './rotation-history.js'
 import type { RotationResult } from './rotation.js'
 import type { TenantsResult } from './tenants.js'
+import type { CatchUpResult } from './catch-up.js'
+import type { TenantRotationsResult } from './tenant-rotations.js'
 import { formatBytes, formatMs, formatNumber, median, table } from './stats.js'
 import { LOAD_CORE, SERVER_CORE } from './pin.js'
 import { STORE_KINDS } from './stores.js'
@@ -15,7 +17,7 @@ import { STORE_KINDS } from './stores.js'
  * judged then, but the run fails if anything crashes or if verification made a single store call.
  * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile); then
  * `npx tsx bench/profile-share.ts` shows each server's share of CPU time spent in its auth hook.
- * `-- --only http,micro,memory,rotation,history` runs some parts. A full run ends the throughput part with one profiled
+ * `-- --only http,micro,memory,rotation,history,tenants,catchup,tenant-rotations` runs some parts. A full run ends the throughput part with one profiled
  * round per variant (V8's profiler inside each server); `-- --short --profile-round` adds it to a short run.
  * `-- --variants bare,floor,floor-value,floor-accessor` serves other variants (bench/apps.ts lists them);
  * `-- --rounds N --seconds S` changes the throughput part's rounds.
@@ -62,6 +64,26 @@ function printTenants (result: TenantsResult): void {
   const { flood } = result
   print(`Flood: ${formatNumber(flood.requests, 0)} requests naming ${formatNumber(flood.distinct, 0)} random tenants, 100 at a time (maxTenantLoads ${flood.maxTenantLoads}): ` +
     `${formatNumber(flood.storeCalls, 0)} store calls, ${formatNumber(flood.refused503, 0)} answered 503, a real tenant failed ${flood.realTenantFailures} times.`)
+  print()
+}
+
+function printCatchUp (result: CatchUpResult): void {
+  print('### A lost notification: until the other instance refuses the old key')
+  print()
+  print(table(['failure', 'trials', 'median', 'max'], result.map((row) => [row.mode, String(row.trials), formatMs(row.medianMs), formatMs(row.maxMs)])))
+  print()
+  print('Two instances on one namespace, each with its own clients, cacheTtlMs an hour away, catchUpMs 1000 (the default). Each trial breaks the second ' +
+    'instance\'s listening path, rotates with a grace of 0 through the first at once, and times from the rotate call until the second refuses the old key.')
+  print()
+  for (const row of result) {
+    if (row.maxMs > 2000) failures.push(`catch-up: ${row.mode}: ${row.maxMs.toFixed(0)} ms, over the 2 s bound`)
+  }
+}
+
+function printTenantRotations (result: TenantRotationsResult[]): void {
+  print(`### ${result[0].concurrent} rotations at once on ${result[0].concurrent} different tenants of one namespace`)
+  print()
+  print(table(['store', 'rounds', 'median', 'max'], result.map((row) => [row.kind, String(row.rounds), formatMs(row.medianMs), formatMs(row.maxMs)])))
   print()
 }
 
@@ -291,6 +313,10 @@ async function main (): Promise<void> {
   if (runs('memory')) printMemory(await timed('heap', () => runChild<MemoryResult>('memory.ts', flag, 'memory', ['--expose-gc'])))
 
   if (runs('tenants')) printTenants(await timed('tenants', () => runChild<TenantsResult>('tenants.ts', flag, 'tenants', ['--expose-gc'])))
+
+  if (runs('tenant-rotations')) printTenantRotations(await timed('tenant-rotations', () => runChild<TenantRotationsResult[]>('tenant-rotations.ts', flag, 'tenant-rotations')))
+
+  if (runs('catchup')) printCatchUp(await timed('catchup', () => runChild<CatchUpResult>('catch-up.ts', flag, 'catchup')))
 
   if (!short) judge(http, micro, rotation)
   print(`Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s (${partTimes.join(', ')}). Machine load after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`)

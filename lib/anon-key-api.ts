@@ -201,7 +201,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   /** @internal Subscribes to changes, loads or creates the single project's key, starts the fallback reloads. */
   async start (): Promise<void> {
     try {
-      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }))
+      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }, { log: this.log }))
       if (this.tenants === null) {
         if (this.options.autoInitialize) await this.initialize()
         else await this.refresh(SINGLE_PROJECT, true)

@@ -3,7 +3,7 @@
  * document it keeps, and the pure rules that change it (the same functions every built-in store and the plugin
  * use), so that a script or an adapter never re-implements a rule.
  */
-export type { AnonKeyStore, ProjectSnapshot, StateChange } from './stores/store.js'
+export type { AnonKeyStore, ProjectSnapshot, StateChange, StoreLog, SubscribeOptions } from './stores/store.js'
 export { DEFAULT_KEY_NAME, isKeyName, isProject, isTenantId, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN } from './domain/names.js'
 export { emptyProject, findKey, fromLegacy, keySnapshot } from './domain/project.js'
 export type { DeletedKeyRecord, KeySnapshot, LegacyKeyState, NamedKey, PreviousKeyRecord, ProjectState } from './domain/project.js'

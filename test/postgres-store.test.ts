@@ -147,6 +147,7 @@ onPostgres(t, (t) => {
     const killing = killingPool(pool)
     const store = postgresStore({ pool: killing, tableName, channel })
     t.teardown(() => store.close())
+    await store.load('') // the table is made first, so that the connection killed is the one for LISTEN
     killing.killNext()
     await t.rejects(store.subscribe(() => {}), 'the first subscribe fails with the connection')
     let calls = 0

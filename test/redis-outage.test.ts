@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { generateAnonKey, redisStore } from '../lib/index.js'
 import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from './helpers/app.js'
-import { onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { deleteNamespace, onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js'
 import { keyHandle } from '../lib/testing.js'
@@ -54,7 +54,7 @@ onRedis(t, (t) => {
       t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
 
       const ns = uniqueNamespace(`outage_${mode}`)
-      t.teardown(() => admin.del(`{fastify-anon-key:${ns}:}:state`))
+      t.teardown(() => deleteNamespace(admin, ns))
       const proxy = await startTcpProxy(REDIS_HOST, REDIS_PORT)
       t.teardown(() => proxy.close())
       const [{ app: one }, { app: two }, writer] = [await startBehind(t, proxy, ns), await startBehind(t, proxy, ns), await startBehind(t, proxy, ns)]

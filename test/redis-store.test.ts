@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { fingerprintOf, generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
-import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { contentOf, deleteNamespace, keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
@@ -15,7 +15,7 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 /** Everything Redis holds for a namespace, as text: every key name and every field and value in it. */
 async function dumpOf (client: Redis, namespace: string): Promise<string> {
   const parts: string[] = []
-  for (const key of await keysOf(client, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
+  for (const key of await keysOf(client, namespace)) parts.push(key, await contentOf(client, key))
   return parts.join('\n')
 }
 
@@ -50,7 +50,9 @@ onRedis(t, (t) => {
 
     await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
 
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`], 'one key a project, named with its own hash tag')
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
+      'one key a project, named with its own hash tag, and the namespace\'s change log')
+    t.same(await admin.zrange(`{fastify-anon-key:${ns}}:changed`, '0', '-1', 'WITHSCORES'), ['', '3', 'tenant-a', '4'], 'the change log holds each project once, with the number of its last change')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
     await eventually('four change notifications', () => heard.length === 4, 5000)
@@ -61,9 +63,9 @@ onRedis(t, (t) => {
     const ns = namespace('prefix')
     const store = redisStore({ client: redisClient(t), namespace: ns, keyPrefix: 'myapp-keys' })
     await keyHandle(store).initialize(generateAnonKey())
-    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}:}:state`])
+    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}:}:state`, `{myapp-keys:${ns}}:changed`, `{myapp-keys:${ns}}:sequence`])
     t.same(await keysOf(admin, ns), [], 'nothing is written under the default prefix')
-    await admin.del(`{myapp-keys:${ns}:}:state`)
+    await deleteNamespace(admin, ns, 'myapp-keys')
   })
 
   t.test('a client with its own ioredis keyPrefix works: keys are prefixed, the channel matches, the tag still holds', async (t) => {
@@ -76,7 +78,7 @@ onRedis(t, (t) => {
     await keyHandle(store).initialize(key)
     await eventually('a notification', () => calls > 0, 5000)
     t.match(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}:}:state`, 'state'), key, 'the state is under the client\'s prefix, hash tag intact')
-    await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`)
+    await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`, `app_${ns}:{fastify-anon-key:${ns}}:changed`, `app_${ns}:{fastify-anon-key:${ns}}:sequence`)
   })
 
   t.test('a namespace or prefix with a brace is refused, since it would break the hash tag', async (t) => {
@@ -138,7 +140,7 @@ onRedis(t, (t) => {
     await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
     t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
     t.notOk((await dumpOf(admin, ns)).includes(digest), 'and its usage figures with it')
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`])
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`])
   })
 
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {

@@ -16,7 +16,7 @@ t.test('redisStore() with no options fails at the call, saying what to pass', as
 t.test('redisStore({ redis }) fails at the call, naming the wrong option and the right one', async (t) => {
   const redis = new Redis({ lazyConnect: true })
   t.teardown(() => redis.disconnect())
-  t.throws(() => redisStore({ redis } as unknown as { client: RedisClient }), storeOption(/redisStore\(\) has no option "redis" \(its options are client, namespace, keyPrefix\)/))
+  t.throws(() => redisStore({ redis } as unknown as { client: RedisClient }), storeOption(/redisStore\(\) has no option "redis" \(its options are client, namespace, keyPrefix, catchUpMs\)/))
 })
 
 t.test('redisStore with a client that is not an ioredis client names the option and what is missing', async (t) => {
@@ -31,7 +31,7 @@ t.test('a pg.Client passed as pool is refused at the call, not by a crash at the
 
 t.test('postgresStore with no options, or a misnamed one, fails at the call', async (t) => {
   t.throws(() => (postgresStore as (options?: unknown) => unknown)(), storeOption(/postgresStore\(\) needs an options object, got nothing/))
-  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel\)/))
+  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel, listenPool, catchUpMs\)/))
 })
 
 t.test('a look-alike pool whose connect() gives no releasable connection fails ready(), and the process lives on', async (t) => {
@@ -55,6 +55,29 @@ t.test('a PostgreSQL connection failure at start-up names its cause', async (t) 
   t.teardown(() => app.close())
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: postgresStore({ pool }) })
   await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: /^The key store failed during subscribe: connect ECONNREFUSED 127\.0\.0\.1:1$/ })
+})
+
+t.test('catchUpMs must be a whole number of milliseconds from 50 to 60,000, on either store', async (t) => {
+  const redis = new Redis({ lazyConnect: true })
+  t.teardown(() => redis.disconnect())
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  t.teardown(() => pool.end())
+  t.throws(() => redisStore({ client: redis, catchUpMs: 49 }),
+    storeOption(/redisStore\(\) option "catchUpMs" must be a whole number of milliseconds from 50 to 60000, got 49\. .*leave it out for 1000\./))
+  for (const value of [0, 60_001, 1.5, '1000', null]) {
+    t.throws(() => redisStore({ client: redis, catchUpMs: value as number }), storeOption(/redisStore\(\) option "catchUpMs" must be a whole number/), `refuses ${JSON.stringify(value)}`)
+    t.throws(() => postgresStore({ pool, catchUpMs: value as number }), storeOption(/postgresStore\(\) option "catchUpMs" must be a whole number/), `refuses ${JSON.stringify(value)}`)
+  }
+  t.doesNotThrow(() => redisStore({ client: redis, catchUpMs: 50 }))
+  t.doesNotThrow(() => postgresStore({ pool, catchUpMs: 60_000 }))
+})
+
+t.test('listenPool is checked like pool: a pool, not a pg.Client or something else', async (t) => {
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  t.teardown(() => pool.end())
+  const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  t.throws(() => postgresStore({ pool, listenPool: client as unknown as PgPool }), storeOption(/option "listenPool" must be a pg Pool, and it is a single pg\.Client/))
+  t.throws(() => postgresStore({ pool, listenPool: {} as PgPool }), storeOption(/option "listenPool" must be a pg Pool \(an object with query\(\) and connect\(\)\), and it has no query\(\), connect\(\)/))
 })
 
 t.test('memoryStore() still takes no options', async (t) => {

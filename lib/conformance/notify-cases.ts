@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import type { StoreCase } from './case.js'
+import { keyHandle } from './key-handle.js'
 import { counter, HOUR_MS, keys, sleep, storeWithKey } from './tools.js'
 
 /** How long a case waits for a notification that must not come. */
@@ -54,9 +55,13 @@ export const notifyCases: StoreCase[] = [
       const now = Date.now()
       await one.store.rotate({ newKey: keys(1)[0], now, expiresAt: now + HOUR_MS })
       await one.store.revoke({ now: now + 1 })
-      await tools.waitFor('a notification on the changed namespace', () => heardOne.calls >= 2)
+      // Told apart by a project only the first namespace writes: the second may rightly hear its own
+      // initialization late (a Redis Cluster relays a publication to the other nodes over its bus, after the
+      // script that made it returned), or twice (a store that also polls for missed changes).
+      await keyHandle(one.store.store, 'only-in-one').initialize(keys(1)[0])
+      await tools.waitFor('a notification on the changed namespace', () => heardOne.projects.includes('only-in-one'))
       await sleep(SILENCE_MS)
-      assert.equal(heardTwo.calls, 0, 'a change in one namespace was announced in another')
+      assert.ok(!heardTwo.projects.includes('only-in-one'), 'a change in one namespace was announced in another')
       const untouched = await two.store.load()
       assert.equal(untouched.currentKey, two.key, 'a rotation in one namespace changed another namespace\'s key')
       assert.deepEqual(untouched.previousKeys, [], 'a rotation in one namespace made a previous key in another')

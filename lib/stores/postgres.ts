@@ -1,10 +1,13 @@
 import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
+import { pgChanges } from './postgres-changes.js'
 import { PgListener } from './postgres-listener.js'
+import { sendProbe, type PgProbe } from './postgres-probe.js'
+import { catchUpMsOption, startCatchUp } from './catch-up.js'
 import { OptionError } from '../option-errors.js'
 import { checkStoreOptions, requireMethods } from './store-options.js'
-import type { AnonKeyStore, ProjectSnapshot } from './store.js'
+import type { AnonKeyStore, ProjectSnapshot, StoreLog } from './store.js'
 
 export interface PostgresStoreOptions {
   /**
@@ -20,8 +23,15 @@ export interface PostgresStoreOptions {
   tableName?: string
   /** The table release 0.1 wrote, read once to migrate a namespace: `name` or `schema.name`. Default: 'anon_key_store'. */
   legacyTableName?: string
-  /** The LISTEN/NOTIFY channel; the payload is `[namespace, project]` as JSON. Default: 'anon_key_changes'. */
+  /** The LISTEN/NOTIFY channel; the payload is `[namespace, project, version]` as JSON. Default: 'anon_key_changes'. */
   channel?: string
+  /**
+   * A pool on a direct or session-mode connection, for the one LISTEN connection only, when `pool` goes
+   * through a transaction-mode pooler (where LISTEN hears nothing). Default: `pool`. Never ended by the store.
+   */
+  listenPool?: PgPool
+  /** How often the store polls for a change whose notification was lost, in ms (50 to 60,000). Default: 1000. */
+  catchUpMs?: number
 }
 
 type Row = { version: string, state: ProjectState }
@@ -32,26 +42,34 @@ function isSingleClient (pool: PgPool): boolean {
   return 'connectionParameters' in pool && !('totalCount' in pool)
 }
 
+/** The option `pool` or `listenPool`, refused unless it is a pool. */
+function checkPool (option: string, pool: unknown): PgPool {
+  requireMethods('postgresStore', option, pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
+  if (isSingleClient(pool as PgPool)) {
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore() option "${option}" must be a pg Pool, and it is a single pg.Client: ` +
+      'the store checks connections out of a pool (one for LISTEN, one per change). Pass new pg.Pool({ connectionString }) instead of new pg.Client(...).')
+  }
+  return pool as PgPool
+}
+
 /**
  * A store on PostgreSQL. One row a project: `(namespace, project, version, state jsonb)`, the state being the
  * project document (previous keys as SHA-256 digests only). `update` runs in one transaction: it locks the
  * project's row (SELECT ... FOR UPDATE; a first write inserts the row first with ON CONFLICT DO NOTHING, so
  * concurrent first writes serialize too), applies the change and writes the document back, and sends
- * pg_notify(channel, [namespace, project]) in the same transaction, delivered when it commits. One LISTEN
- * connection per store serves every project.
+ * pg_notify(channel, [namespace, project, version]) in the same transaction, delivered when it commits. One
+ * LISTEN connection per store serves every project; a poll every `catchUpMs` finds a change whose notification
+ * was lost (see postgres-changes.ts), and a probe at start-up tells a LISTEN that hears nothing (a pooler).
  *
  * Release 0.1 kept one row a namespace in `anon_key_store`. While a namespace's single project has never been
  * written here, its 0.1 row is read instead, as the `default` key, at the 0.1 row's version; the first update
  * writes it here. The 0.1 row is left as it was.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
-  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
-  const pool = options.pool
-  requireMethods('postgresStore', 'pool', pool, ['query', 'connect'], 'a pg Pool (an object with query() and connect())', 'Pass new pg.Pool({ connectionString }).')
-  if (isSingleClient(pool)) {
-    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: postgresStore() option "pool" must be a pg Pool, and it is a single pg.Client: ' +
-      'the store checks connections out of a pool (one for LISTEN, one per change). Pass new pg.Pool({ connectionString }) instead of new pg.Client(...).')
-  }
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel', 'listenPool', 'catchUpMs'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
+  const pool = checkPool('pool', options.pool)
+  const listenPool = options.listenPool === undefined ? pool : checkPool('listenPool', options.listenPool)
+  const catchUpMs = catchUpMsOption('postgresStore', options.catchUpMs)
   const namespace = options.namespace ?? 'default'
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
@@ -60,24 +78,46 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)
   const channelName = options.channel ?? 'anon_key_changes'
   const channel = quoteIdentifier('channel', channelName, false)
+  // An index lives in its table's schema; its name is the table's, cut so that it stays within 63 characters.
+  const changedIndex = `"${(options.tableName ?? 'anon_key_projects').split('.').pop()?.slice(0, 50) as string}_changed"`
   const listeners = new Set<(project: string | null) => void>()
+  const changes = pgChanges(pool, table, namespace, notifyAll)
   let listener: PgListener | null = null
   let listening: Promise<void> | null = null
+  let probe: PgProbe | null = null
+  let stopCatchUp: (() => void) | null = null
+  let log: StoreLog | undefined
+  /** Counts the stops, so that a start still under way knows it was stopped. */
+  let generation = 0
   let tableReady: Promise<void> | null = null
   const ignorePoolError = (): void => {}
   pool.on?.('error', ignorePoolError)
 
-  /** Creates the table once; an advisory lock keeps instances that start together from racing on it. */
+  /**
+   * Creates the table once, or adds the `changed` column (the transaction id of the last announced write, which
+   * the catch-up poll reads) to a table made before it; an advisory lock keeps instances that start together from
+   * racing on it. A table that has the column is only looked at, so a start-up takes no lock on it.
+   */
   function ensureTable (): Promise<void> {
     tableReady ??= inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`fastify-anon-key:${table}`])
-      await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
-        namespace text NOT NULL,
-        project text NOT NULL,
-        version bigint NOT NULL,
-        state jsonb NOT NULL,
-        PRIMARY KEY (namespace, project)
-      )`)
+      const found = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present,
+        EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'changed' AND NOT attisdropped) AS current`, [table])
+      const { present, current } = found.rows[0] as { present: boolean, current: boolean }
+      if (current) return
+      if (present) {
+        await client.query(`ALTER TABLE ${table} ADD COLUMN changed bigint`)
+      } else {
+        await client.query(`CREATE TABLE ${table} (
+          namespace text NOT NULL,
+          project text NOT NULL,
+          version bigint NOT NULL,
+          state jsonb NOT NULL,
+          changed bigint,
+          PRIMARY KEY (namespace, project)
+        )`)
+      }
+      await client.query(`CREATE INDEX ${changedIndex} ON ${table} (namespace, changed)`)
     }).catch((error: unknown) => {
       tableReady = null
       throw error
@@ -125,13 +165,38 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     } catch {
       return // someone else's notification on a shared channel
     }
-    if (Array.isArray(parsed) && parsed[0] === namespace && typeof parsed[1] === 'string') notifyAll(parsed[1])
+    if (!Array.isArray(parsed) || parsed[0] !== namespace || probe?.heard(parsed) === true || typeof parsed[1] !== 'string') return
+    if (typeof parsed[2] === 'number') changes.heard(parsed[1], parsed[2])
+    notifyAll(parsed[1])
+  }
+
+  /** LISTENs, learns where the catch-up poll starts, sends the probe; a close meanwhile (a new generation) stops it there. */
+  async function startListening (): Promise<void> {
+    const current = generation
+    await ensureTable()
+    if (generation !== current) return
+    listener = new PgListener({
+      pool: listenPool,
+      channel,
+      onNotification: heard,
+      onReconnected: () => notifyAll(null)
+    })
+    await listener.start()
+    await changes.poll()
+    if (generation !== current) return
+    probe = sendProbe(pool, channelName, namespace, log)
+    stopCatchUp = startCatchUp({ everyMs: catchUpMs, poll: changes.poll, log, store: 'postgresStore' })
   }
 
   function stopListening (): void {
+    generation += 1
     listener?.stop()
+    probe?.stop()
+    stopCatchUp?.()
     listener = null
     listening = null
+    probe = null
+    stopCatchUp = null
   }
 
   return {
@@ -147,23 +212,17 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         const step = change(before.state)
         if (!('next' in step)) return { snapshot: before, result: step.result }
         const version = before.version + 1
-        await client.query(`UPDATE ${table} SET version = $3, state = $4::jsonb WHERE namespace = $1 AND project = $2`,
-          [namespace, project, version, JSON.stringify(step.next)])
-        if (step.announce !== false) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project])])
+        const announce = step.announce !== false
+        await client.query(`UPDATE ${table} SET version = $3, state = $4::jsonb, changed = CASE WHEN $5 THEN txid_current() ELSE changed END WHERE namespace = $1 AND project = $2`,
+          [namespace, project, version, JSON.stringify(step.next), announce])
+        if (announce) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project, version])])
         return { snapshot: { version, state: step.next }, result: step.result }
       })
     },
-    async subscribe (notify) {
+    async subscribe (notify, subscribeOptions) {
       listeners.add(notify)
-      if (listener === null) {
-        listener = new PgListener({
-          pool,
-          channel,
-          onNotification: heard,
-          onReconnected: () => notifyAll(null)
-        })
-        listening = listener.start()
-      }
+      log ??= subscribeOptions?.log
+      listening ??= startListening()
       try {
         await listening
       } catch (error) {

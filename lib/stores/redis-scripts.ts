@@ -26,12 +26,34 @@ if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return tonumber(ARGV[2])
 `)
 
+/**
+ * Records an announced change of a project in its namespace's change log, for the catch-up poll. KEYS: the
+ * namespace's sequence (a counter) and its change log (a sorted set: each project once, scored by the sequence
+ * number of its last change). ARGV: the project. One member a project, so the log stays as small as the
+ * namespace: nothing to trim.
+ */
+export const RECORD = script(`
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[1]), ARGV[1])
+return 1
+`)
+
+/**
+ * What changed since a sequence number. KEYS: as RECORD's. ARGV: the last sequence number seen, or '' for
+ * none yet. Returns the sequence number now and, after one, the projects recorded since with their numbers
+ * (ZRANGEBYSCORE ... WITHSCORES), read together in one atomic step.
+ */
+export const POLL = script(`
+local now = redis.call('GET', KEYS[1]) or '0'
+if ARGV[1] == '' then return { now, {} } end
+return { now, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], now, 'WITHSCORES') }
+`)
+
 /** Runs `script` by EVALSHA, sending it whole when the server forgot it (a restart, SCRIPT FLUSH, a failover). */
-export async function runScript (client: RedisClient, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<number> {
+export async function runScript<T = number> (client: RedisClient, { source, sha }: RedisScript, keys: string[], args: Array<string | number>): Promise<T> {
   try {
-    return await client.evalsha(sha, keys.length, ...keys, ...args) as number
+    return await client.evalsha(sha, keys.length, ...keys, ...args) as T
   } catch (error) {
     if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error
-    return await client.eval(source, keys.length, ...keys, ...args) as number
+    return await client.eval(source, keys.length, ...keys, ...args) as T
   }
 }

@@ -1,10 +1,12 @@
 import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
+import { redisChanges } from './redis-changes.js'
+import { catchUpMsOption, startCatchUp } from './catch-up.js'
 import { COMMIT, runScript } from './redis-scripts.js'
 import { OptionError } from '../option-errors.js'
 import { checkStoreOptions, requireMethods } from './store-options.js'
-import type { AnonKeyStore, ProjectSnapshot } from './store.js'
+import type { AnonKeyStore, ProjectSnapshot, StoreLog } from './store.js'
 
 export interface RedisStoreOptions {
   /** An ioredis client (or Cluster). The store uses it and never closes it. */
@@ -13,6 +15,8 @@ export interface RedisStoreOptions {
   namespace?: string
   /** The first part of every key name, inside the hash tag. Default: 'fastify-anon-key'. */
   keyPrefix?: string
+  /** How often the store polls for a change whose message was lost, in ms (50 to 60,000). Default: 1000. */
+  catchUpMs?: number
 }
 
 const CONFLICT = -1
@@ -28,7 +32,9 @@ interface Read {
  * `state` (the project document as JSON, previous keys as SHA-256 digests only); each project has its own hash
  * tag, so that projects spread over the slots of a Redis Cluster. Changes are published on one channel a
  * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
- * them: one subscriber connection per store hears every project.
+ * them: one subscriber connection per store hears every project. Each announced change is also recorded in the
+ * namespace's change log, which a poll every `catchUpMs` reads to find a change whose message was lost (see
+ * redis-changes.ts).
  *
  * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
  * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
@@ -41,7 +47,7 @@ interface Read {
  * as the `default` key at their version; the first update writes the project's hash. They are left as they were.
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
-  checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
+  checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix', 'catchUpMs'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
   requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'evalsha', 'eval', 'duplicate'],
     'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
   const client = options.client
@@ -50,9 +56,17 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   if (/[{}]/.test(namespace + keyPrefix)) {
     throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: redisStore() options "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
   }
+  const catchUpMs = catchUpMsOption('redisStore', options.catchUpMs)
   const channel = `${keyPrefix}:${namespace}:changes`
-  const legacyTag = `{${keyPrefix}:${namespace}}`
+  const namespaceTag = `{${keyPrefix}:${namespace}}`
   const changes = channelListener(client, channel)
+  const listeners = new Set<(project: string | null) => void>()
+  const missed = redisChanges(client, namespaceTag, (project) => {
+    for (const listener of listeners) listener(project)
+  })
+  let catchingUp: Promise<void> | null = null
+  let stopCatchUp: (() => void) | null = null
+  let log: StoreLog | undefined
   const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
 
   async function read (project: string): Promise<Read> {
@@ -64,8 +78,8 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
 
   async function readLegacy (): Promise<ProjectSnapshot> {
     const [[version, current, previous], usage] = await Promise.all([
-      client.hmget(`${legacyTag}:state`, 'version', 'current', 'previous'),
-      client.hgetall(`${legacyTag}:usage`)
+      client.hmget(`${namespaceTag}:state`, 'version', 'current', 'previous'),
+      client.hgetall(`${namespaceTag}:usage`)
     ])
     if (current === null) return { version: 0, state: emptyProject() }
     const records = JSON.parse(previous as string) as PreviousKeyRecord[] // 0.1 wrote it with every key
@@ -76,6 +90,17 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       record.lastSeenAt = Number(usage[`lastSeenAt:${record.digest}`])
     }
     return { version: Number(version), state: fromLegacy({ currentKey: current, previousKeys: records }, Date.now()) }
+  }
+
+  async function beginCatchUp (): Promise<void> {
+    await missed.poll()
+    if (listeners.size > 0) stopCatchUp ??= startCatchUp({ everyMs: catchUpMs, poll: missed.poll, log, store: 'redisStore' })
+  }
+
+  function endCatchUp (): void {
+    stopCatchUp?.()
+    stopCatchUp = null
+    catchingUp = null
   }
 
   return {
@@ -91,15 +116,34 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
         const version = before.version + 1
         const announce = step.announce !== false ? channel : ''
         const written = await runScript(client, COMMIT, [hashOf(project)], [stored, version, JSON.stringify(step.next), announce, project])
-        if (written !== CONFLICT) return { snapshot: { version, state: step.next }, result: step.result }
+        if (written === CONFLICT) continue
+        // Written and published: a failure to record it must not report the change as failed.
+        if (announce !== '') await missed.record(project).catch(() => {})
+        return { snapshot: { version, state: step.next }, result: step.result }
       }
     },
-    async subscribe (listener) {
+    async subscribe (listener, subscribeOptions) {
+      log ??= subscribeOptions?.log
       const remove = await changes.add(listener)
-      return async () => { remove() }
+      listeners.add(listener)
+      try {
+        await (catchingUp ??= beginCatchUp())
+      } catch (error) {
+        listeners.delete(listener)
+        remove()
+        endCatchUp()
+        throw error
+      }
+      return async () => {
+        remove()
+        listeners.delete(listener)
+        if (listeners.size === 0) endCatchUp()
+      }
     },
     async close () {
+      listeners.clear()
       changes.close()
+      endCatchUp()
     }
   }
 }

@@ -44,10 +44,25 @@ export interface AnonKeyStore {
    * Calls `listener(project)` after every announced change of any project of this namespace, from any process.
    * `listener(null)` means that changes may have been missed (the listening connection was lost and is back):
    * reload every project you hold. Resolves to a function that stops the calls.
+   * A store that shares a backend with other processes also polls it (every `catchUpMs`, one small query
+   * whatever the number of projects) and calls `listener(project)` for a change whose notification was lost,
+   * so that no change goes unheard for longer than about that.
+   * `options.log` is the host's logger (the plugin passes `app.log`): where a store reports what no call can,
+   * a listening connection that hears nothing or a poll that fails. A store may ignore it.
    */
-  subscribe (listener: (project: string | null) => void): Promise<() => Promise<void>>
+  subscribe (listener: (project: string | null) => void, options?: SubscribeOptions): Promise<() => Promise<void>>
   /** Releases what the store opened itself (a listening connection, timers). Never closes a client it was given. */
   close (): Promise<void>
+}
+
+export interface SubscribeOptions {
+  log?: StoreLog
+}
+
+/** The part of a logger (pino's, `app.log`) a store writes to. */
+export interface StoreLog {
+  error (details: object, message: string): void
+  info (message: string): void
 }
 
 export type { StateChange } from '../domain/transitions.js'

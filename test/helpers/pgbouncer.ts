@@ -6,7 +6,7 @@ import { Pool } from 'pg'
 import type { Test } from 'tap'
 import { freePort } from './free-port.js'
 import { onPostgres } from './postgres.js'
-import { DATABASE_URL, IN_CI } from './services.js'
+import { DATABASE_URL, IN_CI, type Teardown } from './services.js'
 
 export interface LocalPgBouncer {
   /** DATABASE_URL, reached through PgBouncer in transaction mode: what a host's pooled URL looks like. */
@@ -18,7 +18,7 @@ export interface LocalPgBouncer {
 }
 
 /** The pgbouncer program: on the PATH, or where Debian's package puts it. */
-function pgbouncerPath (): string | null {
+export function pgbouncerPath (): string | null {
   const found = spawnSync('pgbouncer', ['--version'], { encoding: 'utf8' })
   if (found.error === undefined) return 'pgbouncer'
   return existsSync('/usr/sbin/pgbouncer') ? '/usr/sbin/pgbouncer' : null
@@ -49,7 +49,7 @@ export function onPgBouncer (t: Test, name: string, define: (t: Test, bouncer: L
  * foreground on a free loopback port, `pool_mode = transaction`, `auth_type = trust`, in front of the database
  * of DATABASE_URL. Stopped, and its directory removed, when the test ends, also when the start fails.
  */
-async function startPgBouncer (t: Test, program: string): Promise<LocalPgBouncer> {
+export async function startPgBouncer (t: Teardown, program: string): Promise<LocalPgBouncer> {
   const target = new URL(DATABASE_URL)
   const database = decodeURIComponent(target.pathname.slice(1))
   const user = decodeURIComponent(target.username || 'postgres')

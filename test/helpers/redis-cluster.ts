@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Cluster, Redis, type ClusterOptions } from 'ioredis'
 import type { Test } from 'tap'
 import { freePort } from './free-port.js'
-import { IN_CI } from './services.js'
+import { IN_CI, type Teardown } from './services.js'
 
 /** The Redis Cluster bus listens on the node's port + 10000. */
 const BUS_OFFSET = 10_000
@@ -78,7 +78,7 @@ export function onRedisCluster (t: Test, name: string, define: (t: Test, cluster
  * serves every slot with every replica in sync. Everything started is stopped, and the directory removed, when
  * the test ends, also when the start fails half way; a watchdog stops the servers if the test process dies.
  */
-export async function startRedisCluster (t: Test): Promise<LocalRedisCluster> {
+export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'anon-key-cluster-'))
   const processes = new Map<number, ChildProcess>()
   const connections: Array<{ disconnect: () => void }> = []

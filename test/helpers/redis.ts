@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
 import type { Test } from 'tap'
 import { IN_CI, REDIS_URL, uniqueNamespace } from './services.js'
 
@@ -76,6 +76,20 @@ export async function keysOf (client: Redis, namespace: string, keyPrefix = 'fas
   return found.sort()
 }
 
+/** A key's content as text, whatever its type: a project's hash, or the namespace's change log and counter. */
+export async function contentOf (client: Redis | Cluster, key: string): Promise<string> {
+  const type = await client.type(key)
+  if (type === 'hash') return JSON.stringify(await client.hgetall(key))
+  if (type === 'zset') return JSON.stringify(await client.zrange(key, '0', '-1', 'WITHSCORES'))
+  return String(await client.get(key))
+}
+
+/** Deletes every key of a namespace. */
+export async function deleteNamespace (admin: Redis, namespace: string, keyPrefix?: string): Promise<void> {
+  const keys = await keysOf(admin, namespace, keyPrefix)
+  if (keys.length > 0) await admin.del(...keys)
+}
+
 /**
  * Namespaces for one test file: `namespace(label)` makes a unique one, `track(name)` adopts one made elsewhere,
  * and every key of each is deleted through `admin` when the test ends.
@@ -87,10 +101,7 @@ export function redisNamespaces (t: Test, admin: Redis): { namespace: (label: st
     return name
   }
   t.teardown(async () => {
-    for (const name of names) {
-      const keys = await keysOf(admin, name)
-      if (keys.length > 0) await admin.del(...keys)
-    }
+    for (const name of names) await deleteNamespace(admin, name)
   })
   return { namespace: (label) => track(uniqueNamespace(label)), track }
 }

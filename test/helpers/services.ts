@@ -11,3 +11,8 @@ export const IN_CI = process.env.CI === 'true'
 export function uniqueNamespace (label: string): string {
   return `${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
 }
+
+/** What the service helpers need of a tap test: somewhere to stop what they started (the bench passes its own). */
+export interface Teardown {
+  teardown (fn: () => unknown): void
+}

@@ -1,0 +1,61 @@
+import { OptionError } from '../option-errors.js'
+import type { StoreLog } from './store.js'
+
+/** How often a store asks its backend what changed, unless its `catchUpMs` option says otherwise. */
+export const DEFAULT_CATCH_UP_MS = 1000
+const MIN_CATCH_UP_MS = 50
+const MAX_CATCH_UP_MS = 60_000
+
+/** The `catchUpMs` option of a store factory, checked: a whole number of milliseconds from 50 to 60,000. */
+export function catchUpMsOption (factory: string, value: unknown): number {
+  if (value === undefined) return DEFAULT_CATCH_UP_MS
+  if (!Number.isInteger(value) || (value as number) < MIN_CATCH_UP_MS || (value as number) > MAX_CATCH_UP_MS) {
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: ${factory}() option "catchUpMs" must be a whole number of milliseconds from ${MIN_CATCH_UP_MS} to ${MAX_CATCH_UP_MS}, got ${JSON.stringify(value)}. ` +
+      `It bounds how long a missed change notification goes unnoticed; leave it out for ${DEFAULT_CATCH_UP_MS}.`)
+  }
+  return value as number
+}
+
+export interface CatchUpOptions {
+  everyMs: number
+  /** One small query for what changed since the last one; it calls the listeners itself. Rejects when the backend is down. */
+  poll: () => Promise<void>
+  /** Where a failing poll is told, once per outage. */
+  log: StoreLog | undefined
+  /** The store, for the log lines: 'postgresStore', 'redisStore'. */
+  store: string
+}
+
+/**
+ * Polls every `everyMs` while the store has listeners, so that a change whose notification was lost (a pooler
+ * that drops LISTEN, a Cluster subscriber replaced without an event, a half-open connection) is heard within
+ * about `everyMs` anyway. A poll starts only after the previous one settled, so a slow backend never gets more
+ * than one at a time. The timer never keeps the process alive. Returns the function that stops it.
+ */
+export function startCatchUp (options: CatchUpOptions): () => void {
+  let stopped = false
+  let failing = false
+  let timer: NodeJS.Timeout | null = null
+
+  function schedule (): void {
+    if (stopped) return
+    timer = setTimeout(run, options.everyMs)
+    timer.unref()
+  }
+
+  function run (): void {
+    options.poll().then(() => {
+      if (failing) options.log?.info(`fastify-anon-key: ${options.store} catch-up polling works again`)
+      failing = false
+    }, (error: unknown) => {
+      if (!failing) options.log?.error({ err: error }, `fastify-anon-key: ${options.store} could not poll for missed changes; retrying every ${options.everyMs} ms, logged once until it works again`)
+      failing = true
+    }).finally(schedule)
+  }
+
+  schedule()
+  return () => {
+    stopped = true
+    if (timer !== null) clearTimeout(timer)
+  }
+}
