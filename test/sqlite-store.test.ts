@@ -26,7 +26,7 @@ t.test('sqliteStore passes the conformance suite, each instance on a connection 
   })
 })
 
-// @types/node 20 does not know node:sqlite, and Node 20 does not have it: this part runs on Node 22.5 and later.
+// @types/node 20 does not know node:sqlite, and Node 20 does not have it: this part runs on Node 22.13 and later.
 const NODE_SQLITE: string = 'node:sqlite'
 t.test('sqliteStore passes the conformance suite on node:sqlite DatabaseSync connections', {
   skip: isBuiltin(NODE_SQLITE) ? false : `node:sqlite is not in Node ${process.version}`

@@ -1,7 +1,9 @@
 import { postgresStore } from '../stores/postgres.js'
 import { redisStore } from '../stores/redis.js'
+import { sqliteStore } from '../stores/sqlite.js'
 import type { AnonKeyStore } from '../stores/store.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
+import { openSqliteFile, sqlitePath } from './open-sqlite.js'
 
 /** How long the CLI waits to connect to a store before it calls it down, in ms. */
 export const CONNECT_TIMEOUT_MS = 5000
@@ -22,11 +24,12 @@ const OPENERS: Record<string, Opener> = {
   'postgres:': openPostgres,
   'postgresql:': openPostgres,
   'redis:': openRedis,
-  'rediss:': openRedis
+  'rediss:': openRedis,
+  'sqlite:': openSqlite
 }
 
 /** The URL schemes the CLI knows, for --help and for messages. */
-export const STORE_SCHEMES = ['postgres://', 'redis://']
+export const STORE_SCHEMES = ['postgres://…', 'redis://…', 'sqlite:<path>']
 
 /** The URL with its password replaced by ***, safe to print. */
 export function withoutPassword (url: URL): string {
@@ -36,13 +39,13 @@ export function withoutPassword (url: URL): string {
   return shown.toString()
 }
 
-/** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client. */
+/** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client, sqlite:<path> through a SQLite driver. */
 export async function openStore (text: string, namespace: string | undefined): Promise<OpenedStore> {
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw usageError(`--store must be a URL such as postgres://user@host:5432/db or redis://host:6379, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
+    throw usageError(`--store must be a URL such as postgres://user@host:5432/db, redis://host:6379 or sqlite:/var/lib/app/keys.db, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
   }
   const opener = OPENERS[url.protocol]
   if (opener === undefined) {
@@ -130,5 +133,17 @@ async function connectOrExplain (client: import('ioredis').Redis): Promise<strin
     })
   } finally {
     clearTimeout(timer)
+  }
+}
+
+async function openSqlite (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
+  const database = await openSqliteFile(sqlitePath(url))
+  const store = storeOf(namespace, () => sqliteStore({ database, namespace }), () => database.close())
+  return {
+    store,
+    async close () {
+      await store.close()
+      database.close()
+    }
   }
 }
