@@ -69,15 +69,24 @@ export async function peer<T> (name: string, scheme: string): Promise<T> {
 }
 
 /**
- * Turns a store factory's complaint about the namespace (the one option the CLI passes) into a usage error,
- * after releasing the pool or client opened for it.
+ * The store `make` builds on the pool, client or database an opener opened, closed with it: the store first, then
+ * `release`. A store factory's complaint about the namespace (the one option the CLI passes) becomes a usage
+ * error, after `release`.
  */
-function storeOf (namespace: string | undefined, make: () => AnonKeyStore, release: () => unknown): AnonKeyStore {
+function storeOn (namespace: string | undefined, make: () => AnonKeyStore, release: () => unknown): Omit<OpenedStore, 'shown'> {
+  let store: AnonKeyStore
   try {
-    return make()
+    store = make()
   } catch (error) {
     release()
     throw usageError(`--namespace ${JSON.stringify(namespace)} is refused by the store: ${(error as Error).message}`, 'Use the namespace your app passes to its store (default: "default").')
+  }
+  return {
+    store,
+    async close () {
+      await store.close()
+      await release()
+    }
   }
 }
 
@@ -87,14 +96,7 @@ async function openPostgres (url: URL, namespace: string | undefined): Promise<O
   // (CONNECT_TIMEOUT_MS) answers first for a server that does not answer; pg gives up a little later.
   const pool = new Pool({ connectionString: url.toString(), max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS + 1000 })
   pool.on('error', () => {})
-  const store = storeOf(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
-  return {
-    store,
-    async close () {
-      await store.close()
-      await pool.end()
-    }
-  }
+  return storeOn(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
 }
 
 async function openRedis (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
@@ -108,14 +110,7 @@ async function openRedis (url: URL, namespace: string | undefined): Promise<Omit
     throw new CliError('STORE_UNAVAILABLE', EXIT.STORE_UNAVAILABLE, `Redis at ${withoutPassword(url)} did not answer (${failure}).`,
       'Check that Redis runs and that the URL (host, port, password, database) is right.')
   }
-  const store = storeOf(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
-  return {
-    store,
-    async close () {
-      await store.close()
-      client.disconnect()
-    }
-  }
+  return storeOn(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
 }
 
 /**
@@ -138,12 +133,5 @@ async function connectOrExplain (client: import('ioredis').Redis): Promise<strin
 
 async function openSqlite (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
   const database = await openSqliteFile(sqlitePath(url))
-  const store = storeOf(namespace, () => sqliteStore({ database, namespace }), () => database.close())
-  return {
-    store,
-    async close () {
-      await store.close()
-      database.close()
-    }
-  }
+  return storeOn(namespace, () => sqliteStore({ database, namespace }), () => database.close())
 }
