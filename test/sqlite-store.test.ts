@@ -84,37 +84,39 @@ t.test('the log keeps the last 1,000 changes; a listener that fell further behin
   t.same(heard, [null], 'one call with null, instead of a list with a hole')
 })
 
-t.test('two processes on one file, 20 rotations each at once while the file is locked: nothing is lost', async (t) => {
-  const file = sqliteFile(t)
-  const namespace = 'processes'
-  const handle = keyHandle(sqliteStore({ database: openDatabase(t, file), namespace }))
-  const initialKey = generateAnonKey()
-  await handle.initialize(initialKey)
-  const child = spawn(process.execPath, [...process.execArgv, ROTATOR, file, namespace, '20'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  let printed = ''
-  child.stdout.on('data', (chunk) => { printed += chunk })
-  await eventually('the other process to open the file', () => printed === 'ready\n', 60_000)
+for (const journalMode of ['WAL', 'DELETE'] as const) {
+  t.test(`two processes on one file (journal ${journalMode}), 20 rotations each at once while the file is locked: nothing is lost`, async (t) => {
+    const file = sqliteFile(t)
+    const namespace = 'processes'
+    const handle = keyHandle(sqliteStore({ database: openDatabase(t, file, { journalMode }), namespace }))
+    const initialKey = generateAnonKey()
+    await handle.initialize(initialKey)
+    const child = spawn(process.execPath, [...process.execArgv, ROTATOR, file, namespace, '20'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let printed = ''
+    child.stdout.on('data', (chunk) => { printed += chunk })
+    await eventually('the other process to open the file', () => printed === 'ready\n', 60_000)
 
-  // A third connection holds the write lock: the other process's rotations wait for it instead of failing.
-  const blocker = openDatabase(t, file)
-  blocker.exec('BEGIN IMMEDIATE')
-  child.stdin.write('go\n')
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  blocker.exec('ROLLBACK')
-  const newKeys = Array.from({ length: 20 }, () => generateAnonKey())
-  const now = Date.now()
-  const outcomes = await Promise.all(newKeys.map((newKey, i) => handle.rotate({ newKey, now: now + i, expiresAt: now + HOUR_MS })))
-  const [code] = await once(child, 'close')
-  t.equal(code, 0, 'the other process rotated without an error')
-  const childKeys = JSON.parse(printed.split('\n')[1]) as string[]
+    // A third connection holds the write lock: the other process's rotations wait for it instead of failing.
+    const blocker = openDatabase(t, file, { journalMode })
+    blocker.exec('BEGIN IMMEDIATE')
+    child.stdin.write('go\n')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    blocker.exec('ROLLBACK')
+    const newKeys = Array.from({ length: 20 }, () => generateAnonKey())
+    const now = Date.now()
+    const outcomes = await Promise.all(newKeys.map((newKey, i) => handle.rotate({ newKey, now: now + i, expiresAt: now + HOUR_MS })))
+    const [code] = await once(child, 'close')
+    t.equal(code, 0, 'the other process rotated without an error')
+    const childKeys = JSON.parse(printed.split('\n')[1]) as string[]
 
-  t.ok(outcomes.every((outcome) => outcome !== null), 'every rotation here happened')
-  const all = [initialKey, ...newKeys, ...childKeys]
-  const snapshot = await handle.load()
-  t.ok([...newKeys, ...childKeys].includes(snapshot.currentKey as string), 'the current key is one of the 40 rotated in')
-  const retired = all.filter((key) => key !== snapshot.currentKey).map(digestOf).sort()
-  t.same(snapshot.previousKeys.map((record) => record.digest).sort(), retired, 'every key but the current one is a previous key, once')
-})
+    t.ok(outcomes.every((outcome) => outcome !== null), 'every rotation here happened')
+    const all = [initialKey, ...newKeys, ...childKeys]
+    const snapshot = await handle.load()
+    t.ok([...newKeys, ...childKeys].includes(snapshot.currentKey as string), 'the current key is one of the 40 rotated in')
+    const retired = all.filter((key) => key !== snapshot.currentKey).map(digestOf).sort()
+    t.same(snapshot.previousKeys.map((record) => record.digest).sort(), retired, 'every key but the current one is a previous key, once')
+  })
+}
 
 t.test('the keys survive a restart: a new connection and a new app on the file serve the same key', async (t) => {
   const file = sqliteFile(t)

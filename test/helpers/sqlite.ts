@@ -12,10 +12,13 @@ export function sqliteFile (t: Teardown): string {
   return join(folder, 'keys.db')
 }
 
-/** A better-sqlite3 connection to `file`, in WAL mode as docs/sqlite.md advises, closed when the test ends. */
-export function openDatabase (t: Teardown, file: string, options: Database.Options = {}): Database.Database {
+/**
+ * A better-sqlite3 connection to `file`, in WAL mode as docs/sqlite.md advises (or in SQLite's default, a rollback
+ * journal, with `journalMode: 'DELETE'`), closed when the test ends.
+ */
+export function openDatabase (t: Teardown, file: string, { journalMode = 'WAL', ...options }: Database.Options & { journalMode?: 'WAL' | 'DELETE' } = {}): Database.Database {
   const database = new Database(file, options)
-  database.pragma('journal_mode = WAL')
+  database.pragma(`journal_mode = ${journalMode}`)
   database.pragma('synchronous = NORMAL')
   t.teardown(() => { database.close() })
   return database
