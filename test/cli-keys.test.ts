@@ -64,6 +64,7 @@ t.test('--tenant acts on that tenant\'s keys, and the tenant-mode app on the fil
 
   const other = await runInProcess(['get', '--tenant', 'globex', '--store', store])
   t.equal(other.code, 1, 'a tenant without a key exits 1')
+  t.match(other.stderr, 'Tenant "globex" has no anon key in this namespace yet.\nThe app creates a tenant\'s key on its first admin request for it')
   const listed = await runInProcess(['keys', '--tenant', 'acme', '--json', '--store', store])
   t.same(JSON.parse(listed.stdout).keys.map((key: { name: string }) => key.name), ['default'])
 })

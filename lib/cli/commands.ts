@@ -47,8 +47,12 @@ const get: Command = {
   flags: {},
   arguments: 0,
   store: true,
-  async run ({ print, withApi }) {
+  async run ({ values, print, withApi }) {
     const anonKey = await withApi((api) => api.get())
+    if (anonKey === null && values.tenant !== undefined) {
+      throw new CliError('ANON_KEY_NOT_INITIALIZED', EXIT.REFUSED, `Tenant ${JSON.stringify(values.tenant)} has no anon key in this namespace yet.`,
+        'The app creates a tenant\'s key on its first admin request for it (or app.anonKey.forTenant(id).initialize()); else check --tenant, --store and --namespace.')
+    }
     if (anonKey === null) {
       throw new CliError('ANON_KEY_NOT_INITIALIZED', EXIT.REFUSED, 'The store holds no anon key in this namespace yet.',
         'Start the app once (it creates the key on start-up), or check --store and --namespace.')
