@@ -1,12 +1,14 @@
-// The quick start: the anon key plugin on the memory store, a route guarded by verifyAnonKey, Swagger UI at
-// /docs, and a development admin token with ready-to-paste curl lines. Run with: npm start
+// The quick start: the anon key plugin, a route guarded by verifyAnonKey, Swagger UI at /docs, and a development
+// admin token with ready-to-paste curl lines. Run with: npm start. Run so, the key lives in a SQLite file
+// (ANON_KEY_DB, default anon-keys.db), so it survives a restart; build() alone uses the memory store.
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import Database from 'better-sqlite3'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import anonKey from '../lib/index.js'
+import anonKey, { memoryStore, sqliteStore, type AnonKeyStore } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
-export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false, store: AnonKeyStore = memoryStore()): Promise<FastifyInstance> {
   const app = Fastify({ logger })
 
   // @fastify/swagger first, so that it sees the plugin's routes. The plugin declares the admin JWT scheme its
@@ -23,7 +25,7 @@ export async function build (jwtSecret: string, logger: FastifyServerOptions['lo
     }
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  await app.register(anonKey, { jwt: { secret: jwtSecret } })
+  await app.register(anonKey, { jwt: { secret: jwtSecret }, store })
 
   // What a frontend calls with the anon key it embeds.
   app.get('/api/hello', {
@@ -37,8 +39,13 @@ export async function build (jwtSecret: string, logger: FastifyServerOptions['lo
 
 async function main (): Promise<void> {
   const jwtSecret = jwtSecretFromEnv()
-  const app = await build(jwtSecret, { level: envOr('LOG_LEVEL', 'info') })
+  const file = envOr('ANON_KEY_DB', 'anon-keys.db')
+  const database = new Database(file)
+  database.pragma('journal_mode = WAL')
+  const app = await build(jwtSecret, { level: envOr('LOG_LEVEL', 'info') }, sqliteStore({ database }))
+  app.addHook('onClose', () => { database.close() })
   const base = await listen(app, portFromEnv(3000))
+  console.log(`The anon key is kept in ${file}: it survives a restart. Delete the file for a new one.`)
   closeOnSignals(app)
   const token = devAdminToken(jwtSecret)
 

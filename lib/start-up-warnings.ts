@@ -10,5 +10,5 @@ export function warnIfKeyIsLostOnRestart (settings: ResolvedOptions, log: Fastif
   if (process.env.NODE_ENV !== 'production' || settings.initialKey !== null || !isMemoryStore(settings.store)) return
   log.warn('fastify-anon-key: NODE_ENV is production and the key lives in the memory store, which loses it on restart: ' +
     'every restart makes a new anon key and cuts off every client that ships the old one. ' +
-    'Use a persistent store, postgresStore({ pool }) or redisStore({ client }), or pass initialKey.')
+    'Use a persistent store, postgresStore({ pool }), redisStore({ client }) or, on one host, sqliteStore({ database }), or pass initialKey.')
 }

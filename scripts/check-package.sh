@@ -23,8 +23,8 @@ node hostile.mjs
 npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
 npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node consumer-esm.mts   # the same code as an ES module
 
-# The CLI, as npx runs the installed bin: help, a wrong command (exit 2), a token, and a store whose driver the
-# project did not install (exit 2, naming the package to install).
+# The CLI, as npx runs the installed bin: help, a wrong command (exit 2), a token, and stores whose driver the
+# project did not install (exit 2, naming the package to install; where Node has node:sqlite, sqlite: uses it).
 npx --no-install fastify-anon-key --help > cli-help.txt
 grep -q '^Usage: fastify-anon-key <command>' cli-help.txt
 expect_exit () {
@@ -38,6 +38,12 @@ expect_exit () {
 }
 expect_exit 2 'Unknown command "bogus"' npx --no-install fastify-anon-key bogus
 expect_exit 2 'npm install ioredis' npx --no-install fastify-anon-key get --store redis://127.0.0.1:6379
+touch keys.db
+if node -e "require('node:sqlite')" 2>/dev/null; then
+  expect_exit 0 'holds no anon key' npx --no-install fastify-anon-key keys --store sqlite:keys.db
+else
+  expect_exit 2 'npm install better-sqlite3' npx --no-install fastify-anon-key keys --store sqlite:keys.db
+fi
 JWT_SECRET=package-check-secret npx --no-install fastify-anon-key token --json \
   | node -e 'const { token } = JSON.parse(require("fs").readFileSync(0, "utf8")); if (token.split(".").length !== 3) process.exit(1)'
 echo "package check: ESM, CommonJS and TypeScript consumers and the CLI all passed"

@@ -1,9 +1,11 @@
 import t, { type Test } from 'tap'
-import { generateAnonKey, redisStore } from '../lib/index.js'
+import { generateAnonKey, memoryStore, redisStore, verifyAnonKey } from '../lib/index.js'
+import { cliApp } from '../lib/cli/cli-app.js'
+import { anonKeyError } from '../lib/errors.js'
 import { runCli, storeFailure } from '../lib/cli/main.js'
 import { keyHandle } from '../lib/testing.js'
 import { peer } from '../lib/cli/open-store.js'
-import { JWT_SECRET } from './helpers/app.js'
+import { adminHeaders, assertError, bearer, JWT_SECRET } from './helpers/app.js'
 import { runInProcess } from './helpers/cli.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { REDIS_URL } from './helpers/services.js'
@@ -19,7 +21,7 @@ async function fails (t: Test, args: string[], code: number, message: string | R
 }
 
 t.test('a wrong command line exits 2 with a message naming what is wrong and what to type', async (t) => {
-  await fails(t, [], 2, 'fastify-anon-key: No command given.\nRun fastify-anon-key --help. Commands: get, rotate, list, revoke, token.')
+  await fails(t, [], 2, 'fastify-anon-key: No command given.\nRun fastify-anon-key --help. Commands: get, rotate, list, revoke, keys, token.')
   await fails(t, ['get', '--bogus'], 2, 'Unknown option \'--bogus\'.\nRun fastify-anon-key --help')
   await fails(t, ['get', '--grace-hours', '1'], 2, '--grace-hours does not apply to get.\nUsage: fastify-anon-key get')
   await fails(t, ['token', '--store', REDIS_URL], 2, '--store does not apply to token.')
@@ -35,11 +37,10 @@ t.test('a wrong command line exits 2 with a message naming what is wrong and wha
 })
 
 t.test('the store is named by --store, else by DATABASE_URL or REDIS_URL when only one is set', async (t) => {
-  await fails(t, ['get'], 2, 'No store given.\nPass --store postgres://… or --store redis://…')
+  await fails(t, ['get'], 2, 'No store given.\nPass --store postgres://…, redis://… or sqlite:<path> (the store your app uses)')
   await fails(t, ['get'], 2, 'Both DATABASE_URL and REDIS_URL are set', { DATABASE_URL: 'postgres://a@127.0.0.1/x', REDIS_URL: 'redis://127.0.0.1' })
-  await fails(t, ['get', '--store', 'mysql://u:pw@db/x'], 2, 'unknown scheme "mysql:" (mysql://u:***@db/x).\nUse one of postgres://, redis://.')
-  await fails(t, ['get'], 2, 'unknown scheme "sqlite:"', { DATABASE_URL: 'sqlite:/var/keys.db' })
-  const stderr = await fails(t, ['get', '--store', 'not a url:pw@x'], 2, '--store must be a URL such as postgres://user@host:5432/db or redis://host:6379')
+  await fails(t, ['get', '--store', 'mysql://u:pw@db/x'], 2, 'unknown scheme "mysql:" (mysql://u:***@db/x).\nUse one of postgres://…, redis://…, sqlite:<path>.')
+  const stderr = await fails(t, ['get', '--store', 'not a url:pw@x'], 2, '--store must be a URL such as postgres://user@host:5432/db, redis://host:6379 or sqlite:/var/lib/app/keys.db')
   t.notMatch(stderr, ':pw@', 'a password in a malformed URL is not printed')
 })
 
@@ -59,7 +60,7 @@ t.test('with --json an error is one JSON document on stderr: error, message, nex
   t.same(JSON.parse(run.stderr), {
     error: 'INVALID_INPUT',
     message: 'Unknown command "frobnicate".',
-    nextActions: 'Commands: get, rotate, list, revoke, token. Run fastify-anon-key --help.'
+    nextActions: 'Commands: get, rotate, list, revoke, keys, token. Run fastify-anon-key --help.'
   })
 })
 
@@ -87,6 +88,28 @@ t.test('an error without a code the CLI knows passes through as it is, to be tol
   t.equal(storeFailure(unplanned, opened), unplanned, 'a plain error is not dressed as a store failure')
   const coded = Object.assign(new Error('odd'), { code: 'FST_SOMETHING_ELSE' })
   t.equal(storeFailure(coded, opened), coded, 'an unknown code is not dressed as a store failure')
+})
+
+t.test('a store failure after start-up names its cause once; at start-up the message already holds it', async (t) => {
+  const opened = { store: null as never, close: async () => {}, shown: 'sqlite:/var/lib/app/keys.db' }
+  const later = storeFailure(anonKeyError('STORE_UNAVAILABLE', 'The key store failed during rotate.', { cause: new Error('disk I/O error') }), opened)
+  t.match(later, { exitCode: 3, message: 'The key store failed during rotate (disk I/O error); store: sqlite:/var/lib/app/keys.db.' })
+  const atStart = storeFailure(anonKeyError('STORE_UNAVAILABLE', 'The key store failed during subscribe: disk I/O error', { cause: new Error('disk I/O error') }), opened)
+  t.match(atStart, { message: 'The key store failed during subscribe: disk I/O error; store: sqlite:/var/lib/app/keys.db.' })
+})
+
+t.test('the plugin instance the CLI builds answers no admin request, even with an admin token, and serves no tenant', async (t) => {
+  for (const tenant of [null, 'acme']) {
+    const app = cliApp(memoryStore(), tenant)
+    t.teardown(() => app.close())
+    // A route of the host's, which the CLI never adds: in tenant mode a request to it names no tenant.
+    app.get('/data', { onRequest: verifyAnonKey }, async () => ({ served: true }))
+    await app.ready()
+    assertError(t, await app.inject({ url: '/api/metadata/anon-key', headers: adminHeaders() }), 403, 'FORBIDDEN')
+    if (tenant !== null) await app.anonKey.forTenant(tenant).initialize()
+    const key = tenant === null ? null : await app.anonKey.forTenant(tenant).get()
+    assertError(t, await app.inject({ url: '/data', headers: bearer(key ?? generateAnonKey()) }), 401, 'AUTH_INVALID_CREDENTIALS')
+  }
 })
 
 t.test('a store that accepts connections and never answers exits 3 after the 5 s bound, never hangs', async (t) => {

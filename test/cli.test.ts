@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { fingerprintOf, postgresStore, redisStore } from '../lib/index.js'
+import { fingerprintOf, postgresStore, redisStore, sqliteStore } from '../lib/index.js'
 import { assertError, buildApp, currentKey, JWT_SECRET, useKey } from './helpers/app.js'
 import { runBin, runInProcess, type CliRun } from './helpers/cli.js'
 import { freePort } from './helpers/free-port.js'
@@ -8,6 +8,7 @@ import { createPool, onPostgres } from './helpers/postgres.js'
 import { onRedis, redisClient, redisNamespaces } from './helpers/redis.js'
 import { DATABASE_URL, REDIS_URL, uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
+import { openDatabase, sqliteFile } from './helpers/sqlite.js'
 
 // The CLI starts as a process that loads TypeScript afresh, seconds each on a busy machine: the Redis session and
 // the cases below run it so; the PostgreSQL session calls the same entry in this process.
@@ -24,7 +25,7 @@ function printsOnly (t: Test, run: { stdout: string, stderr: string }, allowed: 
 t.test('--help lists the commands and exits 0 without touching a store', async (t) => {
   const run = await runBin(['--help'])
   t.equal(run.code, 0, `exit code 0; ${run.stderr}`)
-  for (const command of ['get', 'rotate [--grace-hours N]', 'list', 'revoke <fingerprint> | --all', 'token']) t.match(run.stdout, command)
+  for (const command of ['get', 'rotate [--grace-hours N]', 'list', 'revoke <fingerprint> | --all', 'keys', 'token', '--tenant ID', 'sqlite:<path>']) t.match(run.stdout, command)
   t.match(run.stdout, /Exit codes: 0 done; 1 .*; 2 .*; 3 /s)
   t.equal(run.stderr, '')
 })
@@ -33,7 +34,7 @@ t.test('an unknown command exits 2 with a message that lists the commands', asyn
   const run = await runBin(['rotat'])
   t.equal(run.code, 2, 'exit code 2')
   t.equal(run.stdout, '', 'nothing on stdout')
-  t.match(run.stderr, 'fastify-anon-key: Unknown command "rotat".\nCommands: get, rotate, list, revoke, token.')
+  t.match(run.stderr, 'fastify-anon-key: Unknown command "rotat".\nCommands: get, rotate, list, revoke, keys, token.')
 })
 
 t.test('token signs an admin JWT from JWT_SECRET that the plugin\'s admin routes accept, and needs JWT_SECRET', async (t) => {
@@ -108,6 +109,14 @@ async function breakGlass (t: Test, app: FastifyInstance, cli: (args: string[]) 
   t.equal(all.code, 0, `revoke --all exits 0; ${all.stderr}`)
   t.same(JSON.parse(all.stdout), { success: true, revoked: 0 }, 'nothing left to revoke: the 0 h key already stopped')
 }
+
+t.test('get, rotate, list and revoke on a SQLite file (--store sqlite:<path>), as processes; the app on the file hears every change', async (t) => {
+  const file = sqliteFile(t)
+  const app = buildApp({ store: sqliteStore({ database: openDatabase(t, file) }) })
+  t.teardown(() => app.close())
+  await app.ready()
+  await breakGlass(t, app, (args) => runBin([...args, '--store', `sqlite:${file}`]))
+})
 
 onPostgres(t, (t) => {
   t.test('get, rotate, list and revoke on PostgreSQL (DATABASE_URL), in process; the running app hears every change', async (t) => {

@@ -11,6 +11,7 @@ import { build as buildTwoInstances } from '../examples/two-instances.js'
 import { fingerprintOf, memoryStore } from '../lib/index.js'
 import { adminHeaders, bearer, JWT_SECRET } from './helpers/app.js'
 import { runExampleScript } from './helpers/example-script.js'
+import { sqliteFile } from './helpers/sqlite.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -236,6 +237,22 @@ t.test("npm start's printed lines, pasted into bash, show the life of a key in o
     if (match !== null) rest = rest.slice(match.index + match[0].length)
   }
   t.equal(await run.stop(), 0)
+})
+
+t.test('npm start keeps the key in ANON_KEY_DB: after a restart it serves the same key', async (t) => {
+  const keys: string[] = []
+  const file = sqliteFile(t)
+  for (const start of ['first', 'second']) {
+    const run = runExampleScript(t, 'server.ts', { ANON_KEY_DB: file })
+    await run.waitFor(new RegExp(`The anon key is kept in ${file}: it survives a restart`))
+    const [, token] = await run.waitFor(/export TOKEN=(\S+)/)
+    const [, base] = await run.waitFor(/export BASE=(\S+)/)
+    const answer = await fetch(`${base}/api/metadata/anon-key`, { headers: { authorization: `Bearer ${token}` } })
+    keys.push(((await answer.json()) as { anonKey: string }).anonKey)
+    t.equal(await run.stop(), 0, `the ${start} start stops cleanly`)
+  }
+  t.match(keys[0], WHOLE_KEY)
+  t.equal(keys[1], keys[0], 'the second start serves the key the first one made')
 })
 
 t.test('npm start with NODE_ENV=production: no secret, no start; with a secret, no token printed', async (t) => {

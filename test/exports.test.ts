@@ -95,5 +95,6 @@ t.test('every runtime export is defined, and the internals of app.anonKey are no
   for (const [name, value] of Object.entries(entry)) t.not(value, undefined, `${name} is exported`)
   t.type(entry.postgresStore, 'function')
   t.type(entry.redisStore, 'function')
+  t.type(entry.sqliteStore, 'function')
   t.type(entry.memoryStore, 'function')
 })

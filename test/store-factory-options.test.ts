@@ -1,9 +1,10 @@
+import Database from 'better-sqlite3'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import t from 'tap'
 import { JWT_SECRET } from './helpers/app.js'
-import anonKey, { memoryStore, postgresStore, redisStore, type PgPool, type RedisClient } from '../lib/index.js'
+import anonKey, { memoryStore, postgresStore, redisStore, sqliteStore, type PgPool, type RedisClient, type SqliteDatabase } from '../lib/index.js'
 
 const storeOption = (message: RegExp) => ({ code: 'FST_ANON_KEY_INVALID_STORE_OPTION', message })
 
@@ -82,4 +83,26 @@ t.test('listenPool is checked like pool: a pool, not a pg.Client or something el
 
 t.test('memoryStore() still takes no options', async (t) => {
   t.equal(memoryStore().namespace, 'default')
+})
+
+t.test('sqliteStore without a database, or with a misnamed option, fails at the call saying what to pass', async (t) => {
+  t.throws(() => (sqliteStore as (options?: unknown) => unknown)(), storeOption(/sqliteStore\(\) needs an options object, got nothing\. Call sqliteStore\(\{ database: new Database\('keys\.db'\) \}\)/))
+  t.throws(() => sqliteStore({ db: {} } as unknown as { database: SqliteDatabase }), storeOption(/sqliteStore\(\) has no option "db" \(its options are database, namespace, tableName, pollMs\)/))
+  t.throws(() => sqliteStore({ database: { prepare () {} } as unknown as SqliteDatabase }),
+    storeOption(/option "database" must be a better-sqlite3 Database or a node:sqlite DatabaseSync, and it has no exec\(\)\. Pass sqliteStore/))
+})
+
+t.test('sqliteStore refuses a namespace, table name or poll interval it cannot use, naming the option', async (t) => {
+  const database = new Database(':memory:')
+  t.teardown(() => database.close())
+  for (const namespace of ['', 'x'.repeat(201), 7]) {
+    t.throws(() => sqliteStore({ database, namespace: namespace as string }), storeOption(/option "namespace" must be a string of 1 to 200 characters/))
+  }
+  for (const tableName of ['anon-keys', 'main.keys', '1keys', '']) {
+    t.throws(() => sqliteStore({ database, tableName }), storeOption(/option "tableName" must be a name of letters, digits and _ \(at most 63\)/))
+  }
+  for (const pollMs of [0, 9, 1.5, 60_001, '1000']) {
+    t.throws(() => sqliteStore({ database, pollMs: pollMs as number }), storeOption(/option "pollMs" must be a whole number of milliseconds from 10 to 60000, got .*keep the default 1000/))
+  }
+  t.equal(sqliteStore({ database, namespace: 'n'.repeat(200), tableName: 'keys_2', pollMs: 10 }).namespace, 'n'.repeat(200), 'the bounds themselves are accepted')
 })

@@ -4,6 +4,7 @@
  * typedSurface, typedStandalone, typedOptions and typedStoreClients are only type-checked, never run: some of their lines are deliberate misuse.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
+import type BetterSqlite3 from 'better-sqlite3'
 import type { Cluster, Redis } from 'ioredis'
 import type { Pool } from 'pg'
 import t from 'tap'
@@ -12,6 +13,7 @@ import anonKey, {
   verifyAnonKey,
   type PgPool,
   type RedisClient,
+  type SqliteDatabase,
   type AnonKeyApi,
   type AnonKeyIdentity,
   type PreviousKeyInfo,
@@ -103,11 +105,12 @@ function typedOptions (): void {
   app.register(anonKey, { jwt: { secret: 's' }, gracePeriod: 24 })
 }
 
-/** The stores accept the real client types, although the package's own types never import ioredis or pg. */
-function typedStoreClients (redis: Redis, cluster: Cluster, pool: Pool): boolean {
+/** The stores accept the real client types, although the package's own types never import ioredis, pg or better-sqlite3. */
+function typedStoreClients (redis: Redis, cluster: Cluster, pool: Pool, sqlite: BetterSqlite3.Database): boolean {
   const clients: RedisClient[] = [redis, cluster]
   const pools: PgPool[] = [pool]
-  return clients.length + pools.length > 0
+  const databases: SqliteDatabase[] = [sqlite]
+  return clients.length + pools.length + databases.length > 0
 }
 
 t.test('the decorators are typed (checked by tsc) and present at run time', async (t) => {

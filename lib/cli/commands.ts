@@ -1,4 +1,4 @@
-import type { AnonKeyApi } from '../anon-key-api.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../anon-key-api.js'
 import type { RevokedEvent, RotatedEvent } from '../events.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
@@ -12,8 +12,11 @@ export interface CommandContext {
   env: Record<string, string | undefined>
   /** Prints a result: `human` as lines of text, or `json` as one JSON document with --json. */
   print (human: string, json: unknown): void
-  /** Opens the store, runs `work` on `app.anonKey` of a plugin instance that never listens, closes it all. */
-  withApi<T> (work: (api: AnonKeyApi) => Promise<T>): Promise<T>
+  /**
+   * Opens the store, runs `work` on the API of the project named (--tenant, else the one project) of a plugin
+   * instance that never listens, with `events` the plugin's audit events, and closes it all.
+   */
+  withApi<T> (work: (api: AnonKeyProjectApi, events: AnonKeyApi) => Promise<T>): Promise<T>
 }
 
 export interface CommandFlag {
@@ -32,7 +35,7 @@ export interface Command {
   flags: Record<string, CommandFlag>
   /** How many arguments may follow the command name. */
   arguments: number
-  /** Whether it works on a store (--store, --namespace). */
+  /** Whether it works on a store (--store, --namespace, --tenant). */
   store: boolean
   run (context: CommandContext): Promise<void>
 }
@@ -44,8 +47,12 @@ const get: Command = {
   flags: {},
   arguments: 0,
   store: true,
-  async run ({ print, withApi }) {
+  async run ({ values, print, withApi }) {
     const anonKey = await withApi((api) => api.get())
+    if (anonKey === null && values.tenant !== undefined) {
+      throw new CliError('ANON_KEY_NOT_INITIALIZED', EXIT.REFUSED, `Tenant ${JSON.stringify(values.tenant)} has no anon key in this namespace yet.`,
+        'The app creates a tenant\'s key on its first admin request for it (or app.anonKey.forTenant(id).initialize()); else check --tenant, --store and --namespace.')
+    }
     if (anonKey === null) {
       throw new CliError('ANON_KEY_NOT_INITIALIZED', EXIT.REFUSED, 'The store holds no anon key in this namespace yet.',
         'Start the app once (it creates the key on start-up), or check --store and --namespace.')
@@ -64,9 +71,9 @@ const rotate: Command = {
   async run ({ values, print, withApi }) {
     const grace = values['grace-hours'] as string | undefined
     if (grace !== undefined && !/^[0-9]{1,6}$/.test(grace)) throw usageError(`--grace-hours must be a whole number of hours from 0 to 720, got ${JSON.stringify(grace)}.`)
-    const { result, event } = await withApi(async (api) => {
+    const { result, event } = await withApi(async (api, events) => {
       let event: RotatedEvent | undefined
-      api.once('rotated', (rotated: RotatedEvent) => { event = rotated })
+      events.once('rotated', (rotated: RotatedEvent) => { event = rotated })
       const result = await api.rotate(grace === undefined ? {} : { gracePeriodHours: Number(grace) }, { actor: 'cli' })
       return { result, event: event as RotatedEvent }
     })
@@ -100,13 +107,29 @@ const revoke: Command = {
     if ((fingerprint === undefined) === (values.all !== true)) {
       throw usageError('revoke needs either a fingerprint or --all, not both.', 'Run fastify-anon-key list for the fingerprints, then fastify-anon-key revoke <fingerprint>, or revoke --all.')
     }
-    const { result, event } = await withApi(async (api) => {
+    const { result, event } = await withApi(async (api, events) => {
       let event: RevokedEvent | undefined
-      api.once('revoked', (revoked: RevokedEvent) => { event = revoked })
+      events.once('revoked', (revoked: RevokedEvent) => { event = revoked })
       const result = await api.revokePrevious(fingerprint, { actor: 'cli' })
       return { result, event: event as RevokedEvent }
     })
     print(result.revoked === 0 ? 'No previous key verified: nothing to revoke.' : `Revoked ${result.revoked}: ${event.fingerprints.join(', ')}`, result)
+  }
+}
+
+const keys: Command = {
+  name: 'keys',
+  usage: 'keys',
+  summary: 'List the named keys: name, fingerprint, allowed origins, description (never a previous key).',
+  flags: {},
+  arguments: 0,
+  store: true,
+  async run ({ print, withApi }) {
+    const named = (await withApi((api) => api.listKeys()))
+      .map(({ name, fingerprint, description, allowedOrigins, createdAt }) => ({ name, fingerprint, description, allowedOrigins, createdAt }))
+    const width = Math.max(0, ...named.map((key) => key.name.length))
+    const lines = named.map((key) => [key.name.padEnd(width), key.fingerprint, key.allowedOrigins?.join(',') ?? 'any origin', key.description].join('  ').trimEnd())
+    print(lines.length === 0 ? 'The store holds no anon key in this namespace yet.' : lines.join('\n'), { keys: named })
   }
 }
 
@@ -133,4 +156,4 @@ const token: Command = {
 }
 
 /** Every command, one entry each; --help lists them in this order. */
-export const COMMANDS: Command[] = [get, rotate, list, revoke, token]
+export const COMMANDS: Command[] = [get, rotate, list, revoke, keys, token]

@@ -20,8 +20,9 @@ ${rows(COMMANDS.map((command) => [command.usage, command.summary]))}
 
 Options:
 ${rows([
-    ['--store URL', `The store: ${STORE_SCHEMES.map((scheme) => `${scheme}…`).join(' or ')}. Default: DATABASE_URL or REDIS_URL.`],
+    ['--store URL', `The store: ${STORE_SCHEMES.join(', ')}. Default: DATABASE_URL or REDIS_URL.`],
     ['--namespace NAME', 'The namespace your app gives its store. Default: default.'],
+    ['--tenant ID', 'The tenant whose keys to act on, for an app with tenant(request). Default: the app\'s one project.'],
     ...flags,
     ['--json', 'Print one JSON document; errors go to stderr as JSON too.'],
     ['--help, -h', 'Print this help.']

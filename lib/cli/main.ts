@@ -1,12 +1,11 @@
-import Fastify from 'fastify'
-import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import type { AnonKeyApi } from '../anon-key-api.js'
-import { fastifyAnonKey } from '../index.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../anon-key-api.js'
+import { isTenantId } from '../domain/names.js'
+import { cliApp } from './cli-app.js'
 import { CliError, EXIT, usageError, type ExitCode } from './cli-error.js'
 import { COMMANDS, type Command, type CommandContext } from './commands.js'
 import { helpText } from './help.js'
-import { CONNECT_TIMEOUT_MS, openStore, type OpenedStore } from './open-store.js'
+import { openStore, type OpenedStore } from './open-store.js'
 
 export interface CliIO {
   stdout: { write (text: string): unknown }
@@ -15,7 +14,7 @@ export interface CliIO {
 }
 
 /** Flags of every command that works on a store, and of every command. */
-const STORE_FLAGS = { store: { type: 'string' }, namespace: { type: 'string' } } as const
+const STORE_FLAGS = { store: { type: 'string' }, namespace: { type: 'string' }, tenant: { type: 'string' } } as const
 const OUTPUT_FLAGS = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
 
 /** What each store error of the plugin means for someone at a terminal. */
@@ -79,7 +78,7 @@ async function dispatch (argv: string[], io: CliIO, json: boolean): Promise<Exit
     print (human, document) {
       io.stdout.write(json ? JSON.stringify(document) + '\n' : human + '\n')
     },
-    withApi: (work) => onStore(storeUrl(values.store as string | undefined, io.env), values.namespace as string | undefined, work)
+    withApi: (work) => onStore(storeUrl(values.store as string | undefined, io.env), values.namespace as string | undefined, tenantOf(values.tenant), work)
   }
   await command.run(context)
   return EXIT.OK
@@ -94,20 +93,27 @@ function storeUrl (given: string | undefined, env: Record<string, string | undef
   if (given !== undefined) return given
   const candidates = [env.DATABASE_URL, env.REDIS_URL].filter((value): value is string => value !== undefined && value !== '')
   if (candidates.length === 1) return candidates[0]
-  if (candidates.length === 0) throw usageError('No store given.', 'Pass --store postgres://… or --store redis://… (the store your app uses), or set DATABASE_URL or REDIS_URL.')
+  if (candidates.length === 0) throw usageError('No store given.', 'Pass --store postgres://…, redis://… or sqlite:<path> (the store your app uses), or set DATABASE_URL or REDIS_URL.')
   throw usageError('Both DATABASE_URL and REDIS_URL are set, and either could hold the keys.', 'Say which store your app uses with --store.')
 }
 
+/** --tenant, checked before any store is opened. */
+function tenantOf (given: unknown): string | null {
+  if (given === undefined) return null
+  if (!isTenantId(given)) throw usageError(`--tenant must be a tenant id of 1 to 64 characters from [A-Za-z0-9._-], got ${JSON.stringify(given)}.`, 'Pass the id your app\'s tenant(request) returns for the project.')
+  return given
+}
+
 /**
- * Registers the plugin on a Fastify instance that never listens, with `autoInitialize: false` (the CLI never
- * makes a key) and a random admin secret (no route is ever served, and none could be authorized), runs `work` on
- * `app.anonKey`, and closes the app, the store and its connections, whatever happens.
+ * Runs `work` on the API of the tenant given, or of the one project, of the CLI's plugin instance on the store, and
+ * closes the app, the store and its connections, whatever happens.
  */
-async function onStore<T> (url: string, namespace: string | undefined, work: (api: AnonKeyApi) => Promise<T>): Promise<T> {
+async function onStore<T> (url: string, namespace: string | undefined, tenant: string | null, work: (api: AnonKeyProjectApi, events: AnonKeyApi) => Promise<T>): Promise<T> {
   const opened = await openStore(url, namespace)
-  const app = Fastify({ logger: false })
-  app.register(fastifyAnonKey, { store: opened.store, autoInitialize: false, jwt: { secret: randomBytes(32).toString('hex') }, storeTimeoutMs: CONNECT_TIMEOUT_MS })
-  const outcome = await app.ready().then(() => work(app.anonKey)).then((value) => ({ value }), (error: unknown) => ({ error }))
+  const app = cliApp(opened.store, tenant)
+  const outcome = await app.ready()
+    .then(() => work(tenant === null ? app.anonKey : app.anonKey.forTenant(tenant), app.anonKey))
+    .then((value) => ({ value }), (error: unknown) => ({ error }))
   await app.close()
   await opened.close()
   if ('error' in outcome) throw storeFailure(outcome.error, opened)
@@ -121,8 +127,10 @@ export function storeFailure (error: unknown, opened: OpenedStore): unknown {
   if (known === undefined) return error
   const message = (error as Error).message.replace('gracePeriodHours', '--grace-hours')
   if (code !== 'STORE_UNAVAILABLE') return new CliError(code, known.exitCode, message, known.nextActions)
-  // At a terminal the store's own error helps (connection refused, authentication failed); the plugin keeps it as the cause.
-  const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : ''
+  // At a terminal the store's own error helps (connection refused, authentication failed); the plugin keeps it as the
+  // cause, and at start-up has already put it in the message.
+  const causeText = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : ''
+  const cause = causeText === '' || message.includes(causeText) ? '' : ` (${causeText})`
   return new CliError(code, known.exitCode, `${message.replace(/\.$/, '')}${cause}; store: ${opened.shown}.`, known.nextActions)
 }
 

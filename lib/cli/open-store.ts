@@ -1,7 +1,9 @@
 import { postgresStore } from '../stores/postgres.js'
 import { redisStore } from '../stores/redis.js'
+import { sqliteStore } from '../stores/sqlite.js'
 import type { AnonKeyStore } from '../stores/store.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
+import { openSqliteFile, sqlitePath } from './open-sqlite.js'
 
 /** How long the CLI waits to connect to a store before it calls it down, in ms. */
 export const CONNECT_TIMEOUT_MS = 5000
@@ -22,11 +24,12 @@ const OPENERS: Record<string, Opener> = {
   'postgres:': openPostgres,
   'postgresql:': openPostgres,
   'redis:': openRedis,
-  'rediss:': openRedis
+  'rediss:': openRedis,
+  'sqlite:': openSqlite
 }
 
 /** The URL schemes the CLI knows, for --help and for messages. */
-export const STORE_SCHEMES = ['postgres://', 'redis://']
+export const STORE_SCHEMES = ['postgres://…', 'redis://…', 'sqlite:<path>']
 
 /** The URL with its password replaced by ***, safe to print. */
 export function withoutPassword (url: URL): string {
@@ -36,13 +39,13 @@ export function withoutPassword (url: URL): string {
   return shown.toString()
 }
 
-/** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client. */
+/** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client, sqlite:<path> through a SQLite driver. */
 export async function openStore (text: string, namespace: string | undefined): Promise<OpenedStore> {
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw usageError(`--store must be a URL such as postgres://user@host:5432/db or redis://host:6379, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
+    throw usageError(`--store must be a URL such as postgres://user@host:5432/db, redis://host:6379 or sqlite:/var/lib/app/keys.db, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
   }
   const opener = OPENERS[url.protocol]
   if (opener === undefined) {
@@ -66,15 +69,24 @@ export async function peer<T> (name: string, scheme: string): Promise<T> {
 }
 
 /**
- * Turns a store factory's complaint about the namespace (the one option the CLI passes) into a usage error,
- * after releasing the pool or client opened for it.
+ * The store `make` builds on the pool, client or database an opener opened, closed with it: the store first, then
+ * `release`. A store factory's complaint about the namespace (the one option the CLI passes) becomes a usage
+ * error, after `release`.
  */
-function storeOf (namespace: string | undefined, make: () => AnonKeyStore, release: () => unknown): AnonKeyStore {
+function storeOn (namespace: string | undefined, make: () => AnonKeyStore, release: () => unknown): Omit<OpenedStore, 'shown'> {
+  let store: AnonKeyStore
   try {
-    return make()
+    store = make()
   } catch (error) {
     release()
     throw usageError(`--namespace ${JSON.stringify(namespace)} is refused by the store: ${(error as Error).message}`, 'Use the namespace your app passes to its store (default: "default").')
+  }
+  return {
+    store,
+    async close () {
+      await store.close()
+      await release()
+    }
   }
 }
 
@@ -84,14 +96,7 @@ async function openPostgres (url: URL, namespace: string | undefined): Promise<O
   // (CONNECT_TIMEOUT_MS) answers first for a server that does not answer; pg gives up a little later.
   const pool = new Pool({ connectionString: url.toString(), max: 3, connectionTimeoutMillis: CONNECT_TIMEOUT_MS + 1000 })
   pool.on('error', () => {})
-  const store = storeOf(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
-  return {
-    store,
-    async close () {
-      await store.close()
-      await pool.end()
-    }
-  }
+  return storeOn(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
 }
 
 async function openRedis (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
@@ -105,14 +110,7 @@ async function openRedis (url: URL, namespace: string | undefined): Promise<Omit
     throw new CliError('STORE_UNAVAILABLE', EXIT.STORE_UNAVAILABLE, `Redis at ${withoutPassword(url)} did not answer (${failure}).`,
       'Check that Redis runs and that the URL (host, port, password, database) is right.')
   }
-  const store = storeOf(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
-  return {
-    store,
-    async close () {
-      await store.close()
-      client.disconnect()
-    }
-  }
+  return storeOn(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
 }
 
 /**
@@ -131,4 +129,9 @@ async function connectOrExplain (client: import('ioredis').Redis): Promise<strin
   } finally {
     clearTimeout(timer)
   }
+}
+
+async function openSqlite (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
+  const database = await openSqliteFile(sqlitePath(url))
+  return storeOn(namespace, () => sqliteStore({ database, namespace }), () => database.close())
 }

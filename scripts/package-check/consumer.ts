@@ -1,5 +1,5 @@
 import Fastify from 'fastify'
-import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore, type VerifyResult } from 'fastify-anon-key'
+import anonKey, { memoryStore, sqliteStore, verifyAnonKey, type AnonKeyStore, type SqliteDatabase, type VerifyResult } from 'fastify-anon-key'
 import { emptyProject, type ProjectSnapshot, type ProjectState, type StateChange } from 'fastify-anon-key/store'
 
 /** An adapter of one's own, typed from the store subpath alone. */
@@ -19,6 +19,11 @@ export function ownStore (): AnonKeyStore {
     async subscribe () { return async () => {} },
     async close () {}
   }
+}
+
+/** The SQLite store, typed without better-sqlite3 installed: any database of that shape fits. */
+export function onSqlite (database: SqliteDatabase): AnonKeyStore {
+  return sqliteStore({ database, namespace: 'mine', tableName: 'keys', pollMs: 500 })
 }
 
 const store: AnonKeyStore = memoryStore()

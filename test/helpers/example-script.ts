@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export interface ExampleScript {
@@ -13,12 +15,14 @@ export interface ExampleScript {
 
 /**
  * Runs examples/<file> as a script, as a user would, on a free port, with JWT_SECRET and NODE_ENV unset unless
- * `env` sets them. The child gets the test runner's own Node flags, so it loads TypeScript as tap does and its
+ * `env` sets them, and ANON_KEY_DB (where `npm start` keeps the key) a new file removed at the end. The child gets the test runner's own Node flags, so it loads TypeScript as tap does and its
  * coverage merges with the run's (a child under tsx transpiles lib/ differently and corrupts the merged report).
  */
 export function runExampleScript (t: { teardown: (fn: () => unknown) => void }, file: string, env: Record<string, string | undefined> = {}): ExampleScript {
+  const folder = mkdtempSync(join(tmpdir(), 'anon-key-example-'))
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }))
   const child = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', '..', 'examples', file)], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', JWT_SECRET: undefined, NODE_ENV: undefined, ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', JWT_SECRET: undefined, NODE_ENV: undefined, ANON_KEY_DB: join(folder, 'keys.db'), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
