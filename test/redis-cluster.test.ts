@@ -5,7 +5,7 @@ import { fingerprintOf, redisStore } from '../lib/index.js'
 import type { FastifyAnonKeyOptions } from '../lib/options.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { buildApp, currentKey, listPrevious, rotate, useKey } from './helpers/app.js'
-import { keysOf } from './helpers/redis.js'
+import { contentOf, keysOf } from './helpers/redis.js'
 import { onRedisCluster, type LocalRedisCluster } from './helpers/redis-cluster.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { eventually } from './helpers/eventually.js'
@@ -30,7 +30,7 @@ async function startInstance (t: Test, cluster: LocalRedisCluster, namespace: st
 async function dumpOf (client: Cluster, namespace: string): Promise<string> {
   const parts: string[] = []
   for (const master of client.nodes('master')) {
-    for (const key of await keysOf(master as Redis, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
+    for (const key of await keysOf(master as Redis, namespace)) parts.push(key, await contentOf(client, key))
   }
   return parts.join('\n')
 }

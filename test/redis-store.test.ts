@@ -3,7 +3,7 @@ import t from 'tap'
 import type { Redis } from 'ioredis'
 import { fingerprintOf, generateAnonKey, redisStore } from '../lib/index.js'
 import { runStoreConformance } from '../lib/testing.js'
-import { keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
+import { contentOf, keysOf, onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from './helpers/redis.js'
 import { uniqueNamespace } from './helpers/services.js'
 import { startTcpProxy } from './helpers/tcp-proxy.js'
 import { eventually } from './helpers/eventually.js'
@@ -15,7 +15,7 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 /** Everything Redis holds for a namespace, as text: every key name and every field and value in it. */
 async function dumpOf (client: Redis, namespace: string): Promise<string> {
   const parts: string[] = []
-  for (const key of await keysOf(client, namespace)) parts.push(key, JSON.stringify(await client.hgetall(key)))
+  for (const key of await keysOf(client, namespace)) parts.push(key, await contentOf(client, key))
   return parts.join('\n')
 }
 
@@ -50,8 +50,10 @@ onRedis(t, (t) => {
 
     await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
 
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`], 'one key a project, named with its own hash tag')
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:retired`, `{fastify-anon-key:${ns}:}:state`],
+      'one hash a project, and a sorted set of the retired keys of a project that retired some, named with its own hash tag')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
+    t.equal(await admin.type(`{fastify-anon-key:${ns}:}:retired`), 'zset')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
     await eventually('four change notifications', () => heard.length === 4, 5000)
     t.same(heard, [...Array(3).fill([`fastify-anon-key:${ns}:changes`, '']), [`fastify-anon-key:${ns}:changes`, 'tenant-a']], 'each change is published on the namespace channel, naming the project')
@@ -106,7 +108,8 @@ onRedis(t, (t) => {
     t.ok(dump.includes(keys[4]), 'the current key is stored so GET can return it')
     const loaded = await keyHandle(store).load()
     t.equal(loaded.currentKey, keys[4])
-    t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
+    t.same(loaded.previousKeys.map((record) => record.digest).sort(), [keys[0], ...keys.slice(2, -1)].map(sha256).sort(), 'the keys that still verify')
+    t.same((await keyHandle(store).retired()).map((record) => record.digest), [sha256(keys[1])], 'the revoked one')
   })
 
   t.test('usage reports of every instance add up on previous keys on record, unknown digests are dropped, nothing is announced', async (t) => {
@@ -138,7 +141,7 @@ onRedis(t, (t) => {
     await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
     t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
     t.notOk((await dumpOf(admin, ns)).includes(digest), 'and its usage figures with it')
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`])
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`], 'the retired keys, all forgotten, leave no sorted set behind')
   })
 
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {

@@ -1,4 +1,5 @@
-import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from '../domain/project.js'
+import { RETIRED_RECORD_LIMIT, retiredAt, type RetireKeys } from '../domain/retention.js'
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
 import { COMMIT, runScript } from './redis-scripts.js'
@@ -28,7 +29,10 @@ interface Read {
  * `state` (the project document as JSON, previous keys as SHA-256 digests only); each project has its own hash
  * tag, so that projects spread over the slots of a Redis Cluster. Changes are published on one channel a
  * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
- * them: one subscriber connection per store hears every project.
+ * them: one subscriber connection per store hears every project. A project's retired keys are a sorted set in
+ * the same hash tag, `{<keyPrefix>:<namespace>:<project>}:retired`, scored by the instant each stopped verifying,
+ * its members the records as JSON (digest first, so that equal scores sort by digest); the commit script adds
+ * to it and trims it, so that a Redis Cluster keeps all of a project in one slot.
  *
  * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
  * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
@@ -42,7 +46,7 @@ interface Read {
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
-  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'evalsha', 'eval', 'duplicate'],
+  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'zrevrange', 'evalsha', 'eval', 'duplicate'],
     'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
   const client = options.client
   const namespace = options.namespace ?? 'default'
@@ -54,6 +58,17 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   const legacyTag = `{${keyPrefix}:${namespace}}`
   const changes = channelListener(client, channel)
   const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
+  const retiredOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:retired`
+
+  /** The commit script's arguments for a change's retired keys: the forget instant, then score and member pairs. */
+  function retiredArguments (retire: RetireKeys | undefined): Array<string | number> {
+    if (retire === undefined) return ['']
+    const pairs = retire.records.flatMap((record) => {
+      const { digest, name, rotatedAt, expiresAt, revokedAt } = record
+      return [retiredAt(record), JSON.stringify({ digest, name, rotatedAt, expiresAt, revokedAt })]
+    })
+    return [retire.keepAfter, ...pairs]
+  }
 
   async function read (project: string): Promise<Read> {
     const [version, state] = await client.hmget(hashOf(project), 'version', 'state')
@@ -90,9 +105,14 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
         if (!('next' in step)) return { snapshot: before, result: step.result }
         const version = before.version + 1
         const announce = step.announce !== false ? channel : ''
-        const written = await runScript(client, COMMIT, [hashOf(project)], [stored, version, JSON.stringify(step.next), announce, project])
+        const written = await runScript(client, COMMIT, [hashOf(project), retiredOf(project)],
+          [stored, version, JSON.stringify(step.next), announce, project, ...retiredArguments(step.retire)])
         if (written !== CONFLICT) return { snapshot: { version, state: step.next }, result: step.result }
       }
+    },
+    async loadRetired (project) {
+      const members = await client.zrevrange(retiredOf(project), 0, RETIRED_RECORD_LIMIT - 1)
+      return members.map((member) => JSON.parse(member) as RetiredKeyRecord)
     },
     async subscribe (listener) {
       const remove = await changes.add(listener)

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
 import type { Test } from 'tap'
 import { IN_CI, REDIS_URL, uniqueNamespace } from './services.js'
 
@@ -58,6 +58,12 @@ export function proxiedUrl (port: number): string {
   url.hostname = '127.0.0.1'
   url.port = String(port)
   return url.toString()
+}
+
+/** What one key of the store holds, as text: a project's hash, or its sorted set of retired keys with their scores. */
+export async function contentOf (client: Redis | Cluster, key: string): Promise<string> {
+  if (await client.type(key) === 'zset') return JSON.stringify(await client.zrange(key, '0', '-1', 'WITHSCORES'))
+  return JSON.stringify(await client.hgetall(key))
 }
 
 /**
