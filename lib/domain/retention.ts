@@ -65,12 +65,19 @@ export interface RetireKeys {
 }
 
 /**
- * A project's retired keys after `retire` is appended: those retired after `keepAfter`, at most
- * RETIRED_RECORD_LIMIT, newest retirement first. What every store keeps; a store that holds the records in
+ * A project's retired keys after `retire` is appended to `held` (as keepRetired or loadRetired gave them:
+ * newest retirement first): those retired after `keepAfter`, at most RETIRED_RECORD_LIMIT, newest retirement first. What every store keeps; a store that holds the records in
  * memory can use it as it is.
  */
 export function keepRetired (held: readonly RetiredKeyRecord[], retire: RetireKeys): RetiredKeyRecord[] {
-  return newestRetired([...retire.records, ...held].filter((record) => retiredAt(record) > retire.keepAfter))
+  const added = [...retire.records].sort(byNewestRetirement)
+  const merged = added.concat(held)
+  // Keys usually retire in order, newer than every one held: then the list is sorted already, and a rotation
+  // costs the same at 1,000 retired keys as at none (no sort of the whole list).
+  if (added.length > 0 && held.length > 0 && byNewestRetirement(added[added.length - 1], held[0]) > 0) merged.sort(byNewestRetirement)
+  let end = Math.min(merged.length, RETIRED_RECORD_LIMIT)
+  while (end > 0 && retiredAt(merged[end - 1]) <= retire.keepAfter) end--
+  return merged.slice(0, end)
 }
 
 /** The record kept of a key that stopped verifying: its digest and times, without its usage figures. */
