@@ -1,58 +1,37 @@
 import { SINGLE_PROJECT } from '../lib/domain/names.js'
-import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
-import { percentile } from './stats.js'
-import { backend, uniqueNamespace, type StoreKind } from './stores.js'
+import { timeRotations, type RotationWindow } from './rotation-loop.js'
+import type { StoreKind } from './stores.js'
 
 /**
  * Child process: does a rotation get slower as a key's history grows? For each store kind named in argv[2], one
  * namespace is rotated `rotations` times in a row through `app.anonKey.rotate({ gracePeriodHours: 0 })`, so that
- * every rotation retires a key at once and the retired records pile up to the retention limit (1,000 a project),
- * the most a project document ever holds of them. Latency is reported for windows of consecutive rotations.
+ * every rotation retires a key at once and the retired keys pile up to the retention limit (1,000 a project).
+ * They leave the project document for the store's retired keys, so the document, and the cost of a rotation,
+ * must stay the same from the first rotation to the last. Latency is reported for windows of consecutive
+ * rotations.
  */
-
-export interface HistoryWindow {
-  /** The first and last rotation of the window, 1-based. */
-  from: number
-  to: number
-  p50: number
-  p99: number
-}
 
 export interface RotationHistoryResult {
   kind: StoreKind
   rotations: number
-  windows: HistoryWindow[]
+  windows: RotationWindow[]
   /** Bytes of the project document as JSON after the last rotation. */
   documentBytes: number
-  /** Previous-key records it holds then. */
+  /** Previous-key records the document holds then. */
   records: number
+  /** Retired keys the store holds then (store.loadRetired). */
+  retired: number
 }
 
-const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6
-
 async function measure (kind: StoreKind, rotations: number, windowSize: number): Promise<RotationHistoryResult> {
-  const connection = await backend(kind).connect(uniqueNamespace(`history_${kind}`))
-  const app = anonKeyApp(connection.store)
-  try {
-    await app.ready()
-    const times: number[] = []
-    for (let i = 0; i < rotations; i++) {
-      const start = process.hrtime.bigint()
-      await app.anonKey.rotate({ gracePeriodHours: 0 })
-      times.push(elapsedMs(start))
-    }
-    const marks = [windowSize, 1000, 2000, rotations].filter((mark, i, all) => mark <= rotations && all.indexOf(mark) === i)
-    const windows = marks.map((to) => {
-      const slice = times.slice(to - windowSize, to)
-      return { from: to - windowSize + 1, to, p50: percentile(slice, 50), p99: percentile(slice, 99) }
+  const ends = [windowSize, 1000, 2000, rotations].filter((end) => end <= rotations)
+  const { windows, inspected } = await timeRotations(kind, 'history', { rotations, gracePeriodHours: 0, windowSize, starts: ends.map((end) => end - windowSize) },
+    async (app, connection) => {
+      const { state } = await connection.store.load(SINGLE_PROJECT)
+      return { documentBytes: Buffer.byteLength(JSON.stringify(state)), records: state.keys[0].previousKeys.length, retired: (await connection.store.loadRetired(SINGLE_PROJECT)).length }
     })
-    const { state } = await connection.store.load(SINGLE_PROJECT)
-    return { kind, rotations, windows, documentBytes: Buffer.byteLength(JSON.stringify(state)), records: state.keys[0].previousKeys.length }
-  } finally {
-    await app.close()
-    await connection.close()
-  }
+  return { kind, rotations, windows, ...inspected }
 }
 
 async function main (): Promise<void> {

@@ -3,6 +3,7 @@ import { generateAnonKey, type AnonKeyStore, type ProjectSnapshot } from '../lib
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { percentile } from './stats.js'
+import { timeRotations, type RotationWindow } from './rotation-loop.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 import { keyHandle } from '../lib/testing.js'
 
@@ -47,8 +48,8 @@ export interface RotationResult {
 
 export interface GrowthResult {
   rotations: number
-  /** Rotation time over windows of consecutive rotations: rotations `from` to `to` (1-based). */
-  windows: Array<{ from: number, to: number, p50: number, mean: number }>
+  /** Rotation time over windows of consecutive rotations. */
+  windows: RotationWindow[]
   /** Bytes of the JSON list of previous keys after the last rotation, and how many it lists. */
   listBytes: number
   listed: number
@@ -125,35 +126,17 @@ async function until (what: string, condition: () => Promise<boolean>, watcher: 
 
 async function measureGrowth (kind: StoreKind, short: boolean): Promise<GrowthResult> {
   const rotations = short ? 200 : GROWTH_ROTATIONS
-  const window = short ? 20 : GROWTH_WINDOW
-  const namespace = uniqueNamespace(`growth_${kind}`)
-  const connection = await backend(kind).connect(namespace)
-  const app = anonKeyApp(connection.store)
-  try {
-    await app.ready()
-    const times: number[] = []
-    for (let i = 0; i < rotations; i++) {
-      const start = process.hrtime.bigint()
-      await app.anonKey.rotate({ gracePeriodHours: 720 })
-      times.push(elapsedMs(start))
-    }
-    const checkpoints = [0, rotations / 10, rotations / 2, rotations - window].map((at) => Math.floor(at / window) * window)
-    const windows = [...new Set(checkpoints)].map((from) => {
-      const slice = times.slice(from, from + window)
-      return { from: from + 1, to: from + slice.length, p50: percentile(slice, 50), mean: slice.reduce((sum, value) => sum + value, 0) / slice.length }
-    })
+  const windowSize = short ? 20 : GROWTH_WINDOW
+  const starts = [0, rotations / 10, rotations / 2, rotations - windowSize].map((at) => Math.floor(at / windowSize) * windowSize)
+  const { windows, inspected } = await timeRotations(kind, 'growth', { rotations, gracePeriodHours: 720, windowSize, starts }, async (app, connection, namespace) => {
     const listed = await app.anonKey.listPrevious()
     return {
-      rotations,
-      windows,
       listBytes: Buffer.byteLength(JSON.stringify({ previousKeys: listed })),
       listed: listed.length,
       slowlogEntries: connection.slowlog === undefined ? null : await connection.slowlog(namespace)
     }
-  } finally {
-    await app.close()
-    await connection.close()
-  }
+  })
+  return { rotations, windows, ...inspected }
 }
 
 async function measure (kind: StoreKind, short: boolean): Promise<RotationResult> {

@@ -64,6 +64,7 @@ export function backend (kind: StoreKind): Backend {
           close: async () => {
             await store.close()
             await pool.query('DELETE FROM anon_key_projects WHERE namespace = $1', [namespace]).catch(() => {})
+            await pool.query('DELETE FROM anon_key_projects_retired WHERE namespace = $1', [namespace]).catch(() => {})
             if (scratchReady !== null) await pool.query(`DROP TABLE IF EXISTS ${scratch}`).catch(() => {})
             await pool.end()
           }
@@ -86,7 +87,7 @@ export function backend (kind: StoreKind): Backend {
           },
           close: async () => {
             await store.close()
-            await client.del(`{fastify-anon-key:${namespace}:}:state`).catch(() => {})
+            await client.del(`{fastify-anon-key:${namespace}:}:state`, `{fastify-anon-key:${namespace}:}:retired`).catch(() => {})
             client.disconnect()
           }
         }

@@ -6,6 +6,7 @@ import { UsageCounter } from './domain/usage.js'
 import { anonKeyError } from './errors.js'
 import type { AnonKeyEvents } from './events.js'
 import { KeyCache, type VerifyResult } from './key-cache.js'
+import { retiredProblem } from './project-check.js'
 import type { AnonKeyInfo, PreviousKeyInfo } from './key-info.js'
 import type { ResolvedOptions } from './options.js'
 import {
@@ -146,6 +147,25 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   async cacheOf (project: string): Promise<KeyCache> {
     if (this.tenants === null) return this.cache
     return this.tenants.load(project)
+  }
+
+  /**
+   * @internal Loads a project's retired keys into its cache, once per version of the project (see KeyCache):
+   * only a well-formed key that the document does not know needs them. Never rejects; a failure is logged.
+   */
+  loadRetired (cache: KeyCache): Promise<void> {
+    const project = cache.tenant ?? SINGLE_PROJECT
+    return cache.loadRetired(async () => {
+      try {
+        const records = await this.call('loadRetired', () => this.options.store.loadRetired(project))
+        const problem = retiredProblem(records)
+        if (problem !== null) throw new TypeError(`malformed retired anon keys: ${problem}`)
+        return records
+      } catch (error) {
+        this.log.warn({ err: error, project }, 'anon key store: retired keys not loaded; unknown keys answer AUTH_INVALID_CREDENTIALS until the next reload')
+        throw error
+      }
+    })
   }
 
   /** @internal */

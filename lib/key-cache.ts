@@ -1,7 +1,7 @@
 import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from './domain/key.js'
 import { DEFAULT_KEY_NAME } from './domain/names.js'
 import { OriginMatcher } from './domain/origins.js'
-import type { PreviousKeyRecord, ProjectState } from './domain/project.js'
+import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from './domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from './domain/retention.js'
 import { UsageCounter } from './domain/usage.js'
 import { projectProblem } from './project-check.js'
@@ -19,6 +19,12 @@ export interface AnonKeyIdentity {
   /** The tenant the key belongs to; only in tenant mode. */
   tenant?: string
 }
+
+/**
+ * What `lookup` answers for a well-formed key that the document does not know while the project's retired keys
+ * are not loaded: load them (`loadRetired`) and look again.
+ */
+export const NEEDS_RETIRED: unique symbol = Symbol('fastify-anon-key.needsRetired')
 
 export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
 
@@ -60,17 +66,29 @@ function validEntry (name: string, fingerprint: string, expiresAt: number | null
  * keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
  * verifyAnonKey's fast path, `currentForHeader`, is the same kind of lookup keyed by the whole header value
  * "Bearer <current key>": one hash of the header, no slice, no clock read (a current key never expires).
+ *
+ * Retired keys (expired or revoked, kept apart from the document by the store) are loaded lazily, on the first
+ * well-formed key that the document does not know, and kept until the project changes. Why lazily rather than
+ * with every snapshot: a snapshot is taken after every change, in every instance, and the retired keys can be
+ * 1,000 records, while a retired key is presented rarely. A flood of unknown keys costs one load per version of
+ * the project, shared by every request that waits for it, then Map lookups.
  */
 export class KeyCache {
   version = -1
   /** In tenant mode, the cache epoch of the last reload (see AnonKeyService.epoch). */
   epoch = 0
   /** The project's document as last taken. */
-  state: ProjectState = { keys: [], deletedKeys: [] }
+  state: ProjectState = { keys: [] }
   private current = new Map<string, ValidEntry>()
   /** The current keys' entries again, keyed by the header value "Bearer <current key>". */
   private currentHeader = new Map<string, ValidEntry>()
   private previous = new Map<string, PreviousEntry>()
+  /** The project's retired keys by digest, or null until they are loaded for this version. */
+  private retired: Map<string, RetiredKeyRecord> | null = null
+  /** The load of the retired keys for this version, shared by the requests that wait for it. */
+  private retiredLoad: Promise<void> | null = null
+  /** Whether that load failed: retried after the next snapshot, not on every request. */
+  private retiredFailed = false
   /** The tenant whose keys these are, or null for the single project. */
   readonly tenant: string | null
   /** Requests that carried each previous key, not yet reported to the store. */
@@ -113,8 +131,13 @@ export class KeyCache {
         previous.set(record.digest, { record, name: key.name, origins, valid: null })
       }
     }
-    for (const record of snapshot.state.deletedKeys) {
+    for (const record of snapshot.state.deletedKeys ?? []) {
       if (now - retiredAt(record) < RETIRED_RETENTION_MS && !previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
+    }
+    if (snapshot.version !== this.version || this.retiredFailed) {
+      this.retired = null
+      this.retiredLoad = null
+      this.retiredFailed = false
     }
     this.version = snapshot.version
     this.state = snapshot.state
@@ -129,20 +152,61 @@ export class KeyCache {
     return this.currentHeader.get(header as string)
   }
 
-  /** The valid entry for `key`, or why it is refused. Expiry is judged against `now`, never cached. */
-  lookup (key: unknown, now: number): ValidEntry | RejectionCode {
+  /**
+   * The valid entry for `key`, or why it is refused, or NEEDS_RETIRED when only the retired keys, not loaded yet,
+   * can tell. Expiry is judged against `now`, never cached.
+   */
+  lookup (key: unknown, now: number): ValidEntry | RejectionCode | typeof NEEDS_RETIRED {
     const entry = this.current.get(key as string)
     if (entry !== undefined) return entry
     if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
-    const previous = this.previous.get(digestOf(key))
-    if (previous === undefined) return 'AUTH_INVALID_CREDENTIALS'
+    const digest = digestOf(key)
+    const previous = this.previous.get(digest)
+    if (previous === undefined) return this.retiredRefusal(digest, now)
     const { record, name } = previous
     if (name !== null && record.revokedAt === null && now < record.expiresAt) {
       this.usage.count(record.digest, now)
       previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
       return previous.valid
     }
-    if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
-    return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'
+    return refusalOf(record, now)
   }
+
+  /** `lookup` once the retired keys were loaded. Still not known means the project changed meanwhile: refused. */
+  lookupLoaded (key: unknown, now: number): ValidEntry | RejectionCode {
+    const entry = this.lookup(key, now)
+    return entry === NEEDS_RETIRED ? 'AUTH_INVALID_CREDENTIALS' : entry
+  }
+
+  /**
+   * Loads the retired keys through `load` unless they are held or being loaded: concurrent callers share one
+   * load. Never rejects. What a load brings is dropped if the project changed meanwhile; a failed load leaves
+   * unknown keys refused as AUTH_INVALID_CREDENTIALS until the next snapshot, so that a flood of them with the
+   * store down costs no store call per request.
+   */
+  loadRetired (load: () => Promise<RetiredKeyRecord[]>): Promise<void> {
+    if (this.retiredLoad !== null) return this.retiredLoad
+    const loading: Promise<void> = load().then((records) => {
+      if (this.retiredLoad === loading) this.retired = new Map(records.map((record) => [record.digest, record]))
+    }, () => {
+      if (this.retiredLoad !== loading) return
+      this.retired = new Map()
+      this.retiredFailed = true
+    })
+    this.retiredLoad = loading
+    return loading
+  }
+
+  private retiredRefusal (digest: string, now: number): RejectionCode | typeof NEEDS_RETIRED {
+    // A project without keys never retired one (`default` cannot be deleted): nothing to load.
+    if (this.retired === null) return this.hasKeys ? NEEDS_RETIRED : 'AUTH_INVALID_CREDENTIALS'
+    const record = this.retired.get(digest)
+    return record === undefined ? 'AUTH_INVALID_CREDENTIALS' : refusalOf(record, now)
+  }
+}
+
+/** Why a key that does not verify is refused: expired or revoked within retention, else unknown. */
+function refusalOf (record: PreviousKeyRecord, now: number): RejectionCode {
+  if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
+  return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'
 }

@@ -116,7 +116,7 @@ export interface ResolvedOptions {
   maxTenantLoads: number
 }
 
-const STORE_METHODS = ['load', 'update', 'subscribe', 'close'] as const
+const STORE_METHODS = ['load', 'update', 'loadRetired', 'subscribe', 'close'] as const
 
 function fail (option: string, problem: string, fix: string): never {
   throw new OptionError.INVALID_OPTION(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)

@@ -7,7 +7,7 @@ import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rot
 import type { UsageCounter } from './domain/usage.js'
 import { anonKeyError } from './errors.js'
 import type { AnonKeyEvents } from './events.js'
-import type { KeyCache, VerifyResult } from './key-cache.js'
+import { NEEDS_RETIRED, type KeyCache, type VerifyResult } from './key-cache.js'
 import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
 import type { ResolvedOptions } from './options.js'
 import { MAX_DESCRIPTION_LENGTH } from './schemas-named-keys.js'
@@ -77,6 +77,8 @@ export interface ProjectHost {
   take: (project: string, snapshot: ProjectSnapshot) => void
   /** The project's cache, loaded from the store if it is not held. */
   cacheOf: (project: string) => Promise<KeyCache>
+  /** Loads the retired keys of the cache's project into it; never rejects. */
+  loadRetired: (cache: KeyCache) => Promise<void>
   usageOf: (project: string) => UsageCounter
   announce: <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
 }
@@ -161,7 +163,11 @@ export class ProjectApi {
     } catch {
       return { valid: false, code: 'AUTH_INVALID_CREDENTIALS' }
     }
-    const entry = cache.lookup(key, Date.now())
+    let entry = cache.lookup(key, Date.now())
+    if (entry === NEEDS_RETIRED) {
+      await this.host.loadRetired(cache)
+      entry = cache.lookupLoaded(key, Date.now())
+    }
     if (typeof entry === 'string') return { valid: false, code: entry }
     if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
       return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }

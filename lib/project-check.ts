@@ -21,22 +21,29 @@ function recordProblem (record: any, where: string): string | null {
 export function projectProblem (snapshot: any): string | null {
   if (snapshot === null || typeof snapshot !== 'object' || !Number.isInteger(snapshot.version)) return 'the snapshot has no whole-number version'
   const state = snapshot.state
-  if (state === null || typeof state !== 'object' || !Array.isArray(state.keys) || !Array.isArray(state.deletedKeys)) {
-    return 'the snapshot has no state with keys and deletedKeys arrays'
-  }
+  if (state === null || typeof state !== 'object' || !Array.isArray(state.keys)) return 'the snapshot has no state with a keys array'
+  if (state.deletedKeys !== undefined && !Array.isArray(state.deletedKeys)) return 'the snapshot\'s deletedKeys is not an array'
   for (const [index, key] of state.keys.entries()) {
     const where = `keys[${index}]`
     if (key === null || typeof key !== 'object' || !isKeyName(key.name)) return `${where} has no valid name`
     if (!isAnonKey(key.currentKey)) return `${where}.currentKey is not an anon key`
     if (!Array.isArray(key.previousKeys)) return `${where}.previousKeys is not an array`
-    for (const [position, record] of key.previousKeys.entries()) {
-      const problem = recordProblem(record, `${where}.previousKeys[${position}]`)
-      if (problem !== null) return problem
-    }
+    const problem = recordsProblem(key.previousKeys, `${where}.previousKeys`)
+    if (problem !== null) return problem
     if (key.allowedOrigins !== null && 'problem' in normaliseAllowedOrigins(key.allowedOrigins)) return `${where}.allowedOrigins is not valid`
   }
-  for (const [position, record] of state.deletedKeys.entries()) {
-    const problem = recordProblem(record, `deletedKeys[${position}]`)
+  return recordsProblem(state.deletedKeys ?? [], 'deletedKeys')
+}
+
+/** What is wrong with the retired keys a store handed back, or null. */
+export function retiredProblem (records: unknown): string | null {
+  if (!Array.isArray(records)) return 'the retired keys are not an array'
+  return recordsProblem(records, 'retired')
+}
+
+function recordsProblem (records: unknown[], where: string): string | null {
+  for (const [position, record] of records.entries()) {
+    const problem = recordProblem(record, `${where}[${position}]`)
     if (problem !== null) return problem
   }
   return null

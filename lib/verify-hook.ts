@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { AnonKeyService } from './anon-key-api.js'
 import { bearerToken } from './bearer.js'
-import type { KeyCache } from './key-cache.js'
+import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from './key-cache.js'
+import type { RejectionCode } from './rejection.js'
 import { AnonKeyRejection } from './rejection.js'
 import { setIdentity } from './request-identity.js'
 
@@ -33,20 +34,38 @@ function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | unde
   return undefined
 }
 
+/** A judgement that had to wait for the store: the promise when awaited, else handed to `done` when it settles. */
+function later (judged: Promise<void | undefined>, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  if (done === undefined) return judged as Promise<void>
+  judged.then(() => { done() }, (refusal: unknown) => { done(refusal as Error) })
+  return undefined
+}
+
+/** Loads the retired keys of a cache's project into it (AnonKeyService.loadRetired); never rejects. */
+type RetiredLoader = (cache: KeyCache) => Promise<void>
+
 /**
  * Judges one request against one project's keys, from the in-process cache only: no store call, and no
  * allocation for a valid key. The fast path is one Map lookup of the whole Authorization value
  * "Bearer <current key>" (see KeyCache). A key restricted to origins passes only from one of them, after the key
- * itself was judged: a Set lookup for an origin a browser sent in normal form.
+ * itself was judged: a Set lookup for an origin a browser sent in normal form. The one exception to "no store
+ * call": a well-formed key the document does not know waits for the project's retired keys, loaded once per
+ * version of the project and shared by every request that waits (`retired` null: judged as loaded).
  */
-function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined,
+  retired: RetiredLoader | null): Promise<void> | undefined {
   // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
   const headers = request.headers // a getter that may copy: read it once
   const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
   const header = headers.authorization
-  const entry = presented === undefined
-    ? cache.currentForHeader(header) ?? cache.lookup(bearerToken(header), Date.now())
-    : cache.lookup(presented, Date.now())
+  let entry: ValidEntry | RejectionCode | typeof NEEDS_RETIRED | undefined = presented === undefined ? cache.currentForHeader(header) : undefined
+  if (entry === undefined) {
+    const key = presented === undefined ? bearerToken(header) : presented
+    entry = retired === null ? cache.lookupLoaded(key, Date.now()) : cache.lookup(key, Date.now())
+  }
+  if (entry === NEEDS_RETIRED) {
+    return later((retired as RetiredLoader)(cache).then(() => judge(cache, settings, request, reply, undefined, null)), done)
+  }
   if (typeof entry === 'string') {
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
     return refuse(new AnonKeyRejection(entry), done)
@@ -72,10 +91,11 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
  */
 export function createVerifyHook (service: AnonKeyService, settings: VerifyHookSettings): VerifyAnonKeyHook {
   const tenants = service.tenants
+  const retired: RetiredLoader = (cache) => service.loadRetired(cache)
   if (tenants === null) {
     const cache = service.cache
     return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-      return judge(cache, settings, request, reply, done)
+      return judge(cache, settings, request, reply, done, retired)
     } as VerifyAnonKeyHook
   }
   return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
@@ -91,16 +111,13 @@ export function createVerifyHook (service: AnonKeyService, settings: VerifyHookS
         cache.epoch = service.epoch
         service.refresh(tenant)
       }
-      return judge(cache, settings, request, reply, done)
+      return judge(cache, settings, request, reply, done, retired)
     }
-    const judged = tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined), (error: unknown) => {
+    return later(tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined, retired), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
       throw new AnonKeyRejection('STORE_UNAVAILABLE')
-    })
-    if (done === undefined) return judged
-    judged.then(() => { done() }, (refusal: unknown) => { done(refusal as Error) })
-    return undefined
+    }), done)
   } as VerifyAnonKeyHook
 }
 

@@ -18,6 +18,7 @@ function countingPolls (client: Redis): { client: RedisClient, polls: () => numb
     client: {
       hmget: (key, ...fields) => client.hmget(key, ...fields),
       hgetall: (key) => client.hgetall(key),
+      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
       evalsha: (sha, count, ...rest) => {
         if (sha === POLL.sha) polls += 1
         return client.evalsha(sha, count, ...rest)
@@ -38,6 +39,7 @@ function gatedPolls (client: Redis): { client: RedisClient, hold: () => void, re
     client: {
       hmget: (key, ...fields) => client.hmget(key, ...fields),
       hgetall: (key) => client.hgetall(key),
+      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
       evalsha: async (sha, count, ...rest) => {
         if (sha === POLL.sha && gate !== null) {
           waiting = true

@@ -125,7 +125,10 @@ onPostgres(t, (t) => {
     const app = buildApp({ store: postgresStore({ pool, namespace }) })
     t.teardown(() => app.close())
     await app.ready()
-    t.teardown(() => pool.query('DELETE FROM anon_key_projects WHERE namespace = $1', [namespace]))
+    t.teardown(async () => {
+      await pool.query('DELETE FROM anon_key_projects WHERE namespace = $1', [namespace])
+      await pool.query('DELETE FROM anon_key_projects_retired WHERE namespace = $1', [namespace])
+    })
     await breakGlass(t, app, (args) => runInProcess([...args, '--namespace', namespace], { DATABASE_URL }))
   })
 })

@@ -3,7 +3,7 @@ import { digestOf, fingerprintOf, generateAnonKey } from '../lib/index.js'
 import {
   createKey, deleteKey, emptyProject, findKey, fromLegacy, initializeProject, isKeyName, isProject, isRefusal, isTenantId,
   keySnapshot, pruneProject, recordUsage, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, revokePrevious, rotateKey, updateKey,
-  type ProjectState, type StateChange
+  type ProjectState, type RetireKeys, type StateChange
 } from '../lib/store.js'
 
 const HOUR_MS = 3_600_000
@@ -22,7 +22,7 @@ function project (key = generateAnonKey(), now = 1000): ProjectState {
 t.test('initialize makes `default` once; a second candidate changes nothing', async (t) => {
   const key = generateAnonKey()
   const state = written(t, initializeProject(emptyProject(), { key, now: 5 }))
-  t.same(state, { keys: [{ name: 'default', currentKey: key, previousKeys: [], description: '', allowedOrigins: null, createdAt: 5 }], deletedKeys: [] })
+  t.same(state, { keys: [{ name: 'default', currentKey: key, previousKeys: [], description: '', allowedOrigins: null, createdAt: 5 }] })
   const again = initializeProject(state, { key: generateAnonKey(), now: 6 })
   t.notOk('next' in again, 'nothing to write')
   t.same(again.result, { created: false, key: state.keys[0] })
@@ -90,7 +90,7 @@ t.test('updateKey changes only what it is given; null lifts the origin restricti
   t.equal(findKey(open, 'web')?.currentKey, findKey(state, 'web')?.currentKey, 'the key stays')
 })
 
-t.test('deleteKey refuses default, revokes every key of the name into deletedKeys', async (t) => {
+t.test('deleteKey refuses default, revokes every key of the name and retires them with the name', async (t) => {
   const webKey = generateAnonKey()
   let state = written(t, createKey(project(), { name: 'web', key: webKey, now: 1, maxKeys: 20 }))
   const expired = rotateKey(state, { name: 'web', newKey: generateAnonKey(), now: 2, expiresAt: 2 })
@@ -104,10 +104,16 @@ t.test('deleteKey refuses default, revokes every key of the name into deletedKey
   const after = written(t, step)
   t.same(after.keys.map((key) => key.name), ['default'])
   t.same(result.revoked.map((record) => record.digest), [digestOf(findKey(state, 'web')?.currentKey as string), (valid.result as any).retired.digest], 'the current key and the valid previous key')
-  t.equal(after.deletedKeys.length, 3, 'the expired one is remembered too')
-  for (const record of after.deletedKeys) t.equal(record.name, 'web')
-  t.same(after.deletedKeys.find((record) => record.digest === digestOf(webKey))?.revokedAt, null, 'an expired key stays expired')
-  t.match(createKey(after, { name: 'web2', key: findKey(state, 'web')?.currentKey as string, now: 5, maxKeys: 20 }).result, { refused: 'CONFLICT' }, 'a deleted key is never used again')
+  t.same(after, { keys: [state.keys[0]] }, 'nothing of the name stays in the document')
+  const retired = (step as { retire: RetireKeys }).retire
+  const described = (records: Array<{ digest: string }>, revokedAt: number | null): string[] => records.map((record) => `web ${record.digest} ${revokedAt}`).sort()
+  t.same(retired.records.map((record) => `${record.name} ${record.digest} ${record.revokedAt}`).sort(), described(result.revoked, 4), 'the revoked keys, with the name')
+  t.equal(retired.keepAfter, 4 - RETIRED_RETENTION_MS, 'what was retired before the retention period is forgotten')
+  const late = deleteKey(state, { name: 'web', now: 3 + HOUR_MS }) as { retire: RetireKeys }
+  t.same(late.retire.records.find((record) => record.digest === (valid.result as any).retired.digest)?.revokedAt, null,
+    'a key whose grace ended since the last write is retired as expired, not revoked')
+  const expiredRetire = (expired as { retire: RetireKeys }).retire
+  t.same(expiredRetire.records.map((record) => [record.name, record.digest, record.revokedAt]), [['web', digestOf(webKey), null]], 'the expired key was retired by the write after its grace, as expired')
 })
 
 t.test('recordUsage adds reports (several for one digest too) and drops unknown digests; unannounced', async (t) => {
@@ -121,18 +127,22 @@ t.test('recordUsage adds reports (several for one digest too) and drops unknown 
   t.notOk('next' in recordUsage(state, [{ digest: 'f'.repeat(64), requests: 1, lastSeenAt: 1 }]), 'nothing landed: no write')
 })
 
-t.test(`retention is per project: at most ${RETIRED_RECORD_LIMIT} retired records over every name together`, async (t) => {
+t.test('a write keeps only keys that verify in the document: every other record of every name leaves it, with its name', async (t) => {
   let state = written(t, createKey(project(), { name: 'web', key: generateAnonKey(), now: 0, maxKeys: 20 }))
-  for (let i = 0; i < RETIRED_RECORD_LIMIT; i++) {
-    state = written(t, rotateKey(state, { name: i % 2 === 0 ? 'default' : 'web', newKey: generateAnonKey(), now: i + 1, expiresAt: i + 1 }))
-  }
-  const count = (s: ProjectState): number => s.keys.reduce((sum, key) => sum + key.previousKeys.length, 0) + s.deletedKeys.length
-  t.equal(count(state), RETIRED_RECORD_LIMIT)
-  state = written(t, rotateKey(state, { name: 'web', newKey: generateAnonKey(), now: 5000, expiresAt: 5000 + HOUR_MS }))
-  t.equal(count(state), RETIRED_RECORD_LIMIT + 1, 'a valid previous key never counts against the limit')
-  state = written(t, deleteKey(state, { name: 'web', now: 5001 }))
-  t.equal(count(state), RETIRED_RECORD_LIMIT, 'the oldest retired records of any name made room')
-  t.same(pruneProject(state, 5001 + RETIRED_RETENTION_MS), { keys: state.keys.map((key) => ({ ...key, previousKeys: [] })), deletedKeys: [] }, 'everything retired is forgotten after the retention period')
+  state = written(t, rotateKey(state, { name: 'web', newKey: generateAnonKey(), now: 1, expiresAt: 1 + HOUR_MS }))
+  state = written(t, rotateKey(state, { name: 'default', newKey: generateAnonKey(), now: 2, expiresAt: 2 + HOUR_MS }))
+  const step = rotateKey(state, { name: 'default', newKey: generateAnonKey(), now: 3 + HOUR_MS, expiresAt: 3 + 2 * HOUR_MS })
+  const after = written(t, step)
+  t.same(after.keys.map((key) => key.previousKeys.length), [1, 0], 'only the rotation still in its grace stays')
+  const { records } = (step as { retire: RetireKeys }).retire
+  t.same(records.map((record) => [record.name, record.expiresAt]), [['default', 2 + HOUR_MS], ['web', 1 + HOUR_MS]], 'both names\' expired keys, newest retirement first')
+  t.same(Object.keys(records[0]).sort(), ['digest', 'expiresAt', 'name', 'revokedAt', 'rotatedAt'], 'a retired record carries no usage figures')
+  const late = pruneProject(after, 3 + 2 * HOUR_MS + RETIRED_RETENTION_MS)
+  t.same(late, { state: { keys: after.keys.map((key) => ({ ...key, previousKeys: [] })) }, retired: [] }, 'a key retired longer ago than the retention period is not retired again')
+  const many = { keys: after.keys, deletedKeys: Array.from({ length: RETIRED_RECORD_LIMIT + 3 }, (_, i) => ({ name: 'gone', digest: i.toString(16).padStart(64, '0'), rotatedAt: 0, expiresAt: i, revokedAt: null })) }
+  const { retired } = pruneProject(many, 10_000)
+  t.equal(retired.length, RETIRED_RECORD_LIMIT, `at most ${RETIRED_RECORD_LIMIT} records leave in one write`)
+  t.equal(retired[0].expiresAt, RETIRED_RECORD_LIMIT + 2, 'the newest first')
 })
 
 t.test('a 0.1 state (as its memory store held it) becomes the default key, nothing lost', async (t) => {

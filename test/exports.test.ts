@@ -83,7 +83,9 @@ t.test('the state transitions and retention rules are exported for store authors
   t.same(rotateKey(emptyProject(), { name: 'default', newKey: key, now: 1, expiresAt: 1 }).result, { refused: 'NOT_FOUND', message: 'No anon key is named "default".' })
   const revoked = revokePrevious(after, { name: 'default', now: 1500 })
   const afterRevoke = (revoked as { next: adapterEntry.ProjectState }).next
-  t.same(pruneProject(afterRevoke, 1500 + RETIRED_RETENTION_MS).keys[0].previousKeys, [], 'a key revoked 30 days ago is pruned')
+  t.same(afterRevoke.keys[0].previousKeys, [], 'a revoked key leaves the document')
+  t.equal(pruneProject(after, 2000).retired.length, 1, 'a key whose grace ended leaves the document for the retired keys')
+  t.same(pruneProject(after, 2000 + RETIRED_RETENTION_MS).retired, [], 'a key expired 30 days ago is forgotten')
   t.equal(RETIRED_RECORD_LIMIT, 1000)
   t.equal(SINGLE_PROJECT, '')
   for (const name of ['rotateState', 'revokeState', 'pruneRetired', 'RETIRED_RETENTION_MS']) t.notOk(name in entry, `${name} is not on the main entry`)

@@ -11,7 +11,10 @@ t.setTimeout(180_000)
 onPostgres(t, (t) => {
   const cleanup = createPool(t)
   const namespaces: string[] = []
-  t.teardown(() => cleanup.query('DELETE FROM anon_key_projects WHERE namespace = ANY($1)', [namespaces]))
+  t.teardown(async () => {
+    await cleanup.query('DELETE FROM anon_key_projects WHERE namespace = ANY($1)', [namespaces])
+    await cleanup.query('DELETE FROM anon_key_projects_retired WHERE namespace = ANY($1)', [namespaces])
+  })
   const namespace = (): string => {
     namespaces.push(uniqueNamespace('example'))
     return namespaces[namespaces.length - 1]

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Pool } from 'pg'
-import { generateAnonKey } from '../lib/domain/key.js'
+import { digestOf, generateAnonKey } from '../lib/domain/key.js'
 import { postgresStore } from '../lib/stores/postgres.js'
 import { runStoreConformance } from '../lib/testing.js'
 import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
@@ -48,7 +48,10 @@ onPostgres(t, (t) => {
     dropTableAtEnd(t, pool, tableName)
     await runStoreConformance(t, {
       createStore: (namespace) => postgresStore({ pool, namespace, tableName }),
-      readRaw: async (namespace) => JSON.stringify((await pool.query(`SELECT * FROM "${tableName}" WHERE namespace = $1`, [namespace])).rows)
+      readRaw: async (namespace) => JSON.stringify([
+        ...(await pool.query(`SELECT * FROM "${tableName}" WHERE namespace = $1`, [namespace])).rows,
+        ...(await pool.query(`SELECT * FROM "${tableName}_retired" WHERE namespace = $1`, [namespace])).rows
+      ])
     })
   })
 
@@ -68,6 +71,21 @@ onPostgres(t, (t) => {
     t.same(rows[0].state.keys[0].previousKeys, [outcome?.retired])
     t.equal(rows[0].state.keys[0].currentKey, second)
     t.notOk(JSON.stringify(rows).includes(first.slice(5)), 'the old key is not in the table')
+  })
+
+  t.test('retired keys are rows of <table>_retired: one a key, digests and times only, read and trimmed on the primary key', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_retired')
+    dropTableAtEnd(t, pool, tableName)
+    const store = postgresStore({ pool, tableName, namespace: 'app-1' })
+    const first = generateAnonKey()
+    await keyHandle(store).initialize(first)
+    const now = Date.now()
+    await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now })
+    const { rows } = await pool.query(`SELECT * FROM "${tableName}_retired"`)
+    t.same(rows, [{ namespace: 'app-1', project: '', retired_at: String(now), digest: digestOf(first), name: 'default', rotated_at: String(now), expires_at: String(now), revoked_at: null }])
+    const { rows: [index] } = await pool.query('SELECT indexdef FROM pg_indexes WHERE tablename = $1', [`${tableName}_retired`])
+    t.match(index.indexdef, /UNIQUE INDEX .* \(namespace, project, retired_at, digest\)/, 'one index serves the newest-first read and the trim')
   })
 
   t.test('instances that start together on a new table create it once and agree on one key', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { generateAnonKey } from '../lib/index.js'
-import { projectProblem } from '../lib/project-check.js'
+import { projectProblem, retiredProblem } from '../lib/project-check.js'
 
 const record = { digest: 'a'.repeat(64), rotatedAt: 1, expiresAt: 2, revokedAt: null }
 const key = { name: 'web', currentKey: generateAnonKey(), previousKeys: [record], description: '', allowedOrigins: ['https://a.com'], createdAt: 1 }
@@ -20,7 +20,7 @@ t.test('every malformed part of a snapshot is named', async (t) => {
     [{ version: 1.5, state: good.state }, /version/],
     [{ version: 1 }, /state/],
     [{ version: 1, state: null }, /state/],
-    [{ version: 1, state: { keys: [] } }, /state/],
+    [{ version: 1, state: { keys: [], deletedKeys: {} } }, /deletedKeys is not an array/],
     [{ version: 1, state: { keys: {}, deletedKeys: [] } }, /state/],
     [{ ...good, state: { ...good.state, keys: [null] } }, /keys\[0\] has no valid name/],
     [withKey({ name: 'Web' }), /keys\[0\] has no valid name/],
@@ -38,4 +38,8 @@ t.test('every malformed part of a snapshot is named', async (t) => {
   for (const [snapshot, message] of cases) t.match(projectProblem(snapshot), message, JSON.stringify(snapshot)?.slice(0, 100))
   t.equal(projectProblem(withKey({ allowedOrigins: null })), null)
   t.equal(projectProblem(withRecord({ revokedAt: 5 })), null)
+  t.equal(projectProblem({ version: 1, state: { keys: [] } }), null, 'a document without deletedKeys (written since retired keys moved out)')
+  t.match(retiredProblem({}), /not an array/)
+  t.match(retiredProblem([{ ...record, name: 'web' }, { ...record, digest: 'x' }]), /retired\[1\]\.digest/)
+  t.equal(retiredProblem([{ ...record, name: 'web' }]), null)
 })

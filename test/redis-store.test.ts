@@ -50,10 +50,11 @@ onRedis(t, (t) => {
 
     await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
 
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
-      'one key a project, named with its own hash tag, and the namespace\'s change log')
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:retired`, `{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
+      'one hash a project, a sorted set of the retired keys of a project that retired some, each named with its own hash tag, and the namespace\'s change log')
     t.same(await admin.zrange(`{fastify-anon-key:${ns}}:changed`, '0', '-1', 'WITHSCORES'), ['', '3', 'tenant-a', '4'], 'the change log holds each project once, with the number of its last change')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
+    t.equal(await admin.type(`{fastify-anon-key:${ns}:}:retired`), 'zset')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
     await eventually('four change notifications', () => heard.length === 4, 5000)
     t.same(heard, [...Array(3).fill([`fastify-anon-key:${ns}:changes`, '']), [`fastify-anon-key:${ns}:changes`, 'tenant-a']], 'each change is published on the namespace channel, naming the project')
@@ -108,7 +109,8 @@ onRedis(t, (t) => {
     t.ok(dump.includes(keys[4]), 'the current key is stored so GET can return it')
     const loaded = await keyHandle(store).load()
     t.equal(loaded.currentKey, keys[4])
-    t.same(loaded.previousKeys.map((record) => record.digest).sort(), keys.slice(0, -1).map(sha256).sort())
+    t.same(loaded.previousKeys.map((record) => record.digest).sort(), [keys[0], ...keys.slice(2, -1)].map(sha256).sort(), 'the keys that still verify')
+    t.same((await keyHandle(store).retired()).map((record) => record.digest), [sha256(keys[1])], 'the revoked one')
   })
 
   t.test('usage reports of every instance add up on previous keys on record, unknown digests are dropped, nothing is announced', async (t) => {
@@ -140,7 +142,8 @@ onRedis(t, (t) => {
     await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
     t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
     t.notOk((await dumpOf(admin, ns)).includes(digest), 'and its usage figures with it')
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`])
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
+      'the retired keys, all forgotten, leave no sorted set behind')
   })
 
   t.test('keeps working after Redis forgot its scripts (restart, SCRIPT FLUSH)', async (t) => {

@@ -72,7 +72,7 @@ t.test('one row a project, the document with previous keys as digests, and one r
 t.test('the log keeps the last 1,000 changes; a listener that fell further behind is told changes were missed', async (t) => {
   const file = sqliteFile(t)
   const database = openDatabase(t, file)
-  const behind = sqliteStore({ database: openDatabase(t, file), pollMs: 10 })
+  const behind = sqliteStore({ database: openDatabase(t, file), catchUpMs: 50 })
   t.teardown(() => behind.close())
   const heard: Array<string | null> = []
   await behind.subscribe((project) => heard.push(project))
@@ -140,10 +140,10 @@ t.test('a rotation through another connection reaches an app within 2 s; its own
   const started = performance.now()
   const rotated = await other.rotate({ newKey: generateAnonKey(), now, expiresAt: now })
   const took = await eventually('the app to refuse the key cut off on the other connection', async () => (await useKey(app, oldKey)).statusCode === 401, 2000, { started })
-  t.comment(`the rotation reached the app on the other connection in ${Math.round(took)} ms (pollMs 1000)`)
+  t.comment(`the rotation reached the app on the other connection in ${Math.round(took)} ms (catchUpMs 1000)`)
   t.equal(await currentKey(app), rotated?.snapshot.currentKey, 'the app serves the key made on the other connection')
 
-  const local = sqliteStore({ database: openDatabase(t, file), pollMs: 60_000 })
+  const local = sqliteStore({ database: openDatabase(t, file), catchUpMs: 60_000 })
   const heard: Array<string | null> = []
   await local.subscribe((project) => heard.push(project))
   await keyHandle(local, 'tenant-b').initialize(generateAnonKey())
@@ -153,7 +153,7 @@ t.test('a rotation through another connection reaches an app within 2 s; its own
 })
 
 t.test('polling a file nobody changed since the subscription calls no listener', async (t) => {
-  const store = sqliteStore({ database: openDatabase(t, sqliteFile(t)), pollMs: 10 })
+  const store = sqliteStore({ database: openDatabase(t, sqliteFile(t)), catchUpMs: 50 })
   await keyHandle(store).initialize(generateAnonKey())
   const heard: Array<string | null> = []
   const unsubscribe = await store.subscribe((project) => heard.push(project))
@@ -164,7 +164,7 @@ t.test('polling a file nobody changed since the subscription calls no listener',
 
 t.test('a closed database answers 503 STORE_UNAVAILABLE, and polling it keeps the process alive', async (t) => {
   const database = new Database(sqliteFile(t))
-  const app = await startApp(t, { store: sqliteStore({ database, pollMs: 10 }) })
+  const app = await startApp(t, { store: sqliteStore({ database, catchUpMs: 50 }) })
   database.close()
   await new Promise((resolve) => setTimeout(resolve, 50))
   assertError(t, await rotate(app), 503, 'STORE_UNAVAILABLE')

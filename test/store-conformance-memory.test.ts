@@ -1,6 +1,6 @@
 import t from 'tap'
 import { memoryStore } from '../lib/index.js'
-import { emptyProject, type ProjectSnapshot } from '../lib/store.js'
+import { emptyProject, type ProjectSnapshot, type RetiredKeyRecord } from '../lib/store.js'
 import type { AnonKeyStore } from '../lib/stores/store.js'
 import { runStoreConformance, storeConformanceCases, type StoreConformanceOptions } from '../lib/testing.js'
 
@@ -13,7 +13,7 @@ function memoryBackend (): StoreConformanceOptions {
   }
   return {
     createStore: storeFor,
-    readRaw: async (namespace) => JSON.stringify(await storeFor(namespace).load(''))
+    readRaw: async (namespace) => JSON.stringify([await storeFor(namespace).load(''), await storeFor(namespace).loadRetired('')])
   }
 }
 
@@ -49,6 +49,39 @@ t.test('the suite fails a store that keeps old keys readable', async (t) => {
   }
   const check = conformanceCase({ createStore: leaky, readRaw: async () => written.join('\n') }, /^rotate makes the new key current/)
   await t.rejects(check.run(), /a previous key can be read back in plain text/)
+})
+
+t.test('the suite fails a store that drops retired keys (written before loadRetired existed)', async (t) => {
+  const dropping = (namespace: string): AnonKeyStore => {
+    const store = memoryStore({ namespace })
+    return {
+      ...store,
+      update: (project, change) => store.update(project, (state) => {
+        const step = change(state)
+        return 'next' in step ? { result: step.result, next: step.next, announce: step.announce } : step
+      })
+    }
+  }
+  const check = conformanceCase({ createStore: dropping }, /^a retired key leaves the document/)
+  await t.rejects(check.run(), /the retired key is not among the retired keys/)
+})
+
+t.test('the suite fails a store that never forgets retired keys', async (t) => {
+  const hoarding = (namespace: string): AnonKeyStore => {
+    const store = memoryStore({ namespace })
+    const retired = new Map<string, RetiredKeyRecord[]>()
+    return {
+      ...store,
+      update: (project, change) => store.update(project, (state) => {
+        const step = change(state)
+        if ('next' in step && step.retire !== undefined) retired.set(project, [...step.retire.records, ...retired.get(project) ?? []])
+        return step
+      }),
+      loadRetired: async (project) => retired.get(project) ?? []
+    }
+  }
+  const check = conformanceCase({ createStore: hoarding }, /^a retired key leaves the document/)
+  await t.rejects(check.run(), /a retired key outlived the retention period/)
 })
 
 t.test('the suite fails a store whose updates are not atomic', async (t) => {

@@ -87,7 +87,7 @@ t.test('memoryStore() still takes no options', async (t) => {
 
 t.test('sqliteStore without a database, or with a misnamed option, fails at the call saying what to pass', async (t) => {
   t.throws(() => (sqliteStore as (options?: unknown) => unknown)(), storeOption(/sqliteStore\(\) needs an options object, got nothing\. Call sqliteStore\(\{ database: new Database\('keys\.db'\) \}\)/))
-  t.throws(() => sqliteStore({ db: {} } as unknown as { database: SqliteDatabase }), storeOption(/sqliteStore\(\) has no option "db" \(its options are database, namespace, tableName, pollMs\)/))
+  t.throws(() => sqliteStore({ db: {} } as unknown as { database: SqliteDatabase }), storeOption(/sqliteStore\(\) has no option "db" \(its options are database, namespace, tableName, catchUpMs\)/))
   t.throws(() => sqliteStore({ database: { prepare () {} } as unknown as SqliteDatabase }),
     storeOption(/option "database" must be a better-sqlite3 Database or a node:sqlite DatabaseSync, and it has no exec\(\)\. Pass sqliteStore/))
 })
@@ -101,8 +101,8 @@ t.test('sqliteStore refuses a namespace, table name or poll interval it cannot u
   for (const tableName of ['anon-keys', 'main.keys', '1keys', '']) {
     t.throws(() => sqliteStore({ database, tableName }), storeOption(/option "tableName" must be a name of letters, digits and _ \(at most 63\)/))
   }
-  for (const pollMs of [0, 9, 1.5, 60_001, '1000']) {
-    t.throws(() => sqliteStore({ database, pollMs: pollMs as number }), storeOption(/option "pollMs" must be a whole number of milliseconds from 10 to 60000, got .*keep the default 1000/))
+  for (const catchUpMs of [0, 49, 1.5, 60_001, '1000']) {
+    t.throws(() => sqliteStore({ database, catchUpMs: catchUpMs as number }), storeOption(/sqliteStore\(\) option "catchUpMs" must be a whole number of milliseconds from 50 to 60000, got .*leave it out for 1000/))
   }
-  t.equal(sqliteStore({ database, namespace: 'n'.repeat(200), tableName: 'keys_2', pollMs: 10 }).namespace, 'n'.repeat(200), 'the bounds themselves are accepted')
+  t.equal(sqliteStore({ database, namespace: 'n'.repeat(200), tableName: 'keys_2', catchUpMs: 50 }).namespace, 'n'.repeat(200), 'the bounds themselves are accepted')
 })

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { digestOf, generateAnonKey, memoryStore, postgresStore, redisStore, type AnonKeyStore } from '../lib/index.js'
+import { SINGLE_PROJECT, type ProjectState } from '../lib/store.js'
 import { keyHandle } from '../lib/testing.js'
 import { startApp } from './helpers/app.js'
 import { createPool, dropTableAtEnd, onPostgres } from './helpers/postgres.js'
@@ -39,8 +40,59 @@ async function checkMigrated (t: Test, store: AnonKeyStore, legacy: ReturnType<t
   t.match(await app.anonKey.verify(legacy.retired[0]), { valid: false, code: 'ANON_KEY_REVOKED' }, 'a revoked one is still recognised')
   const rotated = await key.rotate({ newKey: generateAnonKey(), now, expiresAt: now + HOUR_MS })
   t.equal(rotated?.snapshot.version, legacy.version + 1, 'the first change writes the new form, one version on')
-  t.equal((await key.load()).previousKeys.length, 3, 'the old key joined the migrated records')
+  t.same((await key.load()).previousKeys.map((record) => record.digest), [digestOf(legacy.current), legacy.previous[0].digest], 'the old key joined the valid migrated record')
+  t.same((await key.retired()).map((record) => [record.name, record.digest, record.revokedAt]), [['default', legacy.previous[1].digest, legacy.previous[1].revokedAt]],
+    'the revoked 0.1 record moved to the retired keys')
+  t.match(await app.anonKey.verify(legacy.retired[0]), { valid: false, code: 'ANON_KEY_REVOKED' }, 'and is still recognised')
 }
+
+/**
+ * A document as the unreleased main branch wrote it: retired records inside `previousKeys` after the valid ones,
+ * and the keys of deleted names in `deletedKeys`.
+ */
+function mainDocument (now: number) {
+  const [current, valid, expired, revoked, deleted] = Array.from({ length: 5 }, () => generateAnonKey())
+  const state: ProjectState = {
+    keys: [{
+      name: 'default',
+      currentKey: current,
+      previousKeys: [
+        { digest: digestOf(valid), rotatedAt: now - 10, expiresAt: now + HOUR_MS, revokedAt: null },
+        { digest: digestOf(expired), rotatedAt: now - 20, expiresAt: now - 15, revokedAt: null },
+        { digest: digestOf(revoked), rotatedAt: now - 30, expiresAt: now + HOUR_MS, revokedAt: now - 25 }
+      ],
+      description: '',
+      allowedOrigins: null,
+      createdAt: now - 40
+    }],
+    deletedKeys: [{ name: 'web', digest: digestOf(deleted), rotatedAt: now - 5, expiresAt: now - 5, revokedAt: now - 5 }]
+  }
+  return { state, valid, expired, revoked, deleted }
+}
+
+/** A main-era document is read as it is, answers for its retired keys, and is split by the next change, nothing lost. */
+async function checkMainDocument (t: Test, store: AnonKeyStore): Promise<void> {
+  const now = Date.now()
+  const main = mainDocument(now)
+  await store.update(SINGLE_PROJECT, () => ({ result: null, next: main.state }))
+  const app = await startApp(t, { store })
+  const codes = async (): Promise<unknown[]> => Promise.all([main.valid, main.expired, main.revoked, main.deleted].map(async (key) => {
+    const result = await app.anonKey.verify(key)
+    return result.valid ? 'valid' : result.code
+  }))
+  const expected = ['valid', 'ANON_KEY_EXPIRED', 'ANON_KEY_REVOKED', 'ANON_KEY_REVOKED']
+  t.same(await codes(), expected, 'read as it is')
+  await app.anonKey.rotate({ gracePeriodHours: 1 })
+  const { state } = await store.load(SINGLE_PROJECT)
+  t.equal(state.deletedKeys, undefined, 'the next change writes the new form')
+  t.equal(state.keys[0].previousKeys.length, 2, 'with only the keys that verify in the document')
+  t.same((await store.loadRetired(SINGLE_PROJECT)).map((record) => record.name).sort(), ['default', 'default', 'web'], 'and every other record among the retired keys')
+  t.same(await codes(), expected, 'nothing lost')
+}
+
+t.test('a document written by main (retired records inside it) is read as it is and split by the next change, on the memory store', async (t) => {
+  await checkMainDocument(t, memoryStore())
+})
 
 t.test('a 0.1 memory state migrates through fromLegacy (see domain-transitions); a fresh memory store starts empty', async (t) => {
   t.same(await keyHandle(memoryStore()).load(), { version: 0, currentKey: null, previousKeys: [] })
@@ -65,6 +117,13 @@ onPostgres(t, (t) => {
     t.equal(rows[0].current_key, legacy.current, 'the 0.1 row is left as it was')
     t.same(await keyHandle(postgresStore({ pool, namespace: 'other', tableName, legacyTableName })).load(), { version: 0, currentKey: null, previousKeys: [] }, 'a namespace 0.1 never wrote starts empty')
     t.same((await store.load('tenant-a')).version, 0, 'tenants never read the 0.1 row')
+  })
+
+  t.test('a document written by main is read as it is and split by the next change, on PostgreSQL', async (t) => {
+    const pool = createPool(t)
+    const tableName = uniqueNamespace('anon_projects')
+    dropTableAtEnd(t, pool, tableName)
+    await checkMainDocument(t, postgresStore({ pool, namespace: 'app', tableName }))
   })
 
   t.test('without a 0.1 table a namespace starts empty', async (t) => {
@@ -103,6 +162,11 @@ onRedis(t, (t) => {
     await Promise.all(stores.map((store, i) => keyHandle(store).rotate({ newKey: generateAnonKey(), now: now + i, expiresAt: now + HOUR_MS })))
     const after = await keyHandle(stores[0]).load()
     t.equal(after.version, legacy.version + 3)
-    t.equal(after.previousKeys.length, 5, 'three rotations on top of the two migrated records')
+    t.equal(after.previousKeys.length, 4, 'three rotations on top of the valid migrated record')
+    t.equal((await keyHandle(stores[0]).retired()).length, 1, 'and the revoked one among the retired keys')
+  })
+
+  t.test('a document written by main is read as it is and split by the next change, on Redis', async (t) => {
+    await checkMainDocument(t, redisStore({ client: redisClient(t), namespace: namespace('main') }))
   })
 })

@@ -9,7 +9,7 @@ type Mode = 'up' | 'fail' | 'hang' | 'throw' | 'broken'
 function switchableStore (): AnonKeyStore & { mode: Mode } {
   const base = memoryStore()
   const wrapped = { mode: 'up' as Mode, namespace: base.namespace } as AnonKeyStore & { mode: Mode }
-  for (const method of ['load', 'update', 'subscribe', 'close'] as const) {
+  for (const method of ['load', 'update', 'loadRetired', 'subscribe', 'close'] as const) {
     (wrapped as any)[method] = (...args: unknown[]) => {
       switch (wrapped.mode) {
         case 'fail': return Promise.reject(new Error('ECONNREFUSED 10.1.2.3:5432 password=hunter2'))
@@ -52,6 +52,7 @@ t.test('while the store is down the last known keys keep verifying, with expiry 
   const previous = await currentKey(app)
   await rotate(app, { gracePeriodHours: 1 })
   const current = await currentKey(app)
+  assertError(t, await useKey(app, expired), 401, 'ANON_KEY_EXPIRED') // loads the retired keys, kept until the next change
   store.mode = 'fail'
   assertError(t, await rotate(app), 503, 'STORE_UNAVAILABLE')
   t.equal((await useKey(app, current)).statusCode, 200, 'the current key still verifies')

@@ -1,5 +1,5 @@
 import { DEFAULT_KEY_NAME, SINGLE_PROJECT } from '../domain/names.js'
-import { keySnapshot, type KeySnapshot, type PreviousKeyRecord } from '../domain/project.js'
+import { keySnapshot, type KeySnapshot, type PreviousKeyRecord, type RetiredKeyRecord } from '../domain/project.js'
 import { initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey } from '../domain/transitions.js'
 import type { UsageReport } from '../domain/usage.js'
 import type { AnonKeyStore } from '../stores/store.js'
@@ -13,6 +13,8 @@ export interface KeyHandle {
   readonly store: AnonKeyStore
   readonly project: string
   load (): Promise<KeySnapshot>
+  /** The project's retired keys (store.loadRetired), newest retirement first. */
+  retired (): Promise<RetiredKeyRecord[]>
   /** Creates `default` with `key` if the project has none. Resolves to the key's state afterwards, whoever won. */
   initialize (key: string, now?: number): Promise<KeySnapshot>
   /** Resolves to null when the project has no `default` key. */
@@ -35,6 +37,9 @@ export function keyHandle (store: AnonKeyStore, project = SINGLE_PROJECT): KeyHa
     project,
     async load () {
       return view(await store.load(project))
+    },
+    retired () {
+      return store.loadRetired(project)
     },
     async initialize (key, now = Date.now()) {
       return view((await store.update(project, (state) => initializeProject(state, { key, now }))).snapshot)

@@ -27,7 +27,8 @@ export const projectsCases: StoreCase[] = [
       assert.deepEqual(await store.load('tenant-b'), beforeB, 'a change to one project changed another')
       assert.equal((await single.load()).currentKey, keySingle, 'a change to a tenant changed the single project')
       assert.equal((await b.load()).currentKey, keyB, 'another project lost its key')
-      assert.equal((await a.load()).previousKeys.length, 1, 'the project changed lost its change')
+      assert.equal((await a.retired()).length, 1, 'the project changed lost its change')
+      assert.deepEqual(await b.retired(), [], 'another project got the retired keys of the one changed')
     }
   },
   {

@@ -40,7 +40,7 @@ export const rotateCases: StoreCase[] = [
       const { store } = await storeWithKey(tools)
       const now = Date.now()
       const first = await store.rotate({ newKey: keys(1)[0], now, expiresAt: now + 2 * HOUR_MS }) as Rotated
-      const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + 1 }) as Rotated
+      const second = await store.rotate({ newKey: keys(1)[0], now: now + 1, expiresAt: now + HOUR_MS }) as Rotated
       const kept = second.snapshot.previousKeys.find((record) => record.digest === first.retired.digest)
       assert.deepEqual(kept, first.retired, 'the first previous key changed when the next rotation happened')
       assert.equal(second.snapshot.previousKeys.length, 2, 'a previous key was lost')

@@ -16,8 +16,12 @@ export interface PreviousKeyRecord {
   lastSeenAt?: number | null
 }
 
-/** A key of a deleted name: revoked, remembered for the retention period so that it answers ANON_KEY_REVOKED. */
-export interface DeletedKeyRecord extends PreviousKeyRecord {
+/**
+ * A key that stopped verifying (expired, revoked, or of a deleted name), with the name it had. Kept out of the
+ * project document, in the store's retired keys, for the retention period, so that it answers ANON_KEY_EXPIRED
+ * or ANON_KEY_REVOKED instead of AUTH_INVALID_CREDENTIALS.
+ */
+export interface RetiredKeyRecord extends PreviousKeyRecord {
   name: string
 }
 
@@ -26,7 +30,11 @@ export interface NamedKey {
   name: string
   /** The current key, whole: admins read it back. */
   currentKey: string
-  /** Valid previous keys first (newest rotation first), then retired ones within retention (newest first). */
+  /**
+   * Previous keys that verified when the document was last written, newest rotation first (at most
+   * maxPreviousKeys). One whose grace has ended since stays until the next write moves it to the retired keys.
+   * A document written before retired keys moved out of it holds them here too, after the valid ones.
+   */
   previousKeys: PreviousKeyRecord[]
   description: string
   /** Normalised origins allowed to use the key, or null for no restriction. */
@@ -38,12 +46,15 @@ export interface NamedKey {
 export interface ProjectState {
   /** Sorted by name; empty means not initialized. `default` is made by initializeProject. */
   keys: NamedKey[]
-  /** Keys of deleted names (current and previous ones), revoked, within retention. */
-  deletedKeys: DeletedKeyRecord[]
+  /**
+   * Only in a document written before retired keys moved out of it (never released): the keys of deleted
+   * names. It is read as it is, and the next write moves them to the retired keys.
+   */
+  deletedKeys?: RetiredKeyRecord[]
 }
 
 export function emptyProject (): ProjectState {
-  return { keys: [], deletedKeys: [] }
+  return { keys: [] }
 }
 
 export function findKey (state: ProjectState, name: string): NamedKey | undefined {
@@ -75,8 +86,7 @@ export function fromLegacy (legacy: LegacyKeyState, now: number): ProjectState {
       description: '',
       allowedOrigins: null,
       createdAt: Number.isFinite(createdAt) ? createdAt : now
-    }],
-    deletedKeys: []
+    }]
   }
 }
 

@@ -1,19 +1,23 @@
 import { digestOf } from './key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from './names.js'
-import { findKey, type DeletedKeyRecord, type NamedKey, type PreviousKeyRecord, type ProjectState } from './project.js'
+import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from './project.js'
 import { capPreviousKeys } from './previous-key-cap.js'
-import { isStillValid, pruneProject } from './retention.js'
+import { isStillValid, pruneProject, RETIRED_RETENTION_MS, type RetireKeys } from './retention.js'
 import type { UsageReport } from './usage.js'
 
 /**
  * The rules of every change to a project, as pure functions: `(state, change) => StateChange`. A store runs one
- * inside its atomic section on the state it holds and writes `next` back; the plugin and scripts decide nothing
- * else. Times always come from the caller, never from a backend's clock.
+ * inside its atomic section on the state it holds, writes `next` back and appends `retire` to the project's
+ * retired keys; the plugin and scripts decide nothing else. Times always come from the caller, never from a
+ * backend's clock.
  */
 export type StateChange<T> =
   | { result: T }
-  /** `announce` defaults to true; false for a write that changes no key (usage figures). */
-  | { result: T, next: ProjectState, announce?: boolean }
+  /**
+   * `announce` defaults to true; false for a write that changes no key (usage figures). `retire`: the keys that
+   * stopped verifying and left the document in this change (maybe none), and which retired keys to forget.
+   */
+  | { result: T, next: ProjectState, announce?: boolean, retire?: RetireKeys }
 
 /** Why a change was refused. Nothing is written. */
 export interface Refusal {
@@ -41,7 +45,7 @@ export function initializeProject (state: ProjectState, change: InitializeChange
   if (existing !== undefined) return { result: { created: false, key: existing } }
   if (keyInUse(state, change.key)) return refuse('CONFLICT', 'The initial key is already used in this project.')
   const key = newKey(DEFAULT_KEY_NAME, change.key, change.now, '', null)
-  return { result: { created: true, key }, next: pruneProject(withKey(state, key), change.now) }
+  return written(withKey(state, key), change.now, () => ({ created: true, key }))
 }
 
 export interface RotateKeyChange {
@@ -77,8 +81,8 @@ export function rotateKey (state: ProjectState, change: RotateKeyChange): StateC
   // Records are newest first, so among rotations of the same millisecond the later one in the list is the older.
   const { records, evicted } = capPreviousKeys([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? Infinity)
   const capped = evicted.reverse().sort((a, b) => a.rotatedAt - b.rotatedAt)
-  const next = pruneProject(withKey(state, { ...key, currentKey: change.newKey, previousKeys: records }), change.now)
-  return { result: { key: findKey(next, change.name) as NamedKey, retired, capped }, next }
+  const rotated = withKey(state, { ...key, currentKey: change.newKey, previousKeys: records })
+  return written(rotated, change.now, (next) => ({ key: findKey(next, change.name) as NamedKey, retired, capped }))
 }
 
 export interface RevokePreviousChange {
@@ -107,8 +111,7 @@ export function revokePrevious (state: ProjectState, change: RevokePreviousChang
     return revokedRecord
   })
   if (revoked.length === 0) return { result: { key, revoked } }
-  const next = pruneProject(withKey(state, { ...key, previousKeys }), change.now)
-  return { result: { key: findKey(next, change.name) as NamedKey, revoked }, next }
+  return written(withKey(state, { ...key, previousKeys }), change.now, (next) => ({ key: findKey(next, change.name) as NamedKey, revoked }))
 }
 
 export interface CreateKeyChange {
@@ -128,7 +131,7 @@ export function createKey (state: ProjectState, change: CreateKeyChange): StateC
   if (state.keys.length >= change.maxKeys) return refuse('CONFLICT', `This project already holds ${change.maxKeys} named keys, the most maxKeys allows.`)
   if (keyInUse(state, change.key)) return refuse('CONFLICT', 'The new key is already used in this project.')
   const key = newKey(change.name, change.key, change.now, change.description ?? '', change.allowedOrigins ?? null)
-  return { result: { key }, next: pruneProject(withKey(state, key), change.now) }
+  return written(withKey(state, key), change.now, () => ({ key }))
 }
 
 export interface UpdateKeyChange {
@@ -158,29 +161,26 @@ export interface DeleteKeyChange {
 export interface DeleteKeyResult {
   deleted: NamedKey
   /** The keys of the name that verified until now (its current key first), revoked now. */
-  revoked: DeletedKeyRecord[]
+  revoked: RetiredKeyRecord[]
 }
 
 /**
- * Removes a name. Its current key and its valid previous keys are revoked now and kept, with the name, among
- * the project's deleted keys, so that they answer ANON_KEY_REVOKED for the retention period. `default` stays.
+ * Removes a name. Its current key and its valid previous keys are revoked now and go, with the name, to the
+ * project's retired keys, so that they answer ANON_KEY_REVOKED for the retention period. `default` stays.
  */
 export function deleteKey (state: ProjectState, change: DeleteKeyChange): StateChange<DeleteKeyResult | Refusal> {
   if (change.name === DEFAULT_KEY_NAME) return refuse('CONFLICT', 'The key named "default" cannot be deleted; rotate it instead.')
   const key = findKey(state, change.name)
   if (key === undefined) return refuse('NOT_FOUND', `No anon key is named "${change.name}".`)
   const { now, name } = change
-  const revoked: DeletedKeyRecord[] = [{ name, digest: digestOf(key.currentKey), rotatedAt: now, expiresAt: now, revokedAt: now }]
-  const retired: DeletedKeyRecord[] = []
+  const revoked: RetiredKeyRecord[] = [{ name, digest: digestOf(key.currentKey), rotatedAt: now, expiresAt: now, revokedAt: now }]
+  const retired: RetiredKeyRecord[] = []
   for (const record of key.previousKeys) {
     if (isStillValid(record, now)) revoked.push({ ...record, name, revokedAt: now })
     else retired.push({ ...record, name })
   }
-  const next = pruneProject({
-    keys: state.keys.filter((candidate) => candidate !== key),
-    deletedKeys: [...revoked, ...retired, ...state.deletedKeys]
-  }, now)
-  return { result: { deleted: key, revoked }, next }
+  const remaining = { keys: state.keys.filter((candidate) => candidate !== key), deletedKeys: [...revoked, ...retired, ...(state.deletedKeys ?? [])] }
+  return written(remaining, now, () => ({ deleted: key, revoked }))
 }
 
 /**
@@ -208,14 +208,28 @@ export function recordUsage (state: ProjectState, reports: readonly UsageReport[
     return { ...key, previousKeys }
   })
   if (recorded === 0) return { result: { recorded } }
-  return { result: { recorded }, next: { keys, deletedKeys: state.deletedKeys }, announce: false }
+  return { result: { recorded }, next: { ...state, keys }, announce: false }
 }
 
-/** Whether `key` is, or was, a key of this project: a key string never appears twice in a project. */
+/**
+ * Whether `key` is, or was, a key of this document: a key string never appears twice in a project. The retired
+ * keys are not in the document, and need not be: a random key never repeats, and the one key a caller chooses
+ * (initialKey) only goes into a project without `default`, which never retired a key (`default` cannot be deleted).
+ */
 function keyInUse (state: ProjectState, key: string): boolean {
   const digest = digestOf(key)
   return state.keys.some((named) => named.currentKey === key || named.previousKeys.some((record) => record.digest === digest)) ||
-    state.deletedKeys.some((record) => record.digest === digest)
+    (state.deletedKeys ?? []).some((record) => record.digest === digest)
+}
+
+/**
+ * The write of a change: the document pruned at `now`, the result made from it, and what leaves it for the
+ * retired keys, with the instant up to which retired keys are forgotten (given even when nothing leaves, so
+ * that the store forgets on every change of keys, not only on the next retirement).
+ */
+function written<T> (state: ProjectState, now: number, result: (next: ProjectState) => T): StateChange<T> {
+  const { state: next, retired } = pruneProject(state, now)
+  return { result: result(next), next, retire: { records: retired, keepAfter: now - RETIRED_RETENTION_MS } }
 }
 
 function newKey (name: string, currentKey: string, createdAt: number, description: string, allowedOrigins: string[] | null): NamedKey {
@@ -227,5 +241,5 @@ function withKey (state: ProjectState, key: NamedKey): ProjectState {
   const keys = state.keys.filter((candidate) => candidate.name !== key.name)
   keys.push(key)
   keys.sort((a, b) => (a.name < b.name ? -1 : 1)) // names are unique in a project
-  return { keys, deletedKeys: state.deletedKeys }
+  return { ...state, keys }
 }

@@ -1,4 +1,5 @@
-import { emptyProject, type ProjectState } from '../domain/project.js'
+import { emptyProject, type ProjectState, type RetiredKeyRecord } from '../domain/project.js'
+import { keepRetired } from '../domain/retention.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
@@ -13,13 +14,14 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * The reference store: one process, nothing persisted. One Map from project to its document and version;
- * `update` runs synchronously between two awaits, which makes it atomic. Apps that share one memoryStore()
+ * The reference store: one process, nothing persisted. One Map from project to its document and version, one
+ * from project to its retired keys; `update` runs synchronously between two awaits, which makes it atomic. Apps that share one memoryStore()
  * share its keys and hear each other's changes at once.
  */
 export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
   const namespace = options.namespace ?? 'default'
   const projects = new Map<string, ProjectSnapshot>()
+  const retired = new Map<string, RetiredKeyRecord[]>()
   const listeners = new Set<(project: string | null) => void>()
 
   function snapshot (project: string): ProjectSnapshot {
@@ -43,7 +45,11 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
       const before = snapshot(project)
       const step = change(before.state)
       if (!('next' in step)) return { snapshot: before, result: step.result }
+      if (step.retire !== undefined) retired.set(project, keepRetired(retired.get(project) ?? [], structuredClone(step.retire)))
       return { snapshot: write(project, before.version + 1, step.next, step.announce !== false), result: step.result }
+    },
+    async loadRetired (project) {
+      return structuredClone(retired.get(project) ?? [])
     },
     async subscribe (listener) {
       listeners.add(listener)

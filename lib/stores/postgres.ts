@@ -1,4 +1,5 @@
-import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from '../domain/project.js'
+import { RETIRED_RECORD_LIMIT, type RetireKeys } from '../domain/retention.js'
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
 import { pgChanges } from './postgres-changes.js'
@@ -19,7 +20,10 @@ export interface PostgresStoreOptions {
   pool: PgPool
   /** Separates apps that share one database. Default: 'default'. */
   namespace?: string
-  /** The table, created on first use: `name` or `schema.name`. Default: 'anon_key_projects'. */
+  /**
+   * The table, created on first use: `name` or `schema.name`. Default: 'anon_key_projects'. The retired keys go
+   * to a second table beside it, `<name>_retired`.
+   */
   tableName?: string
   /** The table release 0.1 wrote, read once to migrate a namespace: `name` or `schema.name`. Default: 'anon_key_store'. */
   legacyTableName?: string
@@ -35,6 +39,7 @@ export interface PostgresStoreOptions {
 }
 
 type Row = { version: string, state: ProjectState }
+type RetiredRow = { name: string, digest: string, rotated_at: string, expires_at: string, revoked_at: string | null }
 type LegacyRow = { current_key: string, version: string, previous_keys: PreviousKeyRecord[] }
 
 /** A `pg.Client` has query() and connect() like a pool, but its connect() gives no connection to release. */
@@ -61,6 +66,10 @@ function checkPool (option: string, pool: unknown): PgPool {
  * LISTEN connection per store serves every project; a poll every `catchUpMs` finds a change whose notification
  * was lost (see postgres-changes.ts), and a probe at start-up tells a LISTEN that hears nothing (a pooler).
  *
+ * Retired keys: one row each in `<table>_retired`, keyed (namespace, project, retired_at, digest), so that the
+ * primary key's index serves the read (newest first) and the trim. A change appends its rows and trims in the
+ * same transaction: the cost of a write does not depend on how many rows a project has retired.
+ *
  * Release 0.1 kept one row a namespace in `anon_key_store`. While a namespace's single project has never been
  * written here, its 0.1 row is read instead, as the `default` key, at the 0.1 row's version; the first update
  * writes it here. The 0.1 row is left as it was.
@@ -75,6 +84,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
   const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_projects', true)
+  const retiredTable = quoteIdentifier('tableName', `${options.tableName ?? 'anon_key_projects'}_retired`, true)
   const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)
   const channelName = options.channel ?? 'anon_key_changes'
   const channel = quoteIdentifier('channel', channelName, false)
@@ -104,20 +114,32 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       const found = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present,
         EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'changed' AND NOT attisdropped) AS current`, [table])
       const { present, current } = found.rows[0] as { present: boolean, current: boolean }
-      if (current) return
-      if (present) {
-        await client.query(`ALTER TABLE ${table} ADD COLUMN changed bigint`)
-      } else {
-        await client.query(`CREATE TABLE ${table} (
-          namespace text NOT NULL,
-          project text NOT NULL,
-          version bigint NOT NULL,
-          state jsonb NOT NULL,
-          changed bigint,
-          PRIMARY KEY (namespace, project)
-        )`)
+      if (!current) {
+        if (present) {
+          await client.query(`ALTER TABLE ${table} ADD COLUMN changed bigint`)
+        } else {
+          await client.query(`CREATE TABLE ${table} (
+            namespace text NOT NULL,
+            project text NOT NULL,
+            version bigint NOT NULL,
+            state jsonb NOT NULL,
+            changed bigint,
+            PRIMARY KEY (namespace, project)
+          )`)
+        }
+        await client.query(`CREATE INDEX ${changedIndex} ON ${table} (namespace, changed)`)
       }
-      await client.query(`CREATE INDEX ${changedIndex} ON ${table} (namespace, changed)`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${retiredTable} (
+        namespace text NOT NULL,
+        project text NOT NULL,
+        retired_at bigint NOT NULL,
+        digest text NOT NULL,
+        name text NOT NULL,
+        rotated_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        revoked_at bigint,
+        PRIMARY KEY (namespace, project, retired_at, digest)
+      )`)
     }).catch((error: unknown) => {
       tableReady = null
       throw error
@@ -152,6 +174,25 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     await client.query(`INSERT INTO ${table} (namespace, project, version, state) VALUES ($1, $2, 0, $3::jsonb) ON CONFLICT DO NOTHING`,
       [namespace, project, JSON.stringify(emptyProject())])
     return await read(client, project, 'FOR UPDATE') as ProjectSnapshot
+  }
+
+  /**
+   * Appends a change's retired keys, then forgets the old ones, on the primary key's index. Only an append can
+   * take a project past the limit, so a change that retires nothing only forgets by age: a range of the index.
+   * Keeping the 1,000 newest walks the project's index entries to the 1,001st (about 0.3 ms at 1,000).
+   */
+  async function retire (client: PgQueryable, project: string, { records, keepAfter }: RetireKeys): Promise<void> {
+    if (records.length === 0) {
+      await client.query(`DELETE FROM ${retiredTable} WHERE namespace = $1 AND project = $2 AND retired_at <= $3`, [namespace, project, keepAfter])
+      return
+    }
+    await client.query(`INSERT INTO ${retiredTable} (namespace, project, retired_at, digest, name, rotated_at, expires_at, revoked_at)
+      SELECT $1, $2, coalesce(r."revokedAt", r."expiresAt"), r.digest, r.name, r."rotatedAt", r."expiresAt", r."revokedAt"
+      FROM jsonb_to_recordset($3::jsonb) AS r(digest text, name text, "rotatedAt" bigint, "expiresAt" bigint, "revokedAt" bigint)
+      ON CONFLICT DO NOTHING`, [namespace, project, JSON.stringify(records)])
+    await client.query(`DELETE FROM ${retiredTable} WHERE namespace = $1 AND project = $2 AND (retired_at <= $3 OR (retired_at, digest) <= (
+      SELECT retired_at, digest FROM ${retiredTable} WHERE namespace = $1 AND project = $2
+      ORDER BY retired_at DESC, digest DESC OFFSET $4 LIMIT 1))`, [namespace, project, keepAfter, RETIRED_RECORD_LIMIT])
   }
 
   function notifyAll (project: string | null): void {
@@ -215,9 +256,22 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         const announce = step.announce !== false
         await client.query(`UPDATE ${table} SET version = $3, state = $4::jsonb, changed = CASE WHEN $5 THEN txid_current() ELSE changed END WHERE namespace = $1 AND project = $2`,
           [namespace, project, version, JSON.stringify(step.next), announce])
+        if (step.retire !== undefined) await retire(client, project, step.retire)
         if (announce) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project, version])])
         return { snapshot: { version, state: step.next }, result: step.result }
       })
+    },
+    async loadRetired (project) {
+      await ensureTable()
+      const result = await pool.query(`SELECT name, digest, rotated_at, expires_at, revoked_at FROM ${retiredTable}
+        WHERE namespace = $1 AND project = $2 ORDER BY retired_at DESC, digest DESC LIMIT $3`, [namespace, project, RETIRED_RECORD_LIMIT])
+      return result.rows.map((row: RetiredRow): RetiredKeyRecord => ({
+        name: row.name,
+        digest: row.digest,
+        rotatedAt: Number(row.rotated_at),
+        expiresAt: Number(row.expires_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at)
+      }))
     },
     async subscribe (notify, subscribeOptions) {
       listeners.add(notify)

@@ -5,6 +5,7 @@
 export interface RedisClient {
   hmget (key: string, ...fields: string[]): Promise<Array<string | null>>
   hgetall (key: string): Promise<Record<string, string>>
+  zrevrange (key: string, start: number, stop: number): Promise<string[]>
   evalsha (sha: string, numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>
   eval (script: string, numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<unknown>
   duplicate (): RedisConnection

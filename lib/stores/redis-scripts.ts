@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { RETIRED_RECORD_LIMIT } from '../domain/retention.js'
 import type { RedisClient } from './redis-client.js'
 
 /** A Lua script, sent by its SHA-1 and whole only when the server does not know it yet. */
@@ -12,16 +13,25 @@ function script (source: string): RedisScript {
 }
 
 /**
- * Compare-and-set of a project's document, announced in the same script. KEYS: the project's hash.
- * ARGV: the version the hash held when read (0 for none), the new version, the document (JSON), the channel
- * ('' for a write not announced), the project. Writes only if the hash still holds the version read, and
- * publishes the project. Returns the new version, or -1 when another writer came first.
+ * Compare-and-set of a project's document, announced in the same script. KEYS: the project's hash, its sorted
+ * set of retired keys. ARGV: the version the hash held when read (0 for none), the new version, the document
+ * (JSON), the channel ('' for a write not announced), the project, the instant up to which retired keys are
+ * forgotten ('' for a write that retires nothing), then score and member pairs of the retired keys (the instant each
+ * stopped verifying, its record as JSON). Writes only if the hash still holds the version read, adds the
+ * retired keys and trims the set to the newest ${RETIRED_RECORD_LIMIT}, and publishes the project. Returns the
+ * new version, or -1 when another writer came first.
  * It decodes nothing and loops over nothing, so that it never becomes slow: SLOWLOG would log its arguments,
- * and the document carries the current keys whole.
+ * and the document carries the current keys whole. Trimming a sorted set by score and by rank costs the
+ * logarithm of its size plus what it removes.
  */
 export const COMMIT = script(`
 if tonumber(redis.call('HGET', KEYS[1], 'version') or '0') ~= tonumber(ARGV[1]) then return -1 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3])
+if ARGV[6] ~= '' then
+  if #ARGV > 6 then redis.call('ZADD', KEYS[2], unpack(ARGV, 7)) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -${RETIRED_RECORD_LIMIT + 1})
+end
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return tonumber(ARGV[2])
 `)

@@ -1,4 +1,5 @@
-import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from '../domain/project.js'
+import { RETIRED_RECORD_LIMIT, retiredAt, type RetireKeys } from '../domain/retention.js'
 import type { RedisClient } from './redis-client.js'
 import { channelListener } from './redis-listener.js'
 import { redisChanges } from './redis-changes.js'
@@ -34,7 +35,10 @@ interface Read {
  * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
  * them: one subscriber connection per store hears every project. Each announced change is also recorded in the
  * namespace's change log, which a poll every `catchUpMs` reads to find a change whose message was lost (see
- * redis-changes.ts).
+ * redis-changes.ts). A project's retired keys are a sorted set in the same hash tag as its state,
+ * `{<keyPrefix>:<namespace>:<project>}:retired`, scored by the instant each stopped verifying, its members the
+ * records as JSON (digest first, so that equal scores sort by digest); the commit script adds to it and trims
+ * it, so that a Redis Cluster keeps all of a project in one slot.
  *
  * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
  * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
@@ -48,7 +52,7 @@ interface Read {
  */
 export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix', 'catchUpMs'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
-  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'evalsha', 'eval', 'duplicate'],
+  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'zrevrange', 'evalsha', 'eval', 'duplicate'],
     'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
   const client = options.client
   const namespace = options.namespace ?? 'default'
@@ -68,6 +72,17 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   let stopCatchUp: (() => void) | null = null
   let log: StoreLog | undefined
   const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
+  const retiredOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:retired`
+
+  /** The commit script's arguments for a change's retired keys: the forget instant, then score and member pairs. */
+  function retiredArguments (retire: RetireKeys | undefined): Array<string | number> {
+    if (retire === undefined) return ['']
+    const pairs = retire.records.flatMap((record) => {
+      const { digest, name, rotatedAt, expiresAt, revokedAt } = record
+      return [retiredAt(record), JSON.stringify({ digest, name, rotatedAt, expiresAt, revokedAt })]
+    })
+    return [retire.keepAfter, ...pairs]
+  }
 
   async function read (project: string): Promise<Read> {
     const [version, state] = await client.hmget(hashOf(project), 'version', 'state')
@@ -115,12 +130,17 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
         if (!('next' in step)) return { snapshot: before, result: step.result }
         const version = before.version + 1
         const announce = step.announce !== false ? channel : ''
-        const written = await runScript(client, COMMIT, [hashOf(project)], [stored, version, JSON.stringify(step.next), announce, project])
+        const written = await runScript(client, COMMIT, [hashOf(project), retiredOf(project)],
+          [stored, version, JSON.stringify(step.next), announce, project, ...retiredArguments(step.retire)])
         if (written === CONFLICT) continue
         // Written and published: a failure to record it must not report the change as failed.
         if (announce !== '') await missed.record(project).catch(() => {})
         return { snapshot: { version, state: step.next }, result: step.result }
       }
+    },
+    async loadRetired (project) {
+      const members = await client.zrevrange(retiredOf(project), 0, RETIRED_RECORD_LIMIT - 1)
+      return members.map((member) => JSON.parse(member) as RetiredKeyRecord)
     },
     async subscribe (listener, subscribeOptions) {
       log ??= subscribeOptions?.log

@@ -1,7 +1,9 @@
 import { emptyProject, type ProjectState } from '../domain/project.js'
 import { OptionError } from '../option-errors.js'
-import { changeLog, type ChangeLog, type LoggedChange } from './sqlite-changes.js'
+import { catchUpMsOption, startCatchUp } from './catch-up.js'
+import { changeLog, type ChangeLog } from './sqlite-changes.js'
 import { sqliteTableName, waitForLocks, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js'
+import { retiredTable, type RetiredTable } from './sqlite-retired.js'
 import { checkStoreOptions, requireMethods } from './store-options.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
@@ -14,10 +16,13 @@ export interface SqliteStoreOptions {
   database: SqliteDatabase
   /** Separates apps that share one file. Default: 'default'. */
   namespace?: string
-  /** The table, created on first use with its log of changes `<tableName>_changes`. Default: 'anon_key_projects'. */
+  /**
+   * The table, created on first use with its log of changes `<tableName>_changes` and its retired keys
+   * `<tableName>_retired`. Default: 'anon_key_projects'.
+   */
   tableName?: string
   /** How often, in ms, the store asks the file for changes made by other connections while anyone is subscribed. Default: 1000. */
-  pollMs?: number
+  catchUpMs?: number
 }
 
 type Row = { version: number, state: string }
@@ -27,10 +32,8 @@ interface Statements {
   read: SqliteStatement
   write: SqliteStatement
   log: ChangeLog
+  retired: RetiredTable
 }
-
-const MIN_POLL_MS = 10
-const MAX_POLL_MS = 60_000
 
 /**
  * A store on SQLite, for one host: the keys survive restarts, and every process that opens the file shares them.
@@ -40,13 +43,13 @@ const MAX_POLL_MS = 60_000
  *
  * SQLite has no notifications. An announced write appends the project to the namespace's log of changes, in the
  * same transaction; while anyone is subscribed, the store reads the changes after the last one it saw, one query
- * every `pollMs` for the whole namespace whatever the number of projects. Listeners of the store that made the
+ * every `catchUpMs` for the whole namespace whatever the number of projects. Listeners of the store that made the
  * change hear it at once. A store that fell more than 1,000 changes behind (KEPT_CHANGES) calls its
  * listeners with null.
  */
 export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   const example = 'sqliteStore({ database: new Database(\'keys.db\') })'
-  checkStoreOptions('sqliteStore', options, ['database', 'namespace', 'tableName', 'pollMs'], example)
+  checkStoreOptions('sqliteStore', options, ['database', 'namespace', 'tableName', 'catchUpMs'], example)
   const database = options.database
   requireMethods('sqliteStore', 'database', database, ['prepare', 'exec'], 'a better-sqlite3 Database or a node:sqlite DatabaseSync', `Pass ${example}.`)
   const namespace = options.namespace ?? 'default'
@@ -54,14 +57,10 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: sqliteStore() option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
   const table = sqliteTableName(options.tableName ?? 'anon_key_projects')
-  const pollMs = options.pollMs ?? 1000
-  if (!Number.isInteger(pollMs) || pollMs < MIN_POLL_MS || pollMs > MAX_POLL_MS) {
-    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: sqliteStore() option "pollMs" must be a whole number of milliseconds from ${MIN_POLL_MS} to ${MAX_POLL_MS}, got ${JSON.stringify(pollMs)}. ` +
-      'Other processes see a change within it: keep the default 1000 unless you need them faster.')
-  }
+  const catchUpMs = catchUpMsOption('sqliteStore', options.catchUpMs)
   const listeners = new Set<(project: string | null) => void>()
   let statements: Statements | null = null
-  let poller: NodeJS.Timeout | null = null
+  let stopPolling: (() => void) | null = null
   /** The number of the last change this store told its listeners of. */
   let lastSeen = 0
 
@@ -80,7 +79,8 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
       read: database.prepare(`SELECT version, state FROM "${table}" WHERE namespace = ? AND project = ?`),
       write: database.prepare(`INSERT INTO "${table}" (namespace, project, version, state) VALUES (?, ?, ?, ?)
         ON CONFLICT (namespace, project) DO UPDATE SET version = excluded.version, state = excluded.state`),
-      log: changeLog(database, table, namespace)
+      log: changeLog(database, table, namespace),
+      retired: retiredTable(database, table, namespace)
     }
     return statements
   }
@@ -96,13 +96,8 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   }
 
   /** One query for every change of the namespace since the last one seen. A failure (a closed file) is tried again next time. */
-  function poll (): void {
-    let changes: LoggedChange[]
-    try {
-      changes = prepared().log.since(lastSeen)
-    } catch {
-      return
-    }
+  async function poll (): Promise<void> {
+    const changes = prepared().log.since(lastSeen)
     if (changes.length === 0) return
     const missed = changes[0].seq > lastSeen + 1
     lastSeen = changes[changes.length - 1].seq
@@ -117,9 +112,9 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     } catch {}
   }
 
-  function stopPolling (): void {
-    if (poller !== null) clearInterval(poller)
-    poller = null
+  function endPolling (): void {
+    stopPolling?.()
+    stopPolling = null
   }
 
   return {
@@ -128,7 +123,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
       return read(project)
     },
     async update (project, change) {
-      const { write, log } = prepared()
+      const { write, log, retired } = prepared()
       database.exec('BEGIN IMMEDIATE')
       try {
         const before = read(project)
@@ -139,6 +134,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
         }
         const version = before.version + 1
         write.run(namespace, project, version, JSON.stringify(step.next))
+        if (step.retire !== undefined) retired.retire(project, step.retire)
         const seq = step.announce === false ? null : log.append(project)
         database.exec('COMMIT')
         if (seq !== null) {
@@ -152,21 +148,23 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
         throw error
       }
     },
-    async subscribe (listener) {
-      if (poller === null) {
+    async loadRetired (project) {
+      return prepared().retired.load(project)
+    },
+    async subscribe (listener, subscribeOptions) {
+      if (stopPolling === null) {
         lastSeen = prepared().log.last()
-        poller = setInterval(poll, pollMs)
-        poller.unref()
+        stopPolling = startCatchUp({ everyMs: catchUpMs, poll, log: subscribeOptions?.log, store: 'sqliteStore' })
       }
       listeners.add(listener)
       return async () => {
         listeners.delete(listener)
-        if (listeners.size === 0) stopPolling()
+        if (listeners.size === 0) endPolling()
       }
     },
     async close () {
       listeners.clear()
-      stopPolling()
+      endPolling()
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { ProjectState } from '../domain/project.js'
+import type { ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import type { StateChange } from '../domain/transitions.js'
 
 /** A project's document and its version: version 0 and an empty project when it was never written. */
@@ -14,6 +14,12 @@ export interface ProjectSnapshot {
  * only reads, applies and writes atomically, and announces.
  *
  * A project is a tenant id (`[A-Za-z0-9._-]{1,64}`), or SINGLE_PROJECT (`''`) for a plugin without tenants.
+ *
+ * Beside the document, a store keeps each project's retired keys: records of keys that stopped verifying
+ * (expired, revoked, of a deleted name), digests only, which a change hands over in `retire` and nobody reads
+ * until a presented key is unknown to the document. They live apart so that a write costs the same whatever a
+ * project's history: the document holds only keys that verify, and the retired keys are appended to, never
+ * rewritten whole (a table with an index, a sorted set).
  *
  * Rules every implementation follows (the conformance suite in `fastify-anon-key/testing` checks them):
  * - `update` is atomic per project: concurrent updates from any number of processes serialize, none is lost
@@ -36,10 +42,19 @@ export interface AnonKeyStore {
   /**
    * Atomically: reads the project's document, calls `change(state)` (pure and synchronous; an optimistic store
    * may call it more than once, on a newer state each time), writes `next` if it is given with version + 1,
-   * and announces the project to every subscriber in every process unless `announce` is false. Resolves to
-   * the snapshot after it (the one read, when nothing was written) and the result of the last call.
+   * appends `retire.records` to the project's retired keys and forgets those retired at or before
+   * `retire.keepAfter` or beyond the RETIRED_RECORD_LIMIT newest (`keepRetired` says exactly what remains),
+   * and announces the project to every subscriber in every process unless `announce` is false. All of it
+   * lands, or none. Resolves to the snapshot after it (the one read, when nothing was written) and the result
+   * of the last call.
    */
   update<T> (project: string, change: (state: ProjectState) => StateChange<T>): Promise<{ snapshot: ProjectSnapshot, result: T }>
+  /**
+   * The project's retired keys, newest retirement first (the greater digest first among equal times), at most
+   * RETIRED_RECORD_LIMIT; an empty array for a project that has none. The plugin calls it only when a
+   * well-formed key is unknown to the document, once per version of the project at most.
+   */
+  loadRetired (project: string): Promise<RetiredKeyRecord[]>
   /**
    * Calls `listener(project)` after every announced change of any project of this namespace, from any process.
    * `listener(null)` means that changes may have been missed (the listening connection was lost and is back):
@@ -66,3 +81,4 @@ export interface StoreLog {
 }
 
 export type { StateChange } from '../domain/transitions.js'
+export type { RetireKeys } from '../domain/retention.js'

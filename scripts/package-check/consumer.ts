@@ -23,7 +23,7 @@ export function ownStore (): AnonKeyStore {
 
 /** The SQLite store, typed without better-sqlite3 installed: any database of that shape fits. */
 export function onSqlite (database: SqliteDatabase): AnonKeyStore {
-  return sqliteStore({ database, namespace: 'mine', tableName: 'keys', pollMs: 500 })
+  return sqliteStore({ database, namespace: 'mine', tableName: 'keys', catchUpMs: 500 })
 }
 
 const store: AnonKeyStore = memoryStore()

@@ -1,7 +1,7 @@
 import type { AnonKeyStore } from '../../lib/stores/store.js'
 
 /** The operations a fault can hit: the store's methods, the unsubscribe it hands out, and its notifications. */
-export type StoreOperation = 'load' | 'update' | 'subscribe' | 'unsubscribe' | 'close' | 'notify'
+export type StoreOperation = 'load' | 'update' | 'loadRetired' | 'subscribe' | 'unsubscribe' | 'close' | 'notify'
 
 /** fail: the call rejects at once. stall: the call never settles. (For 'notify': notifications are dropped.) */
 export type FaultMode = 'fail' | 'stall'
@@ -38,6 +38,7 @@ export function faultyStore (inner: AnonKeyStore): FaultyStore {
     heal () { faults.clear() },
     load: (project) => guarded('load', () => inner.load(project)),
     update: (project, change) => guarded('update', () => inner.update(project, change)),
+    loadRetired: (project) => guarded('loadRetired', () => inner.loadRetired(project)),
     subscribe: (listener) => guarded('subscribe', async () => {
       const unsubscribe = await inner.subscribe((project) => { if (!faults.has('notify')) listener(project) })
       return () => guarded('unsubscribe', unsubscribe)

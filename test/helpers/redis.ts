@@ -76,7 +76,10 @@ export async function keysOf (client: Redis, namespace: string, keyPrefix = 'fas
   return found.sort()
 }
 
-/** A key's content as text, whatever its type: a project's hash, or the namespace's change log and counter. */
+/**
+ * A key's content as text, whatever its type: a project's hash, its sorted set of retired keys, or the
+ * namespace's change log and counter.
+ */
 export async function contentOf (client: Redis | Cluster, key: string): Promise<string> {
   const type = await client.type(key)
   if (type === 'hash') return JSON.stringify(await client.hgetall(key))
