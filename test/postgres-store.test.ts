@@ -223,4 +223,34 @@ onPostgres(t, (t) => {
     t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the only pool connection is free again')
     t.equal(await listenerPid(pool, channel), null, 'nothing listens any more')
   })
+
+  t.test('close while the listening connection is on its way releases it when it comes, and nothing listens', async (t) => {
+    const pool = createPool(t)
+    const direct = createPool(t, { max: 1 })
+    let asked = (): void => {}
+    const connectAsked = new Promise<void>((resolve) => { asked = resolve })
+    let open = (): void => {}
+    const gate = new Promise<void>((resolve) => { open = resolve })
+    // A listenPool whose connection arrives only when the test says so: close() lands while LISTEN is on its way.
+    const listenPool = {
+      query: direct.query.bind(direct),
+      on: direct.on.bind(direct),
+      removeListener: direct.removeListener.bind(direct),
+      async connect () {
+        asked()
+        await gate
+        return direct.connect()
+      }
+    } as unknown as Pool
+    const channel = uniqueNamespace('anon_close_listen')
+    const store = postgresStore({ pool, listenPool, channel })
+    await store.load('')
+    const subscribing = store.subscribe(() => {})
+    await connectAsked
+    await store.close()
+    open()
+    await subscribing
+    await eventually('the listening connection to be given back', async () => direct.idleCount === direct.totalCount, 5000)
+    t.equal(await listenerPid(pool, channel), null, 'nothing listens on the channel')
+  })
 })
