@@ -77,8 +77,20 @@ export interface ProjectHost {
   take: (project: string, snapshot: ProjectSnapshot) => void
   /** The project's cache, loaded from the store if it is not held. */
   cacheOf: (project: string) => Promise<KeyCache>
+  /** The project's cache if it is held, else undefined; never calls the store. */
+  cachedOf: (project: string) => KeyCache | undefined
   usageOf: (project: string) => UsageCounter
   announce: <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
+}
+
+/** What verify() answers for `key` from the project's cache; origins are judged only when `context` is given. */
+function judgeKey (cache: KeyCache, key: unknown, context: VerifyContext | undefined): VerifyResult {
+  const entry = cache.lookup(key, Date.now())
+  if (typeof entry === 'string') return { valid: false, code: entry }
+  if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
+    return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+  }
+  return entry.result
 }
 
 /**
@@ -154,19 +166,11 @@ export class ProjectApi {
    * Never throws: a malformed or unknown key resolves to `{ valid: false, code }`. With `context` (the request's
    * Origin or Referer), a key restricted to origins is refused with ANON_KEY_ORIGIN_NOT_ALLOWED outside them.
    */
-  async verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
-    let cache: KeyCache
-    try {
-      cache = await this.host.cacheOf(this.project)
-    } catch {
-      return { valid: false, code: 'AUTH_INVALID_CREDENTIALS' }
-    }
-    const entry = cache.lookup(key, Date.now())
-    if (typeof entry === 'string') return { valid: false, code: entry }
-    if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
-      return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
-    }
-    return entry.result
+  verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
+    // Not an async function: a cached project answers with one resolved promise, nothing suspended.
+    const cache = this.host.cachedOf(this.project)
+    if (cache !== undefined) return Promise.resolve(judgeKey(cache, key, context))
+    return this.host.cacheOf(this.project).then((loaded) => judgeKey(loaded, key, context), () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
   }
 
   /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
