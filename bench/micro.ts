@@ -1,8 +1,7 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createHash } from 'node:crypto'
 import { digestOf } from '../lib/domain/key.js'
-import anonKey from '../lib/index.js'
-import { anonKeyApp, BENCH_TIMER_MS, JWT_SECRET } from './apps.js'
+import { anonKeyApp, tenantModeApp } from './apps.js'
 import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
@@ -48,15 +47,7 @@ const TENANTS = 1000
  * current and a previous key; all loaded into the cache as first requests would.
  */
 async function tenantSetup (store: ReturnType<typeof countingStore>['store']) {
-  const app = Fastify({ logger: false })
-  app.register(anonKey, {
-    jwt: { secret: JWT_SECRET },
-    store,
-    cacheTtlMs: BENCH_TIMER_MS,
-    usageFlushMs: BENCH_TIMER_MS,
-    tenant: (request) => request.headers['x-tenant'] as string | undefined,
-    authorize: () => true
-  })
+  const app = tenantModeApp(store)
   await app.ready()
   const current: string[] = []
   const previous: string[] = []

@@ -74,7 +74,7 @@ function printTenants ({ stores }: TenantsResult): void {
   print('Provisioning: each tenant\'s default key written through the store (store.update with initializeProject), ' +
     `${formatNumber(16)} at a time (on PostgreSQL over 16 connections). Store size: PostgreSQL the tenants' rows (pg_column_size), Redis the MEMORY USAGE of their hashes. ` +
     'Cold first request: an instance that never saw the tenants answers the first request of each hot tenant, one after another, ' +
-    'through Fastify and verifyAnonKey (one store load each); its cache then holds them all (heap per cached tenant, after full collections). ' +
+    'through Fastify and verifyAnonKey (one store load each); its cache then holds them all (heap per cached tenant: over the second half of them, after full collections). ' +
     'Store calls, cached tenants: requests spread over the hot tenants, counted on a proxy of the store. Propagation: a 0 h rotation of a hot ' +
     'tenant through a second instance with its own connections, until the first, holding every hot tenant, refuses the old key; alternating ' +
     'with the same between two single-project instances on a namespace of their own.')
@@ -161,6 +161,14 @@ function printHttp ({ variants, pinned }: HttpResult, rounds: number, seconds: n
         return `${paired.toFixed(3)} (medians ${ratio.toFixed(3)}; rounds ${roundMin.toFixed(3)} to ${roundMax.toFixed(3)})`
       })
     ])))
+    print()
+  }
+  const memory = variants.find((result) => result.variant === 'anon-memory')
+  const twin = variants.find((result) => result.variant === 'anon-twin')
+  if (memory !== undefined && twin !== undefined) {
+    const { paired, ratio, roundMin, roundMax } = cpuRatio(twin, memory)
+    print(`Noise: anon-twin is the very same server as anon-memory. anon-memory's CPU per request over anon-twin's: ${paired.toFixed(3)} ` +
+      `(medians ${ratio.toFixed(3)}; rounds ${roundMin.toFixed(3)} to ${roundMax.toFixed(3)}). A difference between two variants smaller than this one's distance from 1.000 is not shown by this run.`)
     print()
   }
   const profiled = variants.filter((result) => result.profile !== null)
@@ -313,7 +321,7 @@ async function main (): Promise<void> {
   if (missing.length > 0) print(`No ${missing.join(' or ')} rows: ${missing.length === 1 ? 'that store is' : 'those stores are'} not in this checkout yet.`)
   print()
 
-  const variants = argument('--variants')?.split(',') ?? ['bare', 'floor', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'anon-import', 'anon-origin', 'anon-tenant', 'bearer-auth']
+  const variants = argument('--variants')?.split(',') ?? ['bare', 'floor', ...STORE_KINDS.map((kind) => `anon-${kind}`), 'anon-twin', 'anon-import', 'anon-origin', 'anon-tenant', 'bearer-auth']
   const http = runs('http')
     ? await timed('throughput', () => httpBench({ variants, ...settings, connections: 100, pipelining: 10, profile: !short || args.includes('--profile-round') }))
     : null

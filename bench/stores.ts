@@ -25,11 +25,11 @@ export interface Connection {
   /** Bytes the backend holds for this namespace: PostgreSQL its rows, Redis the MEMORY USAGE of its hashes. */
   size?: () => Promise<number>
   /**
-   * CPU seconds the backend server has used so far, and what that covers: on PostgreSQL the server processes
-   * of this namespace's connections (read from /proc, so only on the same machine), on Redis the whole server.
-   * null where it cannot be read.
+   * CPU seconds the backend server has used so far, by process, and what that covers: on PostgreSQL the server
+   * processes of this namespace's connections (read from /proc, so only on the same machine), on Redis the whole
+   * server. null where it cannot be read.
    */
-  serverCpu?: () => Promise<{ seconds: number, note: string } | null>
+  serverCpu?: () => Promise<{ processes: Record<string, number>, note: string } | null>
   close: () => Promise<void>
 }
 
@@ -88,9 +88,13 @@ export function backend (kind: StoreKind): Backend {
           size: async () => Number((await pool.query('SELECT coalesce(sum(pg_column_size(t.*)), 0) AS bytes FROM anon_key_projects t WHERE namespace = $1', [namespace])).rows[0].bytes),
           serverCpu: async () => {
             const { rows } = await pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [namespace.slice(0, 63)])
-            const seconds = rows.map((row: { pid: number }) => processCpuSeconds(row.pid))
-            if (seconds.some((value) => value === null)) return null
-            return { seconds: (seconds as number[]).reduce((sum, value) => sum + value, 0), note: `the ${rows.length} PostgreSQL server processes of this namespace's connections` }
+            const processes: Record<string, number> = {}
+            for (const { pid } of rows as Array<{ pid: number }>) {
+              const seconds = processCpuSeconds(pid)
+              if (seconds === null) return null
+              processes[pid] = seconds
+            }
+            return { processes, note: 'the PostgreSQL server processes of this namespace\'s connections' }
           },
           floor: async () => {
             scratchReady ??= pool.query(`CREATE TABLE ${scratch} (id int PRIMARY KEY, value text); INSERT INTO ${scratch} VALUES (1, '')`)
@@ -139,7 +143,7 @@ export function backend (kind: StoreKind): Backend {
           serverCpu: async () => {
             const info = await client.info('cpu')
             const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN)
-            return { seconds: field('used_cpu_user') + field('used_cpu_sys'), note: 'the whole Redis server (other clients of it included)' }
+            return { processes: { redis: field('used_cpu_user') + field('used_cpu_sys') }, note: 'the whole Redis server (other clients of it included)' }
           },
           close: async () => {
             await store.close()
