@@ -1,6 +1,6 @@
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
 import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
@@ -89,38 +89,47 @@ async function originVariant (): Promise<Served> {
   }
 }
 
-/**
- * Tenant mode: the resolver reads the x-tenant header; `tenants` tenants are provisioned and cached first, and
- * the load names one of them (the hot path of a cached tenant: the resolver and one Map lookup more).
- */
-async function tenantVariant (tenants = 1000): Promise<Served> {
-  const connection = await backend('memory').connect(uniqueNamespace('http'))
-  const counting = countingStore(connection.store)
+/** Tenant mode: the plugin with the resolver reading the x-tenant header, and the route behind verifyAnonKey. */
+export function tenantModeApp (store: AnonKeyStore, options: Partial<FastifyAnonKeyOptions> = {}): FastifyInstance {
   const app = Fastify({ logger: false })
   app.register(anonKey, {
     jwt: { secret: JWT_SECRET },
-    store: counting.store,
+    store,
     cacheTtlMs: BENCH_TIMER_MS,
     usageFlushMs: BENCH_TIMER_MS,
     tenant: (request) => request.headers['x-tenant'] as string | undefined,
-    authorize: () => true
+    authorize: () => true,
+    ...options
   })
   app.register(async (guarded) => {
     guarded.addHook('onRequest', guarded.verifyAnonKey)
     route(guarded)
   })
+  return app
+}
+
+/**
+ * Tenant mode: `tenants` tenants are provisioned and cached first, and each connection of the load goes through
+ * all of them in turn, one request each (a tenant header and that tenant's key): the hot path of cached tenants,
+ * the resolver, the tenant lookup and the LRU included.
+ */
+async function tenantVariant (tenants = 1000): Promise<Served> {
+  const connection = await backend('memory').connect(uniqueNamespace('http'))
+  const counting = countingStore(connection.store)
+  const app = tenantModeApp(counting.store)
   return {
     app,
     counting,
     connection,
     headers: async () => {
-      let key = ''
+      const requests: Array<Record<string, string>> = []
       for (let i = 0; i < tenants; i++) {
         const tenant = app.anonKey.forTenant(`tenant-${i}`)
-        key = (await tenant.initialize()).anonKey
+        const key = (await tenant.initialize()).anonKey
         await tenant.verify(key) // loads it into the cache, as a first request would
+        requests.push({ authorization: `Bearer ${key}`, 'x-tenant': `tenant-${i}` })
       }
-      return { authorization: `Bearer ${key}`, 'x-tenant': `tenant-${tenants - 1}` }
+      return requests
     }
   }
 }
@@ -130,11 +139,16 @@ export function someKey (): string {
   return generateAnonKey()
 }
 
+export type RequestHeaders = Record<string, string> | Array<Record<string, string>>
+
 /** A variant's server, built: the app, the headers every request of the load carries, and what to close. */
 export interface Served {
   app: FastifyInstance
-  /** Resolved once the app listens: the headers of every request (the same size in every variant). */
-  headers: () => Promise<Record<string, string>>
+  /**
+   * Resolved once the app listens: the headers of every request (an Authorization header of the same size in
+   * every variant), or a list of them that each connection of the load goes through in turn.
+   */
+  headers: () => Promise<RequestHeaders>
   counting: CountingStore | null
   connection: Connection | null
 }
@@ -144,6 +158,23 @@ async function anonVariant (kind: StoreKind, form: 'decorator' | 'import'): Prom
   const counting = countingStore(connection.store)
   const app = anonKeyApp(counting.store, form)
   return { app, counting, connection, headers: async () => ({ authorization: `Bearer ${await app.anonKey.get()}` }) }
+}
+
+/**
+ * anon-memory's server loaded the way anon-tenant is: a list of 1,000 requests that each connection goes through
+ * in turn, each with an x-tenant header (ignored here). The load generator sends such a list at about half the
+ * rate of one fixed request, and a server fed more slowly spends more CPU per request, so anon-tenant is compared
+ * with this, not with anon-memory.
+ */
+async function listedVariant (requests = 1000): Promise<Served> {
+  const served = await anonVariant('memory', 'decorator')
+  return {
+    ...served,
+    headers: async () => {
+      const key = await served.app.anonKey.get() as string
+      return Array.from({ length: requests }, (_, i) => ({ authorization: `Bearer ${key}`, 'x-tenant': `tenant-${i}` }))
+    }
+  }
 }
 
 function plain (app: (key: string) => FastifyInstance): () => Promise<Served> {
@@ -156,8 +187,7 @@ function plain (app: (key: string) => FastifyInstance): () => Promise<Served> {
 /**
  * Every variant the throughput part can serve, by name (`npm run bench -- --variants a,b`). To measure a new
  * path of the hook, add it here with the headers its requests carry, and a target in run.ts's CPU_TARGETS
- * comparing it with the plain route: a named key restricted to origins (an `origin` header, exact match) and
- * tenant mode (the resolver reading a tenant header) are the two paths meant to come next.
+ * comparing it with the plain route, as for anon-origin and anon-tenant.
  */
 export const VARIANTS: Record<string, () => Promise<Served>> = {
   bare: plain(() => bareApp()),
@@ -166,9 +196,12 @@ export const VARIANTS: Record<string, () => Promise<Served>> = {
   'floor-accessor': plain((key) => floorApp(key, 'accessor')),
   'bearer-auth': plain((key) => bearerAuthApp(key)),
   'anon-memory': () => anonVariant('memory', 'decorator'),
+  // The very same server as anon-memory, run beside it: how far two identical variants drift apart in one run.
+  'anon-twin': () => anonVariant('memory', 'decorator'),
   'anon-import': () => anonVariant('memory', 'import'),
   'anon-postgres': () => anonVariant('postgres', 'decorator'),
   'anon-redis': () => anonVariant('redis', 'decorator'),
   'anon-origin': () => originVariant(),
+  'anon-listed': () => listedVariant(),
   'anon-tenant': () => tenantVariant()
 }

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import type { RequestHeaders } from './apps.js'
 import { Child } from './child.js'
 import { LOAD_CORE, pinToCore, SERVER_CORE } from './pin.js'
 import type { Shares } from './profile.js'
@@ -40,10 +41,11 @@ export interface HttpResult {
 
 interface Window { storeCalls: number, cpu: number, cpuSeconds: number }
 
-async function load (url: string, headers: Record<string, string>, seconds: number, settings: HttpSettings): Promise<autocannon.Result> {
+async function load (url: string, headers: RequestHeaders, seconds: number, settings: HttpSettings): Promise<autocannon.Result> {
   const result = await autocannon({
     url,
-    headers,
+    // A list: each connection sends one request with each entry in turn.
+    ...(Array.isArray(headers) ? { requests: headers.map((entry) => ({ headers: entry })) } : { headers }),
     connections: settings.connections,
     pipelining: settings.pipelining,
     duration: seconds,
@@ -66,7 +68,7 @@ async function load (url: string, headers: Record<string, string>, seconds: numb
 export async function httpBench (settings: HttpSettings): Promise<HttpResult> {
   const children = settings.variants.map((variant) => new Child('server.ts', [variant], `server ${variant}`))
   try {
-    const targets = await Promise.all(children.map((child) => child.request<{ port: number, headers: Record<string, string>, pid: number }>('info')))
+    const targets = await Promise.all(children.map((child) => child.request<{ port: number, headers: RequestHeaders, pid: number }>('info')))
     const pinned = LOAD_CORE !== SERVER_CORE && pinToCore(process.pid, LOAD_CORE) && targets.every((target) => pinToCore(target.pid, SERVER_CORE))
     const url = (index: number): string => `http://127.0.0.1:${targets[index].port}/data`
     for (let index = 0; index < children.length; index++) await load(url(index), targets[index].headers, settings.warmupSeconds, settings)

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createHash } from 'node:crypto'
 import { digestOf } from '../lib/domain/key.js'
-import { anonKeyApp } from './apps.js'
+import { anonKeyApp, tenantModeApp } from './apps.js'
 import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
@@ -16,6 +16,8 @@ import type { AnonKeyService } from '../lib/anon-key-api.js'
  *   hash cached: they show the cache read alone;
  * - hook: verifyAnonKey itself, called as Fastify calls it, with a new header string for every call (built by
  *   concatenation and included in the time), since a real request brings a string V8 has never hashed;
+ * - tenant hook: the same in tenant mode, 1,000 tenants cached, each call naming another of them (in a new
+ *   string too), with that tenant's key of the kind measured: the resolver, the tenant lookup and the LRU on top;
  * - verify(): the public `app.anonKey.verify(key)`, which returns a promise (created, not awaited);
  * - await verify(): the same, awaited one after another.
  * All on one core (this process's main thread), with a store wrapped to count calls: the count must stay 0.
@@ -36,7 +38,27 @@ export interface MicroResult {
 }
 
 type Loop = (key: string, count: number) => number
-export type OperationId = 'header' | 'lookup' | 'hook' | 'verify' | 'await'
+export type OperationId = 'header' | 'lookup' | 'hook' | 'tenant-hook' | 'verify' | 'await'
+
+const TENANTS = 1000
+
+/**
+ * Tenant mode on its own memory store: TENANTS tenants, each rotated once with a grace, so that each has a
+ * current and a previous key; all loaded into the cache as first requests would.
+ */
+async function tenantSetup (store: ReturnType<typeof countingStore>['store']) {
+  const app = tenantModeApp(store)
+  await app.ready()
+  const current: string[] = []
+  const previous: string[] = []
+  for (let i = 0; i < TENANTS; i++) {
+    const tenant = app.anonKey.forTenant(`tenant-${i}`)
+    previous.push((await tenant.initialize()).anonKey)
+    current.push((await tenant.rotate({ gracePeriodHours: 1 })).anonKey)
+    await tenant.verify(current[i])
+  }
+  return { app, current, previous }
+}
 
 async function main (): Promise<void> {
   const short = process.argv.includes('--short')
@@ -46,6 +68,9 @@ async function main (): Promise<void> {
   const connection = await backend('memory').connect(uniqueNamespace('micro'))
   const counting = countingStore(connection.store)
   const app = anonKeyApp(counting.store)
+  const tenantConnection = await backend('memory').connect(uniqueNamespace('micro_tenants'))
+  const tenantCounting = countingStore(tenantConnection.store)
+  const tenants = await tenantSetup(tenantCounting.store)
   await app.ready()
   const previous = (await app.anonKey.get()) as string
   const current = (await app.anonKey.rotate({ gracePeriodHours: 1 })).anonKey
@@ -82,6 +107,22 @@ async function main (): Promise<void> {
     for (let i = 0; i < count; i++) {
       headers.authorization = 'Bearer ' + key
       hook(request, reply, done)
+    }
+    return passed
+  }
+  const tenantHook = tenants.app.verifyAnonKey
+  // The tenants' key of the kind measured, by the single project's key of that kind; other values are the same.
+  const tenantKeys = new Map<string, (tenant: number) => string>([[current, (tenant) => tenants.current[tenant]], [previous, (tenant) => tenants.previous[tenant]]])
+  const callTenantHook: Loop = (key, count) => {
+    const headers = { authorization: '', 'x-tenant': '' }
+    const request = { headers, anonKey: null } as unknown as FastifyRequest
+    const keyOf = tenantKeys.get(key) ?? (() => key)
+    passed = 0
+    for (let i = 0; i < count; i++) {
+      const tenant = (i * 7) % TENANTS
+      headers['x-tenant'] = 'tenant-' + tenant
+      headers.authorization = 'Bearer ' + keyOf(tenant)
+      tenantHook(request, reply, done)
     }
     return passed
   }
@@ -135,12 +176,14 @@ async function main (): Promise<void> {
     ['header', 'cache.currentForHeader(header), string reused', fastPath],
     ['lookup', 'cache.lookup(key), key string reused', lookup],
     ['hook', 'verifyAnonKey hook, new header string each call', callHook],
+    ['tenant-hook', `the same in tenant mode, ${TENANTS} tenants cached, another each call`, callTenantHook],
     ['verify', 'verify(key) call, promise not awaited', verify],
     ['await', 'await verify(key)', awaitVerify]
   ]
   serve({
     run: async (): Promise<MicroResult> => {
       counting.reset()
+      tenantCounting.reset()
       const started = process.hrtime.bigint()
       const rows: MicroResult['rows'] = []
       for (const [id, operation, run] of operations) {
@@ -151,11 +194,13 @@ async function main (): Promise<void> {
         hash: await opsPerSecond((key, count) => { let length = 0; for (let i = 0; i < count; i++) length += digestOf(key).length; return length }, presented),
         createHash: await opsPerSecond((key, count) => { let length = 0; for (let i = 0; i < count; i++) length += createHash('sha256').update(key).digest('hex').length; return length }, presented)
       }
-      return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rows, storeCalls: counting.total(), verifications, digests, coreShare: cpuTotal / wallTotal }
+      return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rows, storeCalls: counting.total() + tenantCounting.total(), verifications, digests, coreShare: cpuTotal / wallTotal }
     }
   }, async () => {
     await app.close()
+    await tenants.app.close()
     await connection.close()
+    await tenantConnection.close()
   })
 }
 

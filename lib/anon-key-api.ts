@@ -144,9 +144,15 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   }
 
   /** @internal */
-  async cacheOf (project: string): Promise<KeyCache> {
-    if (this.tenants === null) return this.cache
-    return this.tenants.load(project)
+  cachedOf (project: string): KeyCache | undefined {
+    return this.tenants === null ? this.cache : this.tenants.get(project)
+  }
+
+  /** @internal The project's cache; a tenant not held is loaded (one store call, shared by concurrent callers). */
+  cacheOf (project: string): Promise<KeyCache> {
+    const held = this.cachedOf(project)
+    // Only a tenant can be not held: the single project's cache always is.
+    return held === undefined ? (this.tenants as TenantCache<KeyCache>).load(project) : Promise.resolve(held)
   }
 
   /**

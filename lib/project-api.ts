@@ -7,10 +7,11 @@ import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rot
 import type { UsageCounter } from './domain/usage.js'
 import { anonKeyError } from './errors.js'
 import type { AnonKeyEvents } from './events.js'
-import { NEEDS_RETIRED, type KeyCache, type VerifyResult } from './key-cache.js'
+import { NEEDS_RETIRED, type KeyCache, type ValidEntry, type VerifyResult } from './key-cache.js'
 import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
 import type { ResolvedOptions } from './options.js'
 import { MAX_DESCRIPTION_LENGTH } from './schemas-named-keys.js'
+import type { RejectionCode } from './rejection.js'
 import type { ProjectSnapshot } from './stores/store.js'
 
 const HOUR_MS = 60 * 60 * 1000
@@ -79,8 +80,19 @@ export interface ProjectHost {
   cacheOf: (project: string) => Promise<KeyCache>
   /** Loads the retired keys of the cache's project into it; never rejects. */
   loadRetired: (cache: KeyCache) => Promise<void>
+  /** The project's cache if it is held, else undefined; never calls the store. */
+  cachedOf: (project: string) => KeyCache | undefined
   usageOf: (project: string) => UsageCounter
   announce: <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
+}
+
+/** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
+function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined): VerifyResult {
+  if (typeof entry === 'string') return { valid: false, code: entry }
+  if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
+    return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+  }
+  return entry.result
 }
 
 /**
@@ -156,23 +168,18 @@ export class ProjectApi {
    * Never throws: a malformed or unknown key resolves to `{ valid: false, code }`. With `context` (the request's
    * Origin or Referer), a key restricted to origins is refused with ANON_KEY_ORIGIN_NOT_ALLOWED outside them.
    */
-  async verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
-    let cache: KeyCache
-    try {
-      cache = await this.host.cacheOf(this.project)
-    } catch {
-      return { valid: false, code: 'AUTH_INVALID_CREDENTIALS' }
-    }
-    let entry = cache.lookup(key, Date.now())
-    if (entry === NEEDS_RETIRED) {
-      await this.host.loadRetired(cache)
-      entry = cache.lookupLoaded(key, Date.now())
-    }
-    if (typeof entry === 'string') return { valid: false, code: entry }
-    if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
-      return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
-    }
-    return entry.result
+  verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
+    // Not an async function: a cached project answers with one resolved promise, nothing suspended.
+    const cache = this.host.cachedOf(this.project)
+    if (cache !== undefined) return this.judge(cache, key, context)
+    return this.host.cacheOf(this.project).then((loaded) => this.judge(loaded, key, context), () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
+  }
+
+  /** Judges `key` from the cache, loading the project's retired keys first when only they can tell. */
+  private judge (cache: KeyCache, key: unknown, context: VerifyContext | undefined): Promise<VerifyResult> {
+    const entry = cache.lookup(key, Date.now())
+    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context))
+    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context))
   }
 
   /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */

@@ -1,3 +1,5 @@
+import { Lru } from './lru.js'
+
 /** Thrown by `TenantCache.load` when `maxLoads` cold loads are already in flight. */
 export class TenantLoadsExhausted extends Error {
   constructor (maxLoads: number) {
@@ -25,25 +27,20 @@ export interface TenantCacheOptions<V> {
  * in flight at once are bounded, so the flood cannot take the store down either.
  */
 export class TenantCache<V> {
-  private readonly withKeys = new Map<string, V>()
-  private readonly empty = new Map<string, V>()
+  private readonly withKeys: Lru<V>
+  private readonly empty: Lru<V>
   private readonly loading = new Map<string, Promise<V>>()
   private readonly options: TenantCacheOptions<V>
 
   constructor (options: TenantCacheOptions<V>) {
     this.options = options
+    this.withKeys = new Lru(options.maxEntries)
+    this.empty = new Lru(options.maxEmptyEntries)
   }
 
   /** The cached value, now the most recently used, or undefined. Never calls the store. */
   get (tenant: string): V | undefined {
-    const value = this.withKeys.get(tenant)
-    if (value !== undefined) {
-      // Re-inserting moves the tenant to the end of the Map's order: the most recently used.
-      this.withKeys.delete(tenant)
-      this.withKeys.set(tenant, value)
-      return value
-    }
-    return this.empty.get(tenant)
+    return this.withKeys.get(tenant) ?? this.empty.get(tenant)
   }
 
   has (tenant: string): boolean {
@@ -68,11 +65,9 @@ export class TenantCache<V> {
 
   /** Stores a tenant's value, in the LRU that fits it, as the most recently used. */
   set (tenant: string, value: V): void {
-    this.withKeys.delete(tenant)
-    this.empty.delete(tenant)
-    const [target, limit] = this.options.isEmpty(value) ? [this.empty, this.options.maxEmptyEntries] : [this.withKeys, this.options.maxEntries]
+    const [target, other] = this.options.isEmpty(value) ? [this.empty, this.withKeys] : [this.withKeys, this.empty]
+    other.delete(tenant)
     target.set(tenant, value)
-    if (target.size > limit) target.delete(target.keys().next().value as string)
   }
 
   /** Replaces a tenant's value only if it is cached (a notification for a tenant nobody asked about is ignored). */

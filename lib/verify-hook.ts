@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { AnonKeyService } from './anon-key-api.js'
 import { bearerToken } from './bearer.js'
+import { isTenantId } from './domain/names.js'
 import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from './key-cache.js'
 import type { RejectionCode } from './rejection.js'
 import { AnonKeyRejection } from './rejection.js'
@@ -98,20 +99,22 @@ export function createVerifyHook (service: AnonKeyService, settings: VerifyHookS
       return judge(cache, settings, request, reply, done, retired)
     } as VerifyAnonKeyHook
   }
+  const tenantOf = service.options.tenant as NonNullable<typeof service.options.tenant>
   return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-    const tenant = service.tenantOf(request)
-    if (tenant === null) {
-      reply.header('www-authenticate', 'Bearer')
-      return refuse(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'), done)
-    }
-    const cache = tenants.get(tenant)
+    const tenant = tenantOf(request)
+    // Only well-formed tenant ids are ever cached, so a cached tenant needs no check of its id.
+    const cache = tenants.get(tenant as string)
     if (cache !== undefined) {
       if (cache.epoch !== service.epoch) {
         // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
         cache.epoch = service.epoch
-        service.refresh(tenant)
+        service.refresh(tenant as string)
       }
       return judge(cache, settings, request, reply, done, retired)
+    }
+    if (!isTenantId(tenant)) {
+      reply.header('www-authenticate', 'Bearer')
+      return refuse(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'), done)
     }
     return later(tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined, retired), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')

@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import { adminHeaders, assertError, bearer, internalsOf, JWT_SECRET } from './helpers/app.js'
+import { adminHeaders, assertError, bearer, internalsOf, JWT_SECRET, rotate } from './helpers/app.js'
 import anonKey, { memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
 import { keyHandle } from '../lib/testing.js'
 
@@ -105,4 +105,27 @@ t.test('a bad snapshot after a rotation does not half-apply: the rotated-in key 
   corruptNext = false
   await internalsOf(app).refresh()
   t.match(await app.anonKey.verify('anon_' + 'b'.repeat(64)), { valid: true, expiresAt: null })
+})
+
+t.test('a malformed answer to a rotation is 503 STORE_UNAVAILABLE, not 500; the write may have happened, and GET tells', async (t) => {
+  let corruptUpdates = false
+  const inner = memoryStore()
+  const store: AnonKeyStore = {
+    ...inner,
+    update: async (project, change) => {
+      const answer = await inner.update(project, change)
+      return corruptUpdates ? { ...answer, snapshot: withDefault(answer.snapshot, (key) => ({ ...key, currentKey: 42 })) as ProjectSnapshot } : answer
+    }
+  }
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
+  await app.ready()
+  const before = await app.anonKey.get() as string
+  corruptUpdates = true
+  const response = await rotate(app, { gracePeriodHours: 1 })
+  assertError(t, response, 503, 'STORE_UNAVAILABLE')
+  t.notMatch(response.body, /anon_[0-9a-f]{64}|currentKey/, 'nothing of the adapter\'s answer reaches the client')
+  const after = await app.anonKey.get() as string
+  t.not(after, before, 'the store did rotate: GET shows the new key')
 })

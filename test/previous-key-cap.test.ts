@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { adminHeaders, assertError, JWT_SECRET, listPrevious, rotate, startApp, useKey } from './helpers/app.js'
-import anonKey, { fingerprintOf, type RotatedEvent } from '../lib/index.js'
+import anonKey, { fingerprintOf, memoryStore, type RotatedEvent } from '../lib/index.js'
 import type { PreviousKeyRecord } from '../lib/store.js'
 import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from '../lib/domain/previous-key-cap.js'
 
@@ -77,4 +77,24 @@ t.test('many rotations keep at most maxPreviousKeys valid, and the list stays th
   t.equal((await app.anonKey.listPrevious()).length, 5)
   const response = await app.inject({ url: '/api/secrets/anon-key/previous', headers: adminHeaders() })
   t.equal(response.json().previousKeys.length, 5)
+})
+
+t.test('a rotation that revokes several previous keys names them oldest rotation first, in the event and the log', async (t) => {
+  const store = memoryStore()
+  const generous = await startApp(t, { store, maxPreviousKeys: 10 })
+  const keys = [await generous.anonKey.get() as string]
+  for (let i = 0; i < 4; i++) keys.push((await generous.anonKey.rotate({ gracePeriodHours: 720 })).anonKey)
+  // Another instance on the same store with a lower cap: its next rotation leaves 5 valid previous keys for 2 places.
+  const lines: any[] = []
+  const strict = Fastify({ logger: { stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => strict.close())
+  strict.register(anonKey, { jwt: { secret: JWT_SECRET }, store, maxPreviousKeys: 2 })
+  await strict.ready()
+  const events: RotatedEvent[] = []
+  strict.anonKey.on('rotated', (event) => { events.push(event) })
+  await strict.anonKey.rotate({ gracePeriodHours: 720 })
+  const oldestFirst = keys.slice(0, 3).map((key) => fingerprintOf(key))
+  t.same(events[0].evictedFingerprints, oldestFirst, 'the first key, then the second, then the third')
+  t.same(lines.find((line) => line.msg === 'anon key rotated')?.evictedFingerprints, oldestFirst)
+  t.same((await strict.anonKey.listPrevious()).map((entry) => entry.fingerprint), [fingerprintOf(keys[4]), fingerprintOf(keys[3])], 'the two newest stay, newest first')
 })
