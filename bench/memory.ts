@@ -78,7 +78,7 @@ async function main (): Promise<void> {
       const snapshot = await connection.store.load(SINGLE_PROJECT)
       const withoutCache = await settledHeap()
       const extraCache = new KeyCache()
-      extraCache.apply(snapshot, Date.now())
+      extraCache.apply(snapshot)
       const cacheWithPreviousKeys = await settledHeap() - withoutCache
       if (extraCache.version !== snapshot.version) throw new Error('cache did not take the snapshot')
 

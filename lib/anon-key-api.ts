@@ -130,15 +130,14 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   /** @internal Hands a snapshot the store returned to the cache of its project. */
   take (project: string, snapshot: ProjectSnapshot): void {
-    const now = Date.now()
     if (this.tenants === null) {
-      this.apply(this.cache, snapshot, now)
+      this.apply(this.cache, snapshot)
       return
     }
     const cached = this.tenants.get(project)
     const cache = cached ?? new KeyCache(project, this.usageOf(project))
     const hadKeys = cache.hasKeys
-    this.apply(cache, snapshot, now)
+    this.apply(cache, snapshot)
     cache.epoch = this.epoch
     if (cached === undefined || hadKeys !== cache.hasKeys) this.tenants.set(project, cache)
   }
@@ -302,15 +301,15 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   private async loadTenant (tenant: string): Promise<KeyCache> {
     const snapshot = await this.call('load', () => this.options.store.load(tenant))
     const cache = new KeyCache(tenant, this.usageOf(tenant))
-    this.apply(cache, snapshot, Date.now())
+    this.apply(cache, snapshot)
     cache.epoch = this.epoch
     return cache
   }
 
   /** A malformed snapshot (a buggy adapter) changes nothing; the operation that read it answers STORE_UNAVAILABLE. */
-  private apply (cache: KeyCache, snapshot: ProjectSnapshot, now: number): void {
+  private apply (cache: KeyCache, snapshot: ProjectSnapshot): void {
     try {
-      cache.apply(snapshot, now)
+      cache.apply(snapshot)
     } catch (error) {
       throw anonKeyError('STORE_UNAVAILABLE', 'The key store returned a malformed answer.', { cause: error })
     }

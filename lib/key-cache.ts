@@ -119,8 +119,12 @@ export class KeyCache {
    * notification, and checking and rebuilding a project with 1,000 retired records twice per rotation was most
    * of a rotation's cost on the memory store.
    */
-  apply (snapshot: ProjectSnapshot, now: number): boolean {
-    if (Number.isInteger(snapshot?.version) && snapshot.version <= this.version) return false
+  apply (snapshot: ProjectSnapshot): boolean {
+    if (Number.isInteger(snapshot?.version) && snapshot.version <= this.version) {
+      // The same document, but a reload still gives retired keys whose load failed another try.
+      if (this.retiredFailed) this.forgetRetired()
+      return false
+    }
     const problem = projectProblem(snapshot)
     if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     const current = new Map<string, ValidEntry>()
@@ -131,25 +135,26 @@ export class KeyCache {
       const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, origins, this.tenant)
       current.set(key.currentKey, entry)
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
-      for (const record of key.previousKeys) {
-        if (now - retiredAt(record) >= RETIRED_RETENTION_MS) continue
-        previous.set(record.digest, { record, name: key.name, origins, valid: null })
-      }
+      // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
+      for (const record of key.previousKeys) previous.set(record.digest, { record, name: key.name, origins, valid: null })
     }
     for (const record of snapshot.state.deletedKeys ?? []) {
-      if (now - retiredAt(record) < RETIRED_RETENTION_MS && !previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
+      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
     }
-    if (snapshot.version !== this.version || this.retiredFailed) {
-      this.retired = null
-      this.retiredLoad = null
-      this.retiredFailed = false
-    }
+    this.forgetRetired()
     this.version = snapshot.version
     this.state = snapshot.state
     this.current = current
     this.currentHeader = currentHeader
     this.previous = previous
     return true
+  }
+
+  /** Drops the retired keys held or being loaded: the next unknown key loads them again. */
+  private forgetRetired (): void {
+    this.retired = null
+    this.retiredLoad = null
+    this.retiredFailed = false
   }
 
   /** A current key's entry when `header` is exactly "Bearer <current key>", else undefined: the hook's fast path. */
