@@ -14,7 +14,7 @@ async function main () {
   assert.equal(response.statusCode, 200)
   assert.match(response.json().anonKey, /^anon_[0-9a-f]{64}$/)
   await app.close()
-  assert.deepEqual(pruneProject(emptyProject(), 1), emptyProject())
+  assert.deepEqual(pruneProject(emptyProject(), 1), { state: emptyProject(), retired: [] })
   console.log('CommonJS consumer: ok')
 }
 main().catch((error) => { console.error(error); process.exit(1) })

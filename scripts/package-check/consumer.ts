@@ -1,10 +1,11 @@
 import Fastify from 'fastify'
 import anonKey, { memoryStore, sqliteStore, verifyAnonKey, type AnonKeyStore, type SqliteDatabase, type VerifyResult } from 'fastify-anon-key'
-import { emptyProject, type ProjectSnapshot, type ProjectState, type StateChange } from 'fastify-anon-key/store'
+import { emptyProject, keepRetired, type ProjectSnapshot, type ProjectState, type RetiredKeyRecord, type StateChange } from 'fastify-anon-key/store'
 
 /** An adapter of one's own, typed from the store subpath alone. */
 export function ownStore (): AnonKeyStore {
   const projects = new Map<string, ProjectSnapshot>()
+  const retired = new Map<string, RetiredKeyRecord[]>()
   return {
     namespace: 'mine',
     async load (project) { return projects.get(project) ?? { version: 0, state: emptyProject() } },
@@ -14,8 +15,10 @@ export function ownStore (): AnonKeyStore {
       if (!('next' in step)) return { snapshot: before, result: step.result }
       const snapshot = { version: before.version + 1, state: step.next }
       projects.set(project, snapshot)
+      if (step.retire !== undefined) retired.set(project, keepRetired(retired.get(project) ?? [], step.retire))
       return { snapshot, result: step.result }
     },
+    async loadRetired (project) { return retired.get(project) ?? [] },
     async subscribe () { return async () => {} },
     async close () {}
   }
