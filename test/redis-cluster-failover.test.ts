@@ -61,6 +61,11 @@ onRedisCluster(t, 'a failover of the master that holds the namespace (its proces
   for (const app of apps) await eventually('every instance to accept the current key', async () => (await useKey(app, current)).statusCode === 200, 1000)
   const placement = await cluster.subscribers(cluster.nodes)
   t.comment(`subscriber connections by node before the failover (namespace master ${master.port}): ${JSON.stringify(placement)}`)
+  // Redis replicates asynchronously: on a busy machine the replica may not have the key yet, and a failover would
+  // then lose it, as Redis documents. One write in the namespace's slot and WAIT make the key reach the replica first.
+  const direct = cluster.node(master)
+  await direct.set(`{fastify-anon-key:${ns}:}:replicated`, '1')
+  t.equal(await direct.call('WAIT', '1', '10000'), 1, 'the replica has every write of the namespace before the master dies')
 
   const failoverOver = new AbortController()
   const verifications: Record<number, number> = {}
