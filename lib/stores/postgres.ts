@@ -1,13 +1,14 @@
-import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from '../domain/project.js'
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { RETIRED_RECORD_LIMIT, type RetireKeys } from '../domain/retention.js'
 import type { PgPool, PgQueryable } from './postgres-client.js'
 import { inTransaction, quoteIdentifier } from './postgres-client.js'
 import { pgChanges } from './postgres-changes.js'
 import { PgListener } from './postgres-listener.js'
+import { RETIRED_COLUMNS, retiredRecordOf, type RetiredRow } from './retired-row.js'
 import { sendProbe, type PgProbe } from './postgres-probe.js'
 import { catchUpMsOption, startCatchUp } from './catch-up.js'
 import { OptionError } from '../option-errors.js'
-import { checkStoreOptions, requireMethods } from './store-options.js'
+import { checkStoreOptions, namespaceOption, requireMethods } from './store-options.js'
 import type { AnonKeyStore, ProjectSnapshot, StoreLog } from './store.js'
 
 export interface PostgresStoreOptions {
@@ -39,7 +40,6 @@ export interface PostgresStoreOptions {
 }
 
 type Row = { version: string, state: ProjectState }
-type RetiredRow = { name: string, digest: string, rotated_at: string, expires_at: string, revoked_at: string | null }
 type LegacyRow = { current_key: string, version: string, previous_keys: PreviousKeyRecord[] }
 
 /** A `pg.Client` has query() and connect() like a pool, but its connect() gives no connection to release. */
@@ -79,10 +79,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   const pool = checkPool('pool', options.pool)
   const listenPool = options.listenPool === undefined ? pool : checkPool('listenPool', options.listenPool)
   const catchUpMs = catchUpMsOption('postgresStore', options.catchUpMs)
-  const namespace = options.namespace ?? 'default'
-  if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
-    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
-  }
+  const namespace = namespaceOption('postgresStore', options.namespace)
   const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_projects', true)
   const retiredTable = quoteIdentifier('tableName', `${options.tableName ?? 'anon_key_projects'}_retired`, true)
   const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)
@@ -263,15 +260,9 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     },
     async loadRetired (project) {
       await ensureTable()
-      const result = await pool.query(`SELECT name, digest, rotated_at, expires_at, revoked_at FROM ${retiredTable}
+      const result = await pool.query(`SELECT ${RETIRED_COLUMNS} FROM ${retiredTable}
         WHERE namespace = $1 AND project = $2 ORDER BY retired_at DESC, digest DESC LIMIT $3`, [namespace, project, RETIRED_RECORD_LIMIT])
-      return result.rows.map((row: RetiredRow): RetiredKeyRecord => ({
-        name: row.name,
-        digest: row.digest,
-        rotatedAt: Number(row.rotated_at),
-        expiresAt: Number(row.expires_at),
-        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at)
-      }))
+      return (result.rows as RetiredRow[]).map(retiredRecordOf)
     },
     async subscribe (notify, subscribeOptions) {
       listeners.add(notify)

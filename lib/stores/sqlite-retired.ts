@@ -1,5 +1,6 @@
 import type { RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RECORD_LIMIT, retiredAt, type RetireKeys } from '../domain/retention.js'
+import { RETIRED_COLUMNS, retiredRecordOf, type RetiredRow } from './retired-row.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 
 /** A namespace's retired keys in the file: appended to and trimmed by each change, read only on demand. */
@@ -9,8 +10,6 @@ export interface RetiredTable {
   /** The project's retired keys, newest retirement first (the greater digest first among equal times). */
   load (project: string): RetiredKeyRecord[]
 }
-
-type RetiredRow = { name: string, digest: string, rotated_at: number, expires_at: number, revoked_at: number | null }
 
 /**
  * Creates `<table>_retired` if it does not exist, keyed (namespace, project, retired_at, digest) so that the
@@ -35,7 +34,7 @@ export function retiredTable (database: SqliteDatabase, table: string, namespace
   const forgetBeyondLimit = database.prepare(`DELETE FROM ${retired} WHERE namespace = ? AND project = ? AND (retired_at, digest) <= (
     SELECT retired_at, digest FROM ${retired} WHERE namespace = ? AND project = ?
     ORDER BY retired_at DESC, digest DESC LIMIT 1 OFFSET ?)`)
-  const select = database.prepare(`SELECT name, digest, rotated_at, expires_at, revoked_at FROM ${retired}
+  const select = database.prepare(`SELECT ${RETIRED_COLUMNS} FROM ${retired}
     WHERE namespace = ? AND project = ? ORDER BY retired_at DESC, digest DESC LIMIT ?`)
   return {
     retire (project, { records, keepAfter }) {
@@ -47,13 +46,7 @@ export function retiredTable (database: SqliteDatabase, table: string, namespace
       if (records.length > 0) forgetBeyondLimit.run(namespace, project, namespace, project, RETIRED_RECORD_LIMIT)
     },
     load (project) {
-      return (select.all(namespace, project, RETIRED_RECORD_LIMIT) as RetiredRow[]).map((row) => ({
-        name: row.name,
-        digest: row.digest,
-        rotatedAt: Number(row.rotated_at),
-        expiresAt: Number(row.expires_at),
-        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at)
-      }))
+      return (select.all(namespace, project, RETIRED_RECORD_LIMIT) as RetiredRow[]).map(retiredRecordOf)
     }
   }
 }
