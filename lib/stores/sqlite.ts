@@ -1,10 +1,9 @@
 import { emptyProject, type ProjectState } from '../domain/project.js'
-import { OptionError } from '../option-errors.js'
 import { catchUpMsOption, startCatchUp } from './catch-up.js'
 import { changeLog, type ChangeLog } from './sqlite-changes.js'
 import { sqliteTableName, waitForLocks, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js'
 import { retiredTable, type RetiredTable } from './sqlite-retired.js'
-import { checkStoreOptions, requireMethods } from './store-options.js'
+import { checkStoreOptions, namespaceOption, requireMethods } from './store-options.js'
 import type { AnonKeyStore, ProjectSnapshot } from './store.js'
 
 export interface SqliteStoreOptions {
@@ -52,10 +51,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   checkStoreOptions('sqliteStore', options, ['database', 'namespace', 'tableName', 'catchUpMs'], example)
   const database = options.database
   requireMethods('sqliteStore', 'database', database, ['prepare', 'exec'], 'a better-sqlite3 Database or a node:sqlite DatabaseSync', `Pass ${example}.`)
-  const namespace = options.namespace ?? 'default'
-  if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
-    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: sqliteStore() option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
-  }
+  const namespace = namespaceOption('sqliteStore', options.namespace)
   const table = sqliteTableName(options.tableName ?? 'anon_key_projects')
   const catchUpMs = catchUpMsOption('sqliteStore', options.catchUpMs)
   const listeners = new Set<(project: string | null) => void>()

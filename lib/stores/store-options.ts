@@ -24,3 +24,12 @@ export function requireMethods (factory: string, option: string, value: unknown,
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: ${factory}() option "${option}" must be ${what}, and ${got}. ${fix}`)
   }
 }
+
+/** The `namespace` option of a store factory, checked: a string of 1 to 200 characters, 'default' when absent. */
+export function namespaceOption (factory: string, value: unknown): string {
+  const namespace = value ?? 'default'
+  if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: ${factory}() option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
+  }
+  return namespace
+}
