@@ -75,9 +75,7 @@ export function anonKeyApp (store: AnonKeyStore, form: 'decorator' | 'import' = 
 export const BENCH_ORIGIN = 'https://app.example.com'
 
 async function originVariant (): Promise<Served> {
-  const connection = await backend('memory').connect(uniqueNamespace('http'))
-  const counting = countingStore(connection.store)
-  const app = anonKeyApp(counting.store)
+  const { app, counting, connection } = await countedApp('memory', (store) => anonKeyApp(store))
   return {
     app,
     counting,
@@ -114,9 +112,7 @@ export function tenantModeApp (store: AnonKeyStore, options: Partial<FastifyAnon
  * the resolver, the tenant lookup and the LRU included.
  */
 async function tenantVariant (tenants = 1000): Promise<Served> {
-  const connection = await backend('memory').connect(uniqueNamespace('http'))
-  const counting = countingStore(connection.store)
-  const app = tenantModeApp(counting.store)
+  const { app, counting, connection } = await countedApp('memory', (store) => tenantModeApp(store))
   return {
     app,
     counting,
@@ -153,10 +149,15 @@ export interface Served {
   connection: Connection | null
 }
 
-async function anonVariant (kind: StoreKind, form: 'decorator' | 'import'): Promise<Served> {
+/** A store of `kind` on a namespace of its own, wrapped to count its calls, and the app `build` makes on it. */
+async function countedApp (kind: StoreKind, build: (store: AnonKeyStore) => FastifyInstance): Promise<{ app: FastifyInstance, counting: CountingStore, connection: Connection }> {
   const connection = await backend(kind).connect(uniqueNamespace('http'))
   const counting = countingStore(connection.store)
-  const app = anonKeyApp(counting.store, form)
+  return { app: build(counting.store), counting, connection }
+}
+
+async function anonVariant (kind: StoreKind, form: 'decorator' | 'import'): Promise<Served> {
+  const { app, counting, connection } = await countedApp(kind, (store) => anonKeyApp(store, form))
   return { app, counting, connection, headers: async () => ({ authorization: `Bearer ${await app.anonKey.get()}` }) }
 }
 
