@@ -169,6 +169,30 @@ onRedis(t, (t) => {
     await t.rejects(keyHandle(store).initialize(generateAnonKey()), /NOPERM/)
   })
 
+  t.test('a user with exactly the ACL docs/redis.md lists can initialize, rotate, retire, hear and poll', async (t) => {
+    const ns = namespace('acl')
+    const user = `anonkey_acl_${ns}`
+    const password = `pw_${ns}`
+    const commands = ['+hmget', '+hgetall', '+evalsha', '+eval', '+hget', '+hset', '+publish', '+subscribe', '+incr', '+zadd', '+zrangebyscore', '+get',
+      '+zrevrange', '+zremrangebyscore', '+zremrangebyrank', '+info']
+    await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~{fastify-anon-key:*', '&fastify-anon-key:*', ...commands)
+    t.teardown(() => admin.call('ACL', 'DELUSER', user))
+    const store = redisStore({ client: redisClient(t, { username: user, password }), namespace: ns, catchUpMs: 50 })
+    t.teardown(() => store.close())
+    const errors: string[] = []
+    const heard: Array<string | null> = []
+    await store.subscribe((project) => { heard.push(project) }, { log: { error: (details, message) => { errors.push(message) }, info: () => {} } })
+    const first = generateAnonKey()
+    await keyHandle(store).initialize(first)
+    const now = Date.now()
+    await keyHandle(store).rotate({ newKey: generateAnonKey(), now, expiresAt: now })
+    t.same((await store.loadRetired('')).map((record) => record.digest), [sha256(first)], 'the key retired at once is in the retired set, read back')
+    await eventually('both changes to be heard', async () => heard.length >= 2, 5000)
+    t.equal(await admin.get(`{fastify-anon-key:${ns}}:sequence`), '2', 'both changes are in the namespace\'s change log')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    t.same(errors, [], 'the catch-up polls meanwhile raised nothing')
+  })
+
   t.test('the listening connection is opened on first subscribe and closed with the last listener; the client is never closed', async (t) => {
     const name = `anonkey_${namespace('conn')}`
     const client = redisClient(t, { connectionName: name })
