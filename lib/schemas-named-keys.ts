@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { FINGERPRINT_LENGTH } from './domain/key.js'
 import { MAX_ALLOWED_ORIGINS } from './domain/origins.js'
 import { errorResponses, FingerprintParams, PreviousKeysResponse, RevokeResponse, RotateResponse } from './schemas.js'
 
@@ -51,7 +52,7 @@ export const BODY_PROPERTIES = {
 export const AnonKeyInfo = Type.Object({
   name: Type.String(),
   anonKey: Type.String({ description: 'The current key of this name', examples: [EXAMPLE_KEY] }),
-  fingerprint: Type.String({ description: 'First 12 hex characters of the SHA-256 of the current key' }),
+  fingerprint: Type.String({ description: `First ${FINGERPRINT_LENGTH} hex characters of the SHA-256 of the current key` }),
   description: Type.String(),
   allowedOrigins: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'Normalised origins, or null for any' }),
   createdAt: Type.String({ format: 'date-time' }),

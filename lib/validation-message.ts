@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyRequest } from 'fastify'
+import { FINGERPRINT_LENGTH } from './domain/key.js'
 import { MAX_ALLOWED_ORIGINS } from './domain/origins.js'
 import { ERROR_CODES } from './errors.js'
 import { MAX_DESCRIPTION_LENGTH } from './schemas-named-keys.js'
@@ -27,7 +28,7 @@ export function validationMessage (error: FastifyError, request: FastifyRequest,
   const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
   if (error.validationContext === 'params') {
     if (path === '/name') return { message: `The key name in the path must be ${NAME_RULE}.`, nextActions: KEYS_NEXT }
-    return { message: 'fingerprint must be 12 lowercase hex characters.', nextActions: ERROR_CODES.NOT_FOUND.nextActions }
+    return { message: `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters.`, nextActions: ERROR_CODES.NOT_FOUND.nextActions }
   }
   // A body failed validation, so the route has a body schema, and every body schema here is an object's.
   const schema = (request.routeOptions.schema as { body: { properties: Record<string, unknown> } }).body
