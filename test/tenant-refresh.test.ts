@@ -3,17 +3,10 @@ import t from 'tap'
 import anonKey, { memoryStore, type AnonKeyStore } from '../lib/index.js'
 import { adminHeaders, assertError, internalsOf, JWT_SECRET, startApp, useKey } from './helpers/app.js'
 import { fakeDateNow } from './helpers/clock.js'
+import { eventually } from './helpers/eventually.js'
 import { faultyStore } from './helpers/faulty-store.js'
 import { keysRequest } from './helpers/named-keys.js'
 import { isTenantAdmin, startTenantApp, tenantFromHeader, useTenantKey } from './helpers/tenants.js'
-
-const waitFor = async (check: () => Promise<boolean>): Promise<boolean> => {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return true
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  return false
-}
 
 t.test('without notifications, a cached tenant is reloaded on its first use after cacheTtlMs', async (t) => {
   const store = faultyStore(memoryStore())
@@ -23,7 +16,7 @@ t.test('without notifications, a cached tenant is reloaded on its first use afte
   t.equal((await useTenantKey(app, 'acme', old)).statusCode, 200)
   store.breakOn('notify', 'fail')
   await other.anonKey.forTenant('acme').rotate({ gracePeriodHours: 0 })
-  t.ok(await waitFor(async () => (await useTenantKey(app, 'acme', old)).statusCode === 401), 'the rotation is seen after the fallback reload')
+  await eventually('the rotation to be seen after the fallback reload', async () => (await useTenantKey(app, 'acme', old)).statusCode === 401, 5_000)
 })
 
 t.test('a notification that changes may have been missed reloads every cached tenant', async (t) => {
@@ -46,7 +39,7 @@ t.test('a notification that changes may have been missed reloads every cached te
   await writer.anonKey.forTenant('globex').rotate({ gracePeriodHours: 0 })
   t.equal((await useTenantKey(app, 'acme', acme)).statusCode, 200, 'nothing heard yet')
   ;(listener as unknown as (project: string | null) => void)(null)
-  t.ok(await waitFor(async () => (await useTenantKey(app, 'acme', acme)).statusCode === 401 && (await useTenantKey(app, 'globex', globex)).statusCode === 401))
+  await eventually('both cached tenants to be reloaded', async () => (await useTenantKey(app, 'acme', acme)).statusCode === 401 && (await useTenantKey(app, 'globex', globex)).statusCode === 401, 5_000)
   ;(listener as unknown as (project: string | null) => void)('nobody-cached')
 })
 
@@ -75,7 +68,7 @@ t.test('an async listener that rejects is logged, never an unhandled rejection',
   await app.ready()
   app.anonKey.on('created', async () => { throw new Error('audit log down') })
   await app.anonKey.createKey({ name: 'web' })
-  t.ok(await waitFor(async () => logs.some((line) => line.includes('audit log down'))))
+  await eventually('the rejection to be logged', () => logs.some((line) => line.includes('audit log down')), 5_000)
   t.match(JSON.parse(logs.find((line) => line.includes('audit log down')) as string).msg, /"created" event rejected/)
 })
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Cluster, Redis, type ClusterOptions } from 'ioredis'
 import type { Test } from 'tap'
+import { eventually } from './eventually.js'
 import { freePort } from './free-port.js'
 import { IN_CI, type Teardown } from './services.js'
 
@@ -40,11 +41,10 @@ export interface LocalRedisCluster {
   waitUntilHealthy (timeoutMs?: number): Promise<void>
 }
 
-const sameNode = (a: ClusterNode, b: ClusterNode): boolean => a.host === b.host && a.port === b.port
+/** The cluster's probes answer in milliseconds; polling them more often only loads the two cores. */
+const POLL = { pollMs: 50 }
 
-function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+const sameNode = (a: ClusterNode, b: ClusterNode): boolean => a.host === b.host && a.port === b.port
 
 /** Redis's own tools, or the reason they cannot be used. */
 function missingTools (): string | null {
@@ -128,7 +128,7 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
   const paused = new Set<number>()
   const answering = (): ClusterNode[] => nodes.filter((target) => alive(target) && !paused.has(target.port))
 
-  for (const target of nodes) await until(`redis-server on port ${target.port} to answer`, 10_000, async () => (await probes.get(target.port)?.ping().catch(() => null)) === 'PONG')
+  for (const target of nodes) await eventually(`redis-server on port ${target.port} to answer`, async () => (await probes.get(target.port)?.ping().catch(() => null)) === 'PONG', 10_000, POLL)
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map(({ host, port }) => `${host}:${port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 })
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed (${created.status}): ${created.stdout}\n${created.stderr}`)
 
@@ -143,7 +143,7 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
   }
 
   async function waitUntilHealthy (timeoutMs = 30_000): Promise<void> {
-    await until('the Redis Cluster to be healthy (cluster_state:ok on every live node, every replica in sync)', timeoutMs, async () => {
+    await eventually('the Redis Cluster to be healthy (cluster_state:ok on every live node, every replica in sync)', async () => {
       for (const target of answering()) {
         const probe = probes.get(target.port) as Redis
         const info = await probe.cluster('INFO').catch(() => '') as string
@@ -152,13 +152,13 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
         if (replication.includes('role:slave') && !replication.includes('master_link_status:up')) return false
       }
       return true
-    })
+    }, timeoutMs, POLL)
   }
   await waitUntilHealthy()
-  await until('CLUSTER SLOTS to list a replica for each of the three masters', 30_000, async () => {
+  await eventually('CLUSTER SLOTS to list a replica for each of the three masters', async () => {
     const ranges = await (probes.get(nodes[0].port) as Redis).cluster('SLOTS') as unknown[][]
     return ranges.length === 3 && ranges.every((range) => range.length === 4)
-  })
+  }, 30_000, POLL)
 
   const processOf = (target: ClusterNode): ChildProcess => {
     const child = processes.get(target.port)
@@ -197,15 +197,6 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
       paused.delete(target.port)
     },
     waitUntilHealthy
-  }
-}
-
-/** Polls `condition` every 50 ms until it holds; throws, naming `what`, after `timeoutMs`. */
-async function until (what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`)
-    await sleep(50)
   }
 }
 
