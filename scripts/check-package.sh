@@ -20,6 +20,7 @@ cp consumer.ts consumer-esm.mts   # the same code, type-checked as an ES module 
 node esm.mjs
 node cjs.cjs
 node hostile.mjs
+node quick-start.mjs "$root/README.md"
 npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
 npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node consumer-esm.mts   # the same code as an ES module
 
