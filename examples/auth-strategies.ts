@@ -1,10 +1,10 @@
 // One route, two kinds of caller: a frontend with the public anon key, or a signed-in user with a user JWT.
-// @fastify/auth tries app.verifyAnonKey first; verifyAnonKey hands its refusal to done(), so @fastify/auth goes
+// @fastify/auth tries verifyAnonKey first; verifyAnonKey hands its refusal to done(), so @fastify/auth goes
 // on to the user JWT check. Neither: 401. Run with: npx tsx examples/auth-strategies.ts
 import fastifyAuth from '@fastify/auth'
 import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import anonKey from '../lib/index.js'
+import anonKey, { verifyAnonKey } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export interface AuthStrategiesOptions {
@@ -25,7 +25,7 @@ export async function build ({ adminJwtSecret, userJwtSecret }: AuthStrategiesOp
   await app.register(fastifyAuth)
   await app.register(anonKey, { jwt: { secret: adminJwtSecret } })
 
-  app.get('/posts', { onRequest: app.auth([app.verifyAnonKey, verifyUserJwt]) }, async (request) => {
+  app.get('/posts', { onRequest: app.auth([verifyAnonKey, verifyUserJwt]) }, async (request) => {
     if (request.anonKey !== null) return { caller: 'anon', fingerprint: request.anonKey.fingerprint, posts: ['public posts'] }
     return { caller: 'user', sub: (request.user as { sub?: string }).sub, posts: ['public posts', 'your drafts'] }
   })

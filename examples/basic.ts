@@ -1,7 +1,7 @@
 // The smallest useful setup: the plugin on the default memory store, and the routes a frontend calls with the
 // anon key it embeds. Run with: npx tsx examples/basic.ts
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey from '../lib/index.js'
+import anonKey, { verifyAnonKey } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 const todos = [{ id: 1, title: 'Ship the app with the anon key in its bundle' }]
@@ -13,12 +13,12 @@ export async function build (jwtSecret: string): Promise<FastifyInstance> {
 
   // Every route in this context needs a valid anon key; request.anonKey says which one was used.
   await app.register(async function publicApi (api) {
-    api.addHook('onRequest', api.verifyAnonKey)
+    api.addHook('onRequest', verifyAnonKey)
     api.get('/todos', async (request) => ({ role: request.anonKey?.role, todos }))
   }, { prefix: '/public' })
 
   // A route of its own can opt in alone.
-  app.get('/whoami', { onRequest: app.verifyAnonKey }, async (request) => request.anonKey)
+  app.get('/whoami', { onRequest: verifyAnonKey }, async (request) => request.anonKey)
   return app
 }
 

@@ -4,7 +4,7 @@
 // Run with: npx tsx examples/multi-tenant.ts
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { createSigner } from 'fast-jwt'
-import anonKey, { memoryStore, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
 import { closeOnSignals, jwtSecretFromEnv, listen, portFromEnv, production } from './dev-admin.js'
 
 /** The suffix under which every project gets a subdomain. */
@@ -31,7 +31,7 @@ export function isProjectAdmin (payload: any, request: FastifyRequest): boolean 
 export async function build (jwtSecret: string, store: AnonKeyStore = memoryStore()): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store, tenant: projectOf, isAdmin: isProjectAdmin })
-  app.get('/todos', { onRequest: app.verifyAnonKey }, async (request) => ({ project: request.anonKey?.tenant, todos: [] }))
+  app.get('/todos', { onRequest: verifyAnonKey }, async (request) => ({ project: request.anonKey?.tenant, todos: [] }))
   await app.ready()
   return app
 }

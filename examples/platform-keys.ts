@@ -4,7 +4,7 @@
 // browsers; they cannot stop a client that is not a browser, which sends whatever headers it likes.
 // Run with: npx tsx examples/platform-keys.ts
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { memoryStore, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export const WEB_ORIGINS = ['https://app.example.com', 'https://*.preview.example.com']
@@ -14,7 +14,7 @@ export async function build (jwtSecret: string, store: AnonKeyStore = memoryStor
   const app = Fastify()
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store })
   // request.anonKey.name says which platform called.
-  app.get('/catalog', { onRequest: app.verifyAnonKey }, async (request) => ({ platform: request.anonKey?.name }))
+  app.get('/catalog', { onRequest: verifyAnonKey }, async (request) => ({ platform: request.anonKey?.name }))
   await app.ready()
   const names = new Set((await app.anonKey.listKeys()).map((key) => key.name))
   if (!names.has('web')) await app.anonKey.createKey({ name: 'web', description: 'Web app', allowedOrigins: WEB_ORIGINS })

@@ -5,7 +5,7 @@
 // then, in a second terminal, the same with PORT=3005 to watch two instances agree.
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Pool } from 'pg'
-import anonKey, { postgresStore } from '../lib/index.js'
+import anonKey, { postgresStore, verifyAnonKey } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `pool`. The pool stays the caller's: the app never ends it. */
@@ -17,7 +17,7 @@ export async function build (jwtSecret: string, pool: Pool, namespace: string): 
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store, storeTimeoutMs: 2000 })
   // The store checks out one pool connection for LISTEN: release it with the app.
   app.addHook('onClose', () => store.close())
-  app.get('/hello', { onRequest: app.verifyAnonKey }, async (request) => ({ servedBy: process.pid, key: request.anonKey }))
+  app.get('/hello', { onRequest: verifyAnonKey }, async (request) => ({ servedBy: process.pid, key: request.anonKey }))
   return app
 }
 

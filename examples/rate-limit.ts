@@ -6,7 +6,7 @@
 // then count only requests without a valid key (allowList lets the others through uncounted), then refuse.
 import rateLimit from '@fastify/rate-limit'
 import Fastify, { type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify'
-import anonKey from '../lib/index.js'
+import anonKey, { verifyAnonKey } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export interface FailureLimit {
@@ -25,7 +25,7 @@ export async function build (jwtSecret: string, { maxFailures = 10, timeWindow =
   // 1. Check the key; keep the refusal for step 3 instead of sending it now. request.anonKey is set when valid.
   const refusals = new WeakMap<FastifyRequest, unknown>()
   const checkAnonKey: onRequestHookHandler = function (request, reply, done) {
-    app.verifyAnonKey(request, reply, (refusal?: unknown) => {
+    verifyAnonKey(request, reply, (refusal?: unknown) => {
       if (refusal !== undefined) refusals.set(request, refusal)
       done()
     })

@@ -4,7 +4,7 @@
 // then, in a second terminal, the same with PORT=3003 to watch two instances agree.
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import anonKey, { redisStore } from '../lib/index.js'
+import anonKey, { redisStore, verifyAnonKey } from '../lib/index.js'
 import { devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 /** One instance of the service on `client`. The client stays the caller's: the app never closes it. */
@@ -17,7 +17,7 @@ export async function build (jwtSecret: string, client: Redis, namespace = 'exam
   app.addHook('onClose', () => store.close())
   // storeTimeoutMs: if Redis stops answering, admin routes answer 503 after 2 s; verification goes on from memory.
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store, storeTimeoutMs: 2000 })
-  app.get('/hello', { onRequest: app.verifyAnonKey }, async (request) => ({ servedBy: process.pid, key: request.anonKey }))
+  app.get('/hello', { onRequest: verifyAnonKey }, async (request) => ({ servedBy: process.pid, key: request.anonKey }))
   return app
 }
 

@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Database from 'better-sqlite3'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import anonKey, { memoryStore, sqliteStore, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { memoryStore, sqliteStore, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 export async function build (jwtSecret: string, logger: FastifyServerOptions['logger'] = false, store: AnonKeyStore = memoryStore()): Promise<FastifyInstance> {
@@ -29,7 +29,7 @@ export async function build (jwtSecret: string, logger: FastifyServerOptions['lo
 
   // What a frontend calls with the anon key it embeds.
   app.get('/api/hello', {
-    onRequest: app.verifyAnonKey,
+    onRequest: verifyAnonKey,
     schema: { summary: 'A route for anon key holders', tags: ['Public'], security: [{ anonKey: [] }] }
   }, async (request) => {
     return { hello: 'anon', key: request.anonKey }

@@ -3,13 +3,13 @@
 // postgresStore({ pool }) or redisStore({ client }) instead (see examples/postgres.ts and examples/redis.ts).
 // Run with: npx tsx examples/two-instances.ts
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { memoryStore, type AnonKeyStore } from '../lib/index.js'
+import anonKey, { memoryStore, verifyAnonKey, type AnonKeyStore } from '../lib/index.js'
 import { closeOnSignals, devAdminToken, jwtSecretFromEnv, listen, portFromEnv } from './dev-admin.js'
 
 async function instance (name: string, jwtSecret: string, store: AnonKeyStore): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store })
-  app.get('/hello', { onRequest: app.verifyAnonKey }, async (request) => ({ servedBy: name, key: request.anonKey }))
+  app.get('/hello', { onRequest: verifyAnonKey }, async (request) => ({ servedBy: name, key: request.anonKey }))
   return app
 }
 
