@@ -10,11 +10,17 @@ import type { AnonKeyStore } from './stores/store.js'
 /** What `authorize` may resolve to: false refuses (403), true or an object with an actor allows. */
 export type AuthorizeResult = boolean | { actor?: string | null }
 
+/**
+ * @fastify/jwt's options, whose `secret` may be given as undefined so that `process.env.JWT_SECRET` type-checks
+ * as it is: ready() then says that the variable is unset.
+ */
+export type AdminJwtOptions = Omit<FastifyJWTOptions, 'secret'> & { secret: FastifyJWTOptions['secret'] | undefined }
+
 export interface FastifyAnonKeyOptions {
   /** Where keys live. Default: memoryStore() (one process, nothing persisted). */
   store?: AnonKeyStore
   /** Options for @fastify/jwt, which verifies admin tokens. `secret` is required unless `authorize` is given. */
-  jwt?: FastifyJWTOptions
+  jwt?: AdminJwtOptions
   /**
    * Decides whether a verified token belongs to an admin of the request's project (in tenant mode, of the tenant
    * the request names); may be async. Default: payload.role === 'project_admin'; required with `tenant` unless
@@ -122,13 +128,27 @@ function fail (option: string, problem: string, fix: string): never {
   throw new OptionError.INVALID_OPTION(`fastify-anon-key: option "${option}" ${problem}. ${fix}`)
 }
 
-/** Refuses an option the plugin does not know, naming the known one closest to it. */
+/** Options of @fastify/jwt and of the store factories that people give to the plugin itself, and where they go. */
+const STORE_OPTION = 'It is an option of the store: pass it to the store factory, as in'
+const MISPLACED_OPTIONS: Record<string, string> = {
+  secret: 'It belongs inside jwt: { jwt: { secret: process.env.JWT_SECRET } }.',
+  namespace: `${STORE_OPTION} { store: postgresStore({ pool, namespace }) } (redisStore and sqliteStore take it too).`,
+  catchUpMs: `${STORE_OPTION} { store: postgresStore({ pool, catchUpMs }) } (redisStore and sqliteStore take it too).`,
+  pool: `${STORE_OPTION} { store: postgresStore({ pool }) }.`,
+  listenPool: `${STORE_OPTION} { store: postgresStore({ pool, listenPool }) }.`,
+  tableName: `${STORE_OPTION} { store: postgresStore({ pool, tableName }) } (sqliteStore takes it too).`,
+  client: `${STORE_OPTION} { store: redisStore({ client }) }.`,
+  keyPrefix: `${STORE_OPTION} { store: redisStore({ client, keyPrefix }) }.`,
+  database: `${STORE_OPTION} { store: sqliteStore({ database }) }.`
+}
+
+/** Refuses an option the plugin does not know, naming the known one closest to it, or where it belongs. */
 function checkKnown (options: object): void {
   const known = Object.keys(KNOWN_OPTIONS)
   for (const name of Object.keys(options)) {
     if (Object.hasOwn(KNOWN_OPTIONS, name) || FASTIFY_REGISTER_OPTIONS.includes(name)) continue
-    const closest = closestName(name, known)
-    throw new OptionError.UNKNOWN_OPTION(`fastify-anon-key: unknown option "${name}". Did you mean "${closest}"? Known options: ${known.join(', ')}.`)
+    const hint = Object.hasOwn(MISPLACED_OPTIONS, name) ? MISPLACED_OPTIONS[name] : `Did you mean "${closestName(name, known)}"?`
+    throw new OptionError.UNKNOWN_OPTION(`fastify-anon-key: unknown option "${name}". ${hint} Known options: ${known.join(', ')}.`)
   }
 }
 
@@ -153,6 +173,9 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   }
   if (options.isAdmin !== undefined && typeof options.isAdmin !== 'function') {
     fail('isAdmin', 'must be a function (payload, request) => boolean', 'Pass a function, or leave it out for payload.role === "project_admin".')
+  }
+  if (options.jwt !== undefined && (typeof options.jwt !== 'object' || options.jwt === null)) {
+    fail('jwt', `must be an object of @fastify/jwt options, and it is ${options.jwt === null ? 'null' : 'a ' + typeof options.jwt}`, 'Pass { jwt: { secret: process.env.JWT_SECRET } }.')
   }
   if (options.authorize === undefined) {
     const secret = options.jwt?.secret

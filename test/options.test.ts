@@ -35,6 +35,8 @@ const bad: Array<{ name: string, options: Record<string, unknown>, names: RegExp
   { name: 'jwt.jwtVerify', options: { jwt: { secret: JWT_SECRET, jwtVerify: 'adminVerify' } }, names: /"jwt\.jwtVerify" is not supported/ },
   { name: 'jwt.jwtDecode', options: { jwt: { secret: JWT_SECRET, jwtDecode: 'adminDecode' } }, names: /"jwt\.jwtDecode" is not supported/ },
   { name: 'jwt.jwtSign', options: { jwt: { secret: JWT_SECRET, jwtSign: 'adminSign' } }, names: /"jwt\.jwtSign" is not supported/ },
+  { name: 'a jwt given as the secret string itself', options: { jwt: JWT_SECRET }, names: /"jwt" must be an object of @fastify\/jwt options, and it is a string\. Pass \{ jwt: \{ secret: process\.env\.JWT_SECRET \} \}/ },
+  { name: 'a null jwt', options: { jwt: null }, names: /"jwt" must be an object of @fastify\/jwt options, and it is null/ },
   { name: 'an unknown jwt option', options: { jwt: { secret: JWT_SECRET, trust: () => true } }, names: /"jwt\.trust" is not an @fastify\/jwt option/ },
   { name: 'a jwt.trusted that is not a function', options: { jwt: { secret: JWT_SECRET, trusted: true } }, names: /"jwt\.trusted" must be a function/ },
   { name: 'a maxPreviousKeys of 0', options: { ...secret, maxPreviousKeys: 0 }, names: /"maxPreviousKeys" must be a whole number from 1 to 1000/ },

@@ -37,6 +37,25 @@ for (const [typed, meant] of typos) {
   })
 }
 
+const misplaced: Array<[option: string, where: RegExp]> = [
+  ['secret', /It belongs inside jwt: \{ jwt: \{ secret: process\.env\.JWT_SECRET \} \}/],
+  ['namespace', /an option of the store: pass it to the store factory, as in \{ store: postgresStore\(\{ pool, namespace \}\) \}/],
+  ['pool', /store factory, as in \{ store: postgresStore\(\{ pool \}\) \}/],
+  ['client', /store factory, as in \{ store: redisStore\(\{ client \}\) \}/],
+  ['database', /store factory, as in \{ store: sqliteStore\(\{ database \}\) \}/],
+  ['catchUpMs', /store factory, as in \{ store: postgresStore\(\{ pool, catchUpMs \}\) \}/]
+]
+
+for (const [option, where] of misplaced) {
+  t.test(`"${option}" given to the plugin instead of where it belongs fails ready() saying where it goes`, async (t) => {
+    const error = await readyError({ [option]: 'x' })
+    t.equal(error?.code, 'FST_ANON_KEY_UNKNOWN_OPTION')
+    t.match(error.message, `unknown option "${option}".`)
+    t.match(error.message, where)
+    t.notMatch(error.message, /Did you mean/, 'no closest-name guess where the place is known')
+  })
+}
+
 t.test("Fastify's own register options are not unknown", async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
