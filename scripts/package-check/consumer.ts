@@ -31,7 +31,7 @@ export function onSqlite (database: SqliteDatabase): AnonKeyStore {
 
 const store: AnonKeyStore = memoryStore()
 const app = Fastify()
-app.register(anonKey, { store, jwt: { secret: 'a-secret' } })
+app.register(anonKey, { store, jwt: { secret: process.env.JWT_SECRET } }) // string | undefined, as the Quick start passes it
 app.get('/data', { onRequest: app.verifyAnonKey }, async (request) => {
   const fingerprint: string | undefined = request.anonKey?.fingerprint
   return { fingerprint }
