@@ -11,7 +11,8 @@ import { closeOnSignals, devAdminToken, envOr, jwtSecretFromEnv, listen, portFro
 /** One instance of the service on `pool`. The pool stays the caller's: the app never ends it. */
 export async function build (jwtSecret: string, pool: Pool, namespace: string): Promise<FastifyInstance> {
   const app = Fastify()
-  // One row of the table anon_key_store per namespace; notifications on the channel anon_key_changes.
+  // Keys in the tables anon_key_projects (one row a project of the namespace) and anon_key_projects_retired;
+  // notifications on the channel anon_key_changes.
   const store = postgresStore({ pool, namespace })
   // storeTimeoutMs: if the database stops answering, admin routes answer 503 after 2 s; verification goes on from memory.
   await app.register(anonKey, { jwt: { secret: jwtSecret }, store, storeTimeoutMs: 2000 })
@@ -32,7 +33,7 @@ async function main (): Promise<void> {
   const base = await listen(app, portFromEnv(3004))
   closeOnSignals(app)
   const token = devAdminToken(jwtSecret)
-  console.log(`PostgreSQL example listening on ${base}, key of namespace "${namespace}" in table anon_key_store of ${new URL(databaseUrl).pathname.slice(1)}`)
+  console.log(`PostgreSQL example listening on ${base}, key of namespace "${namespace}" in table anon_key_projects of ${new URL(databaseUrl).pathname.slice(1)}`)
   if (token !== null) {
     console.log(`
   export TOKEN=${token}
