@@ -33,12 +33,12 @@ export class AnonKeyRejection {
   readonly statusCode: number
   readonly nextActions: string
 
-  constructor (code: RefusalCode) {
+  constructor (code: RefusalCode, message: string = MESSAGES[code], nextActions: string = ERROR_CODES[code].nextActions) {
     this.error = code
     this.code = code
-    this.message = MESSAGES[code]
+    this.message = message
     this.statusCode = ERROR_CODES[code].statusCode
-    this.nextActions = ERROR_CODES[code].nextActions
+    this.nextActions = nextActions
   }
 
   toJSON (): ErrorBody {

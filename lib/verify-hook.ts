@@ -35,6 +35,16 @@ function refuse (refusal: AnonKeyRejection, done: HookHandlerDoneFunction | unde
   return undefined
 }
 
+/**
+ * The 401 for a missing or unknown key. With an apiKeyHeader, it names the header the key came in, or both
+ * headers when none was sent, so that a client that used apikey is not pointed at Authorization.
+ */
+function invalidKey (apiKeyHeader: string | null, fromApiKeyHeader: boolean): AnonKeyRejection {
+  if (apiKeyHeader === null) return new AnonKeyRejection('AUTH_INVALID_CREDENTIALS')
+  const where = fromApiKeyHeader ? `the ${apiKeyHeader} header` : `the ${apiKeyHeader} header or in the Authorization header as "Bearer anon_…"`
+  return new AnonKeyRejection('AUTH_INVALID_CREDENTIALS', `A valid anon key is required in ${where}.`, `Send the project's anon key in ${where}.`)
+}
+
 /** A judgement that had to wait for the store: the promise when awaited, else handed to `done` when it settles. */
 function later (judged: Promise<void | undefined>, done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
   if (done === undefined) return judged as Promise<void>
@@ -69,7 +79,7 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
   }
   if (typeof entry === 'string') {
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
-    return refuse(new AnonKeyRejection(entry), done)
+    return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
   }
   if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
     return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
@@ -114,7 +124,7 @@ export function createVerifyHook (service: AnonKeyService, settings: VerifyHookS
     }
     if (!isTenantId(tenant)) {
       reply.header('www-authenticate', 'Bearer')
-      return refuse(new AnonKeyRejection('AUTH_INVALID_CREDENTIALS'), done)
+      return refuse(invalidKey(settings.apiKeyHeader, false), done)
     }
     return later(tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined, retired), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')

@@ -133,6 +133,22 @@ t.test('with apiKeyHeader, a present apikey header is the key judged, whatever A
   t.equal((await app.inject({ url: '/data', headers: { authorization: `Bearer ${key}` } })).statusCode, 200, 'without apikey, Authorization is read')
 })
 
+t.test('with apiKeyHeader, a 401 names the header the key came in, or both when none was sent', async (t) => {
+  const refused = async (app: FastifyInstance, headers: Record<string, string>): Promise<{ message: string, nextActions: string }> => {
+    const response = await app.inject({ url: '/data', headers })
+    assertError(t, response, 401, 'AUTH_INVALID_CREDENTIALS')
+    return response.json()
+  }
+  const app = await startApp(t, { apiKeyHeader: true })
+  const fromApikey = await refused(app, { apikey: 'anon_bad' })
+  t.equal(fromApikey.message, 'A valid anon key is required in the apikey header.')
+  t.equal(fromApikey.nextActions, 'Send the project\'s anon key in the apikey header.')
+  const none = await refused(app, {})
+  t.equal(none.message, 'A valid anon key is required in the apikey header or in the Authorization header as "Bearer anon_…".')
+  const custom = await startApp(t, { apiKeyHeader: 'X-Anon-Key' })
+  t.equal((await refused(custom, { 'x-anon-key': 'nope' })).message, 'A valid anon key is required in the x-anon-key header.')
+})
+
 t.test('the apikey header is ignored unless apiKeyHeader is set', async (t) => {
   const app = await startApp(t)
   const key = await currentKey(app)
