@@ -53,8 +53,22 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
       await guard.close()
     })
     await api.start()
-    await child.register(adminRoutes, { prefix: settings.prefix, api, guard, settings })
+    try {
+      await child.register(adminRoutes, { prefix: settings.prefix, api, guard, settings })
+    } catch (error) {
+      throw (error as { code?: unknown }).code === 'FST_ERR_DUPLICATED_ROUTE' ? registeredInSibling(settings.prefix, error) : error
+    }
   })
+}
+
+/** Two registrations in sibling contexts with one prefix: their routes collide in the app's one router. */
+function registeredInSibling (prefix: string, cause: unknown): Error {
+  const error = new OptionError.ALREADY_REGISTERED(`fastify-anon-key: its admin routes under prefix "${prefix}" are already declared, most ` +
+    'likely by another registration of the plugin in a sibling context. Register it once, at the root of the app: app.anonKey and ' +
+    'verifyAnonKey then work in every child plugin. For two separate sets of keys, give each registration its own prefix ' +
+    'and its own store namespace.')
+  error.cause = cause
+  return error
 }
 
 export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify-anon-key' })
