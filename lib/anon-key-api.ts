@@ -198,7 +198,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   }
 
   /** @internal */
-  call<T> (operation: string, run: () => Promise<T>): Promise<T> {
+  call<T> (operation: string, run: (deadline: AbortSignal) => Promise<T>): Promise<T> {
     return storeCall(operation, this.options.storeTimeoutMs, run)
   }
 
@@ -226,7 +226,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   /** @internal Subscribes to changes, loads or creates the single project's key, starts the fallback reloads. */
   async start (): Promise<void> {
     try {
-      this.unsubscribe = await this.call('subscribe', () => this.options.store.subscribe((project) => { this.heard(project) }, { log: this.log }))
+      this.unsubscribe = await this.call('subscribe', (deadline) => this.options.store.subscribe((project) => { this.heard(project) }, { log: this.log, deadline }))
       if (this.tenants === null) {
         if (this.options.autoInitialize) await this.initialize()
         else await this.refresh(SINGLE_PROJECT, true)

@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import pg from 'pg'
 import t from 'tap'
 import { JWT_SECRET } from './helpers/app.js'
+import { freePort } from './helpers/free-port.js'
 import anonKey, { memoryStore, postgresStore, redisStore, sqliteStore, type PgPool, type RedisClient, type SqliteDatabase } from '../lib/index.js'
 
 const storeOption = (message: RegExp) => ({ code: 'FST_ANON_KEY_INVALID_STORE_OPTION', message })
@@ -56,6 +58,37 @@ t.test('a PostgreSQL connection failure at start-up names its cause', async (t) 
   t.teardown(() => app.close())
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: postgresStore({ pool }) })
   await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: /^The key store failed during subscribe: connect ECONNREFUSED 127\.0\.0\.1:1$/ })
+})
+
+t.test('a Redis that refuses connections at start-up: ready() names the cause after storeTimeoutMs', async (t) => {
+  const port = await freePort()
+  const client = new Redis({ host: '127.0.0.1', port })
+  client.on('error', () => {}) // the app's own client: ioredis retries, and reports each failure here
+  t.teardown(() => client.disconnect())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: redisStore({ client }), storeTimeoutMs: 500 })
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'STORE_UNAVAILABLE',
+    message: new RegExp(`^The key store did not answer subscribe within 500 ms: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`)
+  })
+})
+
+t.test('a Redis that accepts connections and never answers: ready() says the listening connection was not ready', async (t) => {
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => { sockets.add(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const socket of sockets) socket.destroy(); silent.close() })
+  const client = new Redis({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port })
+  client.on('error', () => {})
+  t.teardown(() => client.disconnect())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: redisStore({ client }), storeTimeoutMs: 500 })
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'STORE_UNAVAILABLE',
+    message: /^The key store did not answer subscribe within 500 ms: fastify-anon-key: the Redis listening connection was not ready$/
+  })
 })
 
 t.test('catchUpMs must be a whole number of milliseconds from 50 to 60,000, on either store', async (t) => {

@@ -2,8 +2,11 @@ import type { RedisClient, RedisConnection } from './redis-client.js'
 
 /** The listeners of one Redis channel, heard on a connection of the store's own. */
 export interface ChannelListener {
-  /** Adds a listener; opens the connection first if none is open. Resolves to a function that removes it. */
-  add (listener: (message: string | null) => void): Promise<() => void>
+  /**
+   * Adds a listener; opens the connection first if none is open. Resolves to a function that removes it. If
+   * `deadline` aborts before the connection is ready, rejects with the connection's last error.
+   */
+  add (listener: (message: string | null) => void, deadline?: AbortSignal): Promise<() => void>
   /** Drops every listener and closes the connection. */
   close (): void
 }
@@ -17,6 +20,7 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
   const listeners = new Set<(message: string | null) => void>()
   let listening: { connection: RedisConnection, closing: AbortController } | null = null
   let opening: Promise<void> | null = null
+  let lastError: Error | null = null
 
   function announce (message: string | null): void {
     for (const listener of listeners) queueMicrotask(() => listener(message))
@@ -26,8 +30,9 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
     const connection = client.duplicate()
     const closing = new AbortController()
     listening = { connection, closing }
-    // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to.
-    connection.on('error', ignoreConnectionError)
+    // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to. It
+    // reconnects by itself, and admin calls report their own failures; the last error explains a slow start.
+    connection.on('error', (error: Error) => { lastError = error })
     connection.on('message', (_channel: string, message: string) => announce(message))
     try {
       await connected(connection, closing.signal)
@@ -52,13 +57,14 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
   }
 
   return {
-    async add (listener) {
+    async add (listener, deadline) {
       // Counted before the connection is ready, so that a removal meanwhile does not close it under us.
       listeners.add(listener)
       try {
-        await (opening ??= open())
+        await untilAborted(opening ??= open(), deadline, () => lastError ?? new Error('fastify-anon-key: the Redis listening connection was not ready'))
       } catch (error) {
         listeners.delete(listener)
+        if (listeners.size === 0) stop()
         throw error
       }
       return () => {
@@ -97,5 +103,12 @@ function connected (connection: RedisConnection, closing: AbortSignal): Promise<
   })
 }
 
-/** Errors of the listening connection: ioredis reconnects on its own, and admin calls report their own failures. */
-function ignoreConnectionError (): void {}
+/** Settles as `work` does, or rejects with `reason()` once `signal` aborts first. */
+function untilAborted (work: Promise<void>, signal: AbortSignal | undefined, reason: () => Error): Promise<void> {
+  if (signal === undefined) return work
+  return new Promise((resolve, reject) => {
+    const aborted = (): void => reject(reason())
+    signal.addEventListener('abort', aborted, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', aborted))
+  })
+}

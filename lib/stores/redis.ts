@@ -144,7 +144,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     },
     async subscribe (listener, subscribeOptions) {
       log ??= subscribeOptions?.log
-      const remove = await changes.add(listener)
+      const remove = await changes.add(listener, subscribeOptions?.deadline)
       listeners.add(listener)
       try {
         await (catchingUp ??= beginCatchUp())

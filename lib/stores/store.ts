@@ -64,6 +64,8 @@ export interface AnonKeyStore {
    * so that no change goes unheard for longer than about that.
    * `options.log` is the host's logger (the plugin passes `app.log`): where a store reports what no call can,
    * a listening connection that hears nothing or a poll that fails. A store may ignore it.
+   * `options.deadline` is aborted when the plugin stops waiting (`storeTimeoutMs`): a store still connecting may
+   * then reject with why (the last connection error), which start-up names. A store may ignore it.
    */
   subscribe (listener: (project: string | null) => void, options?: SubscribeOptions): Promise<() => Promise<void>>
   /** Releases what the store opened itself (a listening connection, timers). Never closes a client it was given. */
@@ -72,6 +74,7 @@ export interface AnonKeyStore {
 
 export interface SubscribeOptions {
   log?: StoreLog
+  deadline?: AbortSignal
 }
 
 /** The part of a logger (pino's, `app.log`) a store writes to. */
