@@ -39,7 +39,7 @@ async function main (): Promise<void> {
   export TOKEN=${token}
   curl -s ${base}/api/metadata/anon-key -H "Authorization: Bearer $TOKEN"
   curl -s -X POST ${base}/api/secrets/anon-key/rotate -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"gracePeriodHours":0}'
-Another copy started with PORT=3005 serves the same key, and stops accepting the old one as soon as this one rotates.
+A copy started with another PORT (3005, say) serves the same key, and stops accepting the old one as soon as this one rotates.
 `)
   }
 }
