@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import pg from 'pg'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { JWT_SECRET } from './helpers/app.js'
 import { freePort } from './helpers/free-port.js'
 import anonKey, { memoryStore, postgresStore, redisStore, sqliteStore, type PgPool, type RedisClient, type SqliteDatabase } from '../lib/index.js'
@@ -60,15 +60,20 @@ t.test('a PostgreSQL connection failure at start-up names its cause', async (t) 
   await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: /^The key store failed during subscribe: connect ECONNREFUSED 127\.0\.0\.1:1$/ })
 })
 
-t.test('a Redis that refuses connections at start-up: ready() names the cause after storeTimeoutMs', async (t) => {
-  const port = await freePort()
+/** Starts an app on a Redis store whose client points at `port` on 127.0.0.1; resolves to ready()'s rejection. */
+async function redisStartUpFailure (t: Test, port: number): Promise<unknown> {
   const client = new Redis({ host: '127.0.0.1', port })
   client.on('error', () => {}) // the app's own client: ioredis retries, and reports each failure here
   t.teardown(() => client.disconnect())
   const app = Fastify()
   t.teardown(() => app.close())
   app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: redisStore({ client }), storeTimeoutMs: 500 })
-  await t.rejects(async () => { await app.ready() }, {
+  return app.ready().then(() => null, (error: unknown) => error)
+}
+
+t.test('a Redis that refuses connections at start-up: ready() names the cause after storeTimeoutMs', async (t) => {
+  const port = await freePort()
+  t.match(await redisStartUpFailure(t, port), {
     code: 'STORE_UNAVAILABLE',
     message: new RegExp(`^The key store did not answer subscribe within 500 ms: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`)
   })
@@ -79,13 +84,7 @@ t.test('a Redis that accepts connections and never answers: ready() says the lis
   const silent = createServer((socket) => { sockets.add(socket) })
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { for (const socket of sockets) socket.destroy(); silent.close() })
-  const client = new Redis({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port })
-  client.on('error', () => {})
-  t.teardown(() => client.disconnect())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store: redisStore({ client }), storeTimeoutMs: 500 })
-  await t.rejects(async () => { await app.ready() }, {
+  t.match(await redisStartUpFailure(t, (silent.address() as AddressInfo).port), {
     code: 'STORE_UNAVAILABLE',
     message: /^The key store did not answer subscribe within 500 ms: fastify-anon-key: the Redis listening connection was not ready$/
   })
