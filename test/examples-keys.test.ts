@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import { createSigner } from 'fast-jwt'
-import tap, { test } from 'tap'
+import t from 'tap'
 import { build as buildMultiTenant, PLATFORM_DOMAIN } from '../examples/multi-tenant.js'
 import { build as buildPlatformKeys, WEB_ORIGINS } from '../examples/platform-keys.js'
 import { memoryStore } from '../lib/index.js'
@@ -8,9 +8,9 @@ import { adminHeaders, bearer, JWT_SECRET } from './helpers/app.js'
 import { runExampleScript } from './helpers/example-script.js'
 
 // Two examples start as scripts here, each loading TypeScript afresh.
-tap.setTimeout(120_000)
+t.setTimeout(120_000)
 
-test('platform keys: web only from its origins, ios anywhere, web rotated alone', async (t) => {
+t.test('platform keys: web only from its origins, ios anywhere, web rotated alone', async (t) => {
   const store = memoryStore()
   const app = await buildPlatformKeys(JWT_SECRET, store)
   t.teardown(() => app.close())
@@ -30,7 +30,7 @@ test('platform keys: web only from its origins, ios anywhere, web rotated alone'
   t.equal((await again.anonKey.listKeys()).length, 3, 'a restart on the same store makes no key twice')
 })
 
-test('platform keys as a script prints working commands', async (t) => {
+t.test('platform keys as a script prints working commands', async (t) => {
   const run = runExampleScript(t, 'platform-keys.ts', { JWT_SECRET })
   const [, base] = await run.waitFor(/listening on (\S+); keys: default, ios, web/)
   const [, webKey] = await run.waitFor(/Bearer (anon_[0-9a-f]{64})" -H "Origin: https:\/\/app/)
@@ -40,7 +40,7 @@ test('platform keys as a script prints working commands', async (t) => {
   t.equal(await run.stop(), 0)
 })
 
-test('multi-tenant: the project from the subdomain, admins only of the project in their token', async (t) => {
+t.test('multi-tenant: the project from the subdomain, admins only of the project in their token', async (t) => {
   const app = await buildMultiTenant(JWT_SECRET)
   t.teardown(() => app.close())
   const sign = createSigner({ key: JWT_SECRET })
@@ -69,7 +69,7 @@ function statusWithHost (url: string, headers: Record<string, string>): Promise<
   })
 }
 
-test('multi-tenant as a script prints working commands', async (t) => {
+t.test('multi-tenant as a script prints working commands', async (t) => {
   const run = runExampleScript(t, 'multi-tenant.ts', { JWT_SECRET })
   const [, base] = await run.waitFor(/listening on (\S+); project acme provisioned/)
   const [, key] = await run.waitFor(/Bearer (anon_[0-9a-f]{64})/)

@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import t from 'tap'
 import { Lru } from '../lib/lru.js'
 
 function filled (limit: number, keys: string[]): Lru<string> {
@@ -7,7 +7,7 @@ function filled (limit: number, keys: string[]): Lru<string> {
   return lru
 }
 
-test('keys come least recently used first, and a get moves a key to the newest end', async (t) => {
+t.test('keys come least recently used first, and a get moves a key to the newest end', async (t) => {
   const lru = filled(5, ['a', 'b', 'c', 'd'])
   t.same(lru.keys(), ['a', 'b', 'c', 'd'])
   t.equal(lru.get('b'), 'value of b', 'a key in the middle')
@@ -20,7 +20,7 @@ test('keys come least recently used first, and a get moves a key to the newest e
   t.same(lru.keys(), ['c', 'd', 'b', 'a'], 'a miss changes nothing')
 })
 
-test('beyond the limit the least recently used key is dropped, never one just used', async (t) => {
+t.test('beyond the limit the least recently used key is dropped, never one just used', async (t) => {
   const lru = filled(3, ['a', 'b', 'c'])
   lru.get('a')
   lru.set('d', 'value of d')
@@ -34,7 +34,7 @@ test('beyond the limit the least recently used key is dropped, never one just us
   t.same(lru.keys(), ['new-98', 'a', 'new-99'], 'a key used between insertions survives them all')
 })
 
-test('setting a key that is held replaces its value and makes it the newest, without dropping anything', async (t) => {
+t.test('setting a key that is held replaces its value and makes it the newest, without dropping anything', async (t) => {
   const lru = filled(3, ['a', 'b', 'c'])
   lru.set('a', 'new value')
   t.same(lru.keys(), ['b', 'c', 'a'])
@@ -42,7 +42,7 @@ test('setting a key that is held replaces its value and makes it the newest, wit
   t.equal(lru.size, 3)
 })
 
-test('delete removes a key wherever it is, and a key that is not held is ignored', async (t) => {
+t.test('delete removes a key wherever it is, and a key that is not held is ignored', async (t) => {
   const lru = filled(5, ['a', 'b', 'c'])
   lru.delete('b')
   lru.delete('not held')

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { test } from 'tap'
+import t from 'tap'
 import { normaliseAllowedOrigins, normaliseRequestOrigin, OriginMatcher, parseOriginEntry, refererOrigin } from '../lib/domain/origins.js'
 import { propertySettings } from './helpers/property.js'
 
@@ -86,7 +86,7 @@ function originsAround (allowed: string): fc.Arbitrary<string> {
   ).chain(mixedCase)
 }
 
-test('every well-formed entry normalises to what the WHATWG URL parser makes of it, and normalising twice changes nothing', async (t) => {
+t.test('every well-formed entry normalises to what the WHATWG URL parser makes of it, and normalising twice changes nothing', async (t) => {
   fc.assert(fc.property(entry, (text) => {
     const parsed = parseOriginEntry(text)
     if ('problem' in parsed) throw new Error(`${text} refused: ${parsed.problem}`)
@@ -98,7 +98,7 @@ test('every well-formed entry normalises to what the WHATWG URL parser makes of 
   t.pass('every entry matched the reference')
 })
 
-test('the matcher never allows an origin that the URL-based reference refuses, whatever the header holds', async (t) => {
+t.test('the matcher never allows an origin that the URL-based reference refuses, whatever the header holds', async (t) => {
   const cases = entry.chain((allowed) => fc.tuple(fc.constant(allowed), originsAround(allowed)))
   fc.assert(fc.property(cases, ([allowed, origin]) => {
     const matcher = new OriginMatcher([(parseOriginEntry(allowed) as { origin: string }).origin])
@@ -109,7 +109,7 @@ test('the matcher never allows an origin that the URL-based reference refuses, w
   t.pass('no origin got through that the reference refuses')
 })
 
-test('the matcher allows every bare origin that the reference allows (no path, user info, empty label, trailing dot or empty port)', async (t) => {
+t.test('the matcher allows every bare origin that the reference allows (no path, user info, empty label, trailing dot or empty port)', async (t) => {
   const bare = entry.chain((allowed) => fc.tuple(fc.constant(allowed), originsAround(allowed)
     .filter((origin) => /^https?:\/\/[a-z0-9.:[\]_-]+$/i.test(origin) && !/(\.\.|\.:|[.:]$)/.test(origin))))
   fc.assert(fc.property(bare, ([allowed, origin]) => {
@@ -121,7 +121,7 @@ test('the matcher allows every bare origin that the reference allows (no path, u
   t.pass('the matcher agreed with the reference on every bare origin')
 })
 
-test('a wildcard matches subdomains at any depth but not the domain itself, a suffix attack or a glued name', async (t) => {
+t.test('a wildcard matches subdomains at any depth but not the domain itself, a suffix attack or a glued name', async (t) => {
   const matcher = new OriginMatcher(['https://*.example.org'])
   t.ok(matcher.allows('https://a.example.org', undefined))
   t.ok(matcher.allows('https://a.b.c.example.org', undefined))
@@ -134,7 +134,7 @@ test('a wildcard matches subdomains at any depth but not the domain itself, a su
   t.notOk(matcher.allows('https://[::1]', undefined))
 })
 
-test('exact entries compare case-insensitively, a default port equals none, and IPv6 is compared in normal form', async (t) => {
+t.test('exact entries compare case-insensitively, a default port equals none, and IPv6 is compared in normal form', async (t) => {
   const matcher = new OriginMatcher(['https://a.com', 'http://[2001:db8::1]:8080', 'http://10.0.0.1'])
   t.ok(matcher.allows('https://a.com', undefined))
   t.ok(matcher.allows('https://A.COM:443', undefined))
@@ -146,7 +146,7 @@ test('exact entries compare case-insensitively, a default port equals none, and 
   t.notOk(matcher.allows(undefined, undefined), 'neither header')
 })
 
-test('without an Origin header the origin of the Referer decides; with one, the Referer is not read', async (t) => {
+t.test('without an Origin header the origin of the Referer decides; with one, the Referer is not read', async (t) => {
   const matcher = new OriginMatcher(['https://app.example.com'])
   t.ok(matcher.allows(undefined, 'https://app.example.com/page?x=1#top'))
   t.ok(matcher.allows(undefined, 'https://app.example.com'))
@@ -157,7 +157,7 @@ test('without an Origin header the origin of the Referer decides; with one, the 
   t.equal(refererOrigin('HTTPS://App.Example.com:443/x'), 'https://app.example.com')
 })
 
-test('entries are refused with a message naming the entry and what is wrong', async (t) => {
+t.test('entries are refused with a message naming the entry and what is wrong', async (t) => {
   const refusals: Array<[unknown, RegExp]> = [
     ['ftp://a.com', /http:\/\/ or https:\/\//],
     ['a.com', /http:\/\/ or https:\/\//],
@@ -204,7 +204,7 @@ test('entries are refused with a message naming the entry and what is wrong', as
   t.throws(() => new OriginMatcher(['https://a.com/']), /slash/)
 })
 
-test('allowedOrigins normalises every entry and drops duplicates; null lifts the restriction', async (t) => {
+t.test('allowedOrigins normalises every entry and drops duplicates; null lifts the restriction', async (t) => {
   t.same(normaliseAllowedOrigins(['HTTPS://A.com:443', 'https://a.com', 'https://*.A.com', 'http://[::FFFF:1.2.3.4]:80']),
     { origins: ['https://a.com', 'https://*.a.com', 'http://[::ffff:102:304]'] })
   t.same(normaliseAllowedOrigins(null), { origins: null })

@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import t from 'tap'
 import { TenantCache, TenantLoadsExhausted } from '../lib/tenant-cache.js'
 
 interface Value { tenant: string, keys: number }
@@ -31,7 +31,7 @@ function cacheOver (limits: { maxEntries?: number, maxEmptyEntries?: number, max
   }
 }
 
-test('a tenant is loaded once and then served from the cache without a store call', async (t) => {
+t.test('a tenant is loaded once and then served from the cache without a store call', async (t) => {
   const { cache, calls } = cacheOver()
   t.same(await cache.load('real-a'), { tenant: 'real-a', keys: 1 })
   t.same(await cache.load('real-a'), { tenant: 'real-a', keys: 1 })
@@ -41,7 +41,7 @@ test('a tenant is loaded once and then served from the cache without a store cal
   t.same(calls, ['real-a'])
 })
 
-test('concurrent first uses of one tenant share one store call', async (t) => {
+t.test('concurrent first uses of one tenant share one store call', async (t) => {
   const { cache, calls, hold, release } = cacheOver()
   hold()
   const loads = Array.from({ length: 50 }, () => cache.load('real-a'))
@@ -53,7 +53,7 @@ test('concurrent first uses of one tenant share one store call', async (t) => {
   t.equal(cache.loads, 0)
 })
 
-test('beyond maxEntries the least recently used tenant with keys is evicted', async (t) => {
+t.test('beyond maxEntries the least recently used tenant with keys is evicted', async (t) => {
   const { cache, calls } = cacheOver({ maxEntries: 3 })
   for (const tenant of ['real-1', 'real-2', 'real-3']) await cache.load(tenant)
   cache.get('real-1') // now real-2 is the least recently used
@@ -67,7 +67,7 @@ test('beyond maxEntries the least recently used tenant with keys is evicted', as
   t.same(calls, ['real-1', 'real-2', 'real-3', 'real-4', 'real-2'], 'an evicted tenant is loaded again')
 })
 
-test('tenants without keys are cached as such and never push out tenants with keys', async (t) => {
+t.test('tenants without keys are cached as such and never push out tenants with keys', async (t) => {
   const { cache, calls } = cacheOver({ maxEntries: 2, maxEmptyEntries: 2 })
   await cache.load('real-1')
   await cache.load('real-2')
@@ -82,7 +82,7 @@ test('tenants without keys are cached as such and never push out tenants with ke
   t.same(cache.tenants().sort(), ['random-98', 'random-99', 'real-1', 'real-2'])
 })
 
-test('cold loads in flight are bounded; one more is refused at once without a store call, and the bound frees up', async (t) => {
+t.test('cold loads in flight are bounded; one more is refused at once without a store call, and the bound frees up', async (t) => {
   const { cache, calls, hold, release } = cacheOver({ maxLoads: 2 })
   hold()
   const first = cache.load('real-1')
@@ -96,7 +96,7 @@ test('cold loads in flight are bounded; one more is refused at once without a st
   t.same(await cache.load('real-3'), { tenant: 'real-3', keys: 1 })
 })
 
-test('a failed load is not cached, and the next use tries again', async (t) => {
+t.test('a failed load is not cached, and the next use tries again', async (t) => {
   let fail = true
   const cache = new TenantCache<Value>({
     maxEntries: 3,
@@ -115,7 +115,7 @@ test('a failed load is not cached, and the next use tries again', async (t) => {
   t.same(await cache.load('real-1'), { tenant: 'real-1', keys: 1 })
 })
 
-test('replace updates a cached tenant, moving it between the LRUs, and ignores one that is not cached', async (t) => {
+t.test('replace updates a cached tenant, moving it between the LRUs, and ignores one that is not cached', async (t) => {
   const { cache } = cacheOver()
   await cache.load('empty-1')
   cache.replace('empty-1', { tenant: 'empty-1', keys: 2 })
@@ -124,7 +124,7 @@ test('replace updates a cached tenant, moving it between the LRUs, and ignores o
   t.notOk(cache.has('other'))
 })
 
-test('a value set while a load is in flight wins over what the load read', async (t) => {
+t.test('a value set while a load is in flight wins over what the load read', async (t) => {
   const { cache, hold, release } = cacheOver()
   hold()
   const load = cache.load('empty-1')
