@@ -5,7 +5,7 @@ const SCHEME_NAME = 'bearerAuth'
 /** The name used instead when the host declared a `bearerAuth` of another kind for its own routes. */
 const FALLBACK_SCHEME_NAME = 'anonKeyAdminJwt'
 // No angle brackets: Swagger UI renders the description as Markdown and would swallow a "<token>".
-const DESCRIPTION = 'The admin JWT of fastify-anon-key, sent as "Authorization: Bearer" and the token: a JWT whose payload isAdmin() accepts (default: role project_admin).'
+const DESCRIPTION = 'The admin JWT of fastify-anon-key, in the Authorization header after "Bearer ": a JWT whose payload isAdmin() accepts (default: role project_admin).'
 
 const OPENAPI_SCHEME = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: DESCRIPTION }
 const SWAGGER2_SCHEME = { type: 'apiKey', in: 'header', name: 'Authorization', description: DESCRIPTION }
