@@ -39,7 +39,7 @@ export function documentAdminRoute ({ schema, url, route, openapiObject, swagger
     const name = declared === undefined || isHttpBearer(declared) ? SCHEME_NAME : FALLBACK_SCHEME_NAME
     // Replaced, not mutated: the objects may be the host's own swagger options.
     if (schemes[name] === undefined) openapiObject.components = { ...components, securitySchemes: { ...schemes, [name]: OPENAPI_SCHEME } }
-    if (takesNoBody(route)) documentBodyOptional(openapiObject, url, String(route.method).toLowerCase())
+    if (takesNoBody(route)) documentBodyOptional(openapiObject, openapiPath(url), String(route.method).toLowerCase())
     return { schema: { ...schema, security: [{ [name]: [] }] }, url }
   }
   const definitions = (swaggerObject as NonNullable<TransformInput['swaggerObject']>).securityDefinitions ?? {}
@@ -47,6 +47,11 @@ export function documentAdminRoute ({ schema, url, route, openapiObject, swagger
     (swaggerObject as NonNullable<TransformInput['swaggerObject']>).securityDefinitions = { ...definitions, [SCHEME_NAME]: SWAGGER2_SCHEME }
   }
   return { schema, url }
+}
+
+/** The key under which @fastify/swagger files a route's path: `/keys/:name/rotate` becomes `/keys/{name}/rotate`. */
+function openapiPath (url: string): string {
+  return url.replace(/:(\w+)/g, '{$1}')
 }
 
 /** A route with a body schema that also takes no body at all (json-body.ts), such as rotate. */
