@@ -87,7 +87,7 @@ export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey }
 export { DEFAULT_KEY_NAME, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN } from './domain/names.js'
 export type { AnonKeyIdentity, VerifyResult } from './key-cache.js'
 export type { OptionErrorCode } from './option-errors.js'
-export type { AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
+export type { AdminJwtOptions, AuthorizeResult, FastifyAnonKeyOptions } from './options.js'
 export { AnonKeyRejection } from './rejection.js'
 export type { RefusalCode, RejectionCode } from './rejection.js'
 export { memoryStore } from './stores/memory.js'
