@@ -30,6 +30,7 @@ export function channelListener (client: RedisClient, channel: string): ChannelL
     const connection = client.duplicate()
     const closing = new AbortController()
     listening = { connection, closing }
+    lastError = null
     // A dropped connection must never crash the process: ioredis would throw an 'error' nobody listens to. It
     // reconnects by itself, and admin calls report their own failures; the last error explains a slow start.
     connection.on('error', (error: Error) => { lastError = error })
