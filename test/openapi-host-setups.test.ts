@@ -5,28 +5,12 @@ import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import anonKey from '../lib/index.js'
 import { JWT_SECRET } from './helpers/app.js'
+import { SWAGGER_README_MINIMAL, swaggerReadmeFull } from './helpers/swagger-setups.js'
 
 const GET_PATH = '/api/metadata/anon-key'
 const ROTATE_PATH = '/api/secrets/anon-key/rotate'
 const ADMIN_PATHS = [[GET_PATH, 'get'], [ROTATE_PATH, 'post'], ['/api/secrets/anon-key/previous', 'get'],
   ['/api/secrets/anon-key/previous', 'delete'], ['/api/secrets/anon-key/previous/{fingerprint}', 'delete']] as const
-
-/** @fastify/swagger's README registration: an openapi block with info, nothing else. */
-const SWAGGER_README_MINIMAL: FastifyDynamicSwaggerOptions = { openapi: { info: { title: 'Test swagger', version: '0.1.0' } } }
-
-/** @fastify/swagger's README full example, with its apiKey scheme. */
-function swaggerReadmeFull (): FastifyDynamicSwaggerOptions {
-  return {
-    openapi: {
-      openapi: '3.0.0',
-      info: { title: 'Test swagger', description: 'Testing the Fastify swagger API', version: '0.1.0' },
-      servers: [{ url: 'http://localhost:3000', description: 'Development server' }],
-      tags: [{ name: 'user', description: 'User related end-points' }, { name: 'code', description: 'Code related end-points' }],
-      components: { securitySchemes: { apiKey: { type: 'apiKey', name: 'apiKey', in: 'header' } } },
-      externalDocs: { url: 'https://swagger.io', description: 'Find more info here' }
-    }
-  }
-}
 
 /** A host app: Swagger as given, the plugin, and a host route of its own using the host's scheme if any. */
 async function hostApp (t: Test, swaggerOptions: FastifyDynamicSwaggerOptions, hostSecurity?: string) {

@@ -8,6 +8,7 @@ import anonKey from '../lib/index.js'
 import { adminToken, JWT_SECRET } from './helpers/app.js'
 import { freePort } from './helpers/free-port.js'
 import { IN_CI } from './helpers/services.js'
+import { SWAGGER_README_MINIMAL, swaggerReadmeFull } from './helpers/swagger-setups.js'
 
 // Swagger UI in a real browser, set up the two ways @fastify/swagger's README shows: what a newcomer saw fail
 // with "Failed to load API definition" before the plugin declared its own security scheme.
@@ -16,17 +17,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync']
 const UI_MS = 30_000
-
-const README_MINIMAL: FastifyDynamicSwaggerOptions = { openapi: { info: { title: 'Test swagger', version: '0.1.0' } } }
-/** The README's full example; its server is the address this test listens on instead of localhost:3000. */
-const readmeFull = (base: string): FastifyDynamicSwaggerOptions => ({
-  openapi: {
-    openapi: '3.0.0',
-    info: { title: 'Test swagger', description: 'Testing the Fastify swagger API', version: '0.1.0' },
-    servers: [{ url: base, description: 'Development server' }],
-    components: { securitySchemes: { apiKey: { type: 'apiKey', name: 'apiKey', in: 'header' } } }
-  }
-})
 
 if (!existsSync(CHROMIUM)) {
   if (IN_CI) t.fail(`Chromium is not at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`)
@@ -38,8 +28,8 @@ if (!existsSync(CHROMIUM)) {
   t.teardown(() => browser?.close())
 
   const setups: Array<[string, (base: string) => FastifyDynamicSwaggerOptions]> = [
-    ['just openapi.info', () => README_MINIMAL],
-    ['the full README example, with an apiKey scheme', readmeFull]
+    ['just openapi.info', () => SWAGGER_README_MINIMAL],
+    ['the full README example, with an apiKey scheme', swaggerReadmeFull]
   ]
   for (const [setup, options] of setups) {
     t.test(`Swagger UI (${setup}) loads the document, shows the admin scheme and runs GET anon-key with an admin token`, async (t) => {
