@@ -1,12 +1,12 @@
 import { SINGLE_PROJECT } from '../lib/domain/names.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { KeyCache } from '../lib/key-cache.js'
+import { KeyCache } from '../lib/keys/project-keys.js'
 import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
 import { settledHeap } from './heap.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
-import type { AnonKeyService } from '../lib/anon-key-api.js'
+import type { AnonKeyService } from '../lib/keys/service.js'
 
 /**
  * Child process, run with --expose-gc: heap figures, each taken after full garbage collections.

@@ -6,7 +6,7 @@ import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
 import { backend, uniqueNamespace } from './stores.js'
-import type { AnonKeyService } from '../lib/anon-key-api.js'
+import type { AnonKeyService } from '../lib/keys/service.js'
 
 /**
  * Child process: operations per second of one verification, in four cases, measured five ways:

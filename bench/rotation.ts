@@ -5,7 +5,7 @@ import { serve } from './child.js'
 import { percentile } from './stats.js'
 import { timeRotations, type RotationWindow } from './rotation-loop.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
-import { keyHandle } from '../lib/testing.js'
+import { keyHandle } from '../lib/conformance/index.js'
 
 /**
  * Child process, for each store kind named in argv[2] (comma-separated):

@@ -1,5 +1,5 @@
 import { generateAnonKey } from '../lib/index.js'
-import { keyHandle } from '../lib/testing.js'
+import { keyHandle } from '../lib/conformance/index.js'
 import { serve } from './child.js'
 import { median } from './stats.js'
 import { backend, uniqueNamespace, type StoreKind } from './stores.js'

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyAnonKey } from '../index.js'
-import type { AnonKeyStore } from '../stores/store.js'
+import type { AnonKeyStore } from '../stores/interface.js'
 import { CONNECT_TIMEOUT_MS } from './open-store.js'
 
 /**

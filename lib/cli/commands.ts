@@ -1,5 +1,5 @@
-import type { AnonKeyApi, AnonKeyProjectApi } from '../anon-key-api.js'
-import type { RevokedEvent, RotatedEvent } from '../events.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/service.js'
+import type { RevokedEvent, RotatedEvent } from '../keys/events.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import type { SqliteDatabase } from '../stores/sqlite-database.js'
+import type { SqliteDatabase } from '../stores/sqlite/database.js'
 import { usageError } from './cli-error.js'
 
 /** A connection the CLI opened, and closes. */

@@ -1,7 +1,7 @@
-import { postgresStore } from '../stores/postgres.js'
-import { redisStore } from '../stores/redis.js'
-import { sqliteStore } from '../stores/sqlite.js'
-import type { AnonKeyStore } from '../stores/store.js'
+import { postgresStore } from '../stores/postgres/postgres-store.js'
+import { redisStore } from '../stores/redis/redis-store.js'
+import { sqliteStore } from '../stores/sqlite/sqlite-store.js'
+import type { AnonKeyStore } from '../stores/interface.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
 import { openSqliteFile, sqlitePath } from './open-sqlite.js'
 

@@ -2,7 +2,7 @@ import { DEFAULT_KEY_NAME, SINGLE_PROJECT } from '../domain/names.js'
 import { keySnapshot, type KeySnapshot, type PreviousKeyRecord, type RetiredKeyRecord } from '../domain/project.js'
 import { initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey } from '../domain/transitions.js'
 import type { UsageReport } from '../domain/usage.js'
-import type { AnonKeyStore } from '../stores/store.js'
+import type { AnonKeyStore } from '../stores/interface.js'
 
 /**
  * One project's `default` key on a store, with the operations of the seed (release 0.1's store interface),

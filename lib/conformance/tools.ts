@@ -1,5 +1,5 @@
 import { generateAnonKey } from '../domain/key.js'
-import type { AnonKeyStore } from '../stores/store.js'
+import type { AnonKeyStore } from '../stores/interface.js'
 import type { KeyHandle } from './key-handle.js'
 
 /** What a conformance case gets: fresh namespaces, stores on them, and a bounded wait. */

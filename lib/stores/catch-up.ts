@@ -1,5 +1,5 @@
-import { OptionError } from '../option-errors.js'
-import type { StoreLog } from './store.js'
+import { OptionError } from '../errors/option-errors.js'
+import type { StoreLog } from './interface.js'
 
 /** How often a store asks its backend what changed, unless its `catchUpMs` option says otherwise. */
 export const DEFAULT_CATCH_UP_MS = 1000

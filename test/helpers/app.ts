@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import type { Test } from 'tap'
-import type { AnonKeyService } from '../../lib/anon-key-api.js'
+import type { AnonKeyService } from '../../lib/keys/service.js'
 import anonKey, { type FastifyAnonKeyOptions } from '../../lib/index.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'

@@ -1,4 +1,4 @@
-import type { AnonKeyStore } from '../../lib/stores/store.js'
+import type { AnonKeyStore } from '../../lib/stores/interface.js'
 
 /** The operations a fault can hit: the store's methods, the unsubscribe it hands out, and its notifications. */
 export type StoreOperation = 'load' | 'update' | 'loadRetired' | 'subscribe' | 'unsubscribe' | 'close' | 'notify'

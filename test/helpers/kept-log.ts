@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import type { StoreLog } from '../../lib/store.js'
+import type { StoreLog } from '../../lib/stores/index.js'
 import { eventually } from './eventually.js'
 import type { TcpProxy } from './tcp-proxy.js'
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Pool, type PoolConfig } from 'pg'
 import type { Test } from 'tap'
 import type { FastifyAnonKeyOptions } from '../../lib/index.js'
-import { postgresStore } from '../../lib/stores/postgres.js'
+import { postgresStore } from '../../lib/stores/postgres/postgres-store.js'
 import { buildApp } from './app.js'
 import { DATABASE_URL, IN_CI } from './services.js'
 

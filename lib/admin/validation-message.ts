@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyRequest } from 'fastify'
+import { FINGERPRINT_LENGTH } from '../domain/key.js'
+import { MAX_ALLOWED_ORIGINS } from '../domain/origins.js'
+import { ERROR_CODES } from '../errors/codes.js'
+import { MAX_DESCRIPTION_LENGTH } from './named-key-schemas.js'
+
+/** What a validation failure tells the client: what is wrong, and what to do. */
+export interface ValidationMessage {
+  message: string
+  nextActions: string
+}
+
+const NAME_RULE = 'a lowercase letter, then up to 31 lowercase letters, digits, "_" or "-" (web, ios, android)'
+const KEYS_NEXT = 'List the keys with GET /api/secrets/anon-keys; fix the request as the message says.'
+
+const BODY_PROPERTIES: Record<string, (maxGracePeriodHours: number) => string> = {
+  gracePeriodHours: (max) => `gracePeriodHours must be an integer from 0 to ${max}`,
+  name: () => `name is required and must be ${NAME_RULE}.`,
+  description: () => `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
+  allowedOrigins: () => `allowedOrigins must be null or an array of 1 to ${MAX_ALLOWED_ORIGINS} origins such as "https://app.example.com".`
+}
+
+/**
+ * The message for a request that failed its route's schema, naming what is wrong: a path parameter, a property
+ * of the body (or one it does not accept), or the body as a whole. Only called when Fastify set `validation`.
+ */
+export function validationMessage (error: FastifyError, request: FastifyRequest, maxGracePeriodHours: number): ValidationMessage {
+  const path = (error.validation as NonNullable<FastifyError['validation']>)[0].instancePath
+  if (error.validationContext === 'params') {
+    if (path === '/name') return { message: `The key name in the path must be ${NAME_RULE}.`, nextActions: KEYS_NEXT }
+    return { message: `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters.`, nextActions: ERROR_CODES.NOT_FOUND.nextActions }
+  }
+  // A body failed validation, so the route has a body schema, and every body schema here is an object's.
+  const schema = (request.routeOptions.schema as { body: { properties: Record<string, unknown> } }).body
+  const accepted = Object.keys(schema.properties)
+  const rotates = accepted.includes('gracePeriodHours')
+  const nextActions = rotates ? ERROR_CODES.INVALID_INPUT.nextActions : KEYS_NEXT
+  const property = path.split('/')[1] ?? ''
+  if (property !== '' && accepted.includes(property)) {
+    return { message: BODY_PROPERTIES[property](maxGracePeriodHours), nextActions }
+  }
+  if (property !== '') {
+    return { message: `Unknown property "${property.slice(0, 64)}": the body accepts only ${accepted.join(', ')}.`, nextActions }
+  }
+  if (rotates) return { message: 'The body must be empty or a JSON object such as {"gracePeriodHours": 24}.', nextActions }
+  if (!accepted.includes('name')) return { message: `The body must be a JSON object with at least one of ${accepted.join(', ')}.`, nextActions }
+  return { message: 'The body must be a JSON object such as {"name": "web"}.', nextActions }
+}

@@ -1,0 +1,222 @@
+import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from '../domain/key.js'
+import { DEFAULT_KEY_NAME } from '../domain/names.js'
+import { OriginMatcher } from '../domain/origins.js'
+import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
+import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
+import { UsageCounter } from '../domain/usage.js'
+import { projectProblem } from '../domain/snapshot-check.js'
+import type { RejectionCode } from '../errors/rejection.js'
+import type { ProjectSnapshot } from '../stores/interface.js'
+
+/** What a request that carries a valid anon key gets as `request.anonKey`. */
+export interface AnonKeyIdentity {
+  role: 'anon'
+  /** The name of the key: `default`, or one made with createKey (`web`, `ios`). */
+  name: string
+  fingerprint: string
+  /** ISO 8601 instant the key stops verifying; null for a current key. */
+  expiresAt: string | null
+  /** The tenant the key belongs to; only in tenant mode. */
+  tenant?: string
+}
+
+/**
+ * What `lookup` answers for a well-formed key that the document does not know while the project's retired keys
+ * are not loaded: load them (`loadRetired`) and look again.
+ */
+export const NEEDS_RETIRED: unique symbol = Symbol('fastify-anon-key.needsRetired')
+
+export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+
+/** A key that verifies, with both answers built once so that verifying allocates nothing. */
+export interface ValidEntry {
+  identity: Readonly<AnonKeyIdentity>
+  result: Readonly<VerifyResult>
+  /** The key's origin restriction, or null when any origin may use it. */
+  origins: OriginMatcher | null
+}
+
+interface PreviousEntry {
+  record: PreviousKeyRecord
+  /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
+  name: string | null
+  origins: OriginMatcher | null
+  /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
+  valid: ValidEntry | null
+}
+
+function validEntry (name: string, fingerprint: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+  const identity: AnonKeyIdentity = {
+    role: 'anon' as const,
+    name,
+    fingerprint,
+    expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString()
+  }
+  if (tenant !== null) identity.tenant = tenant
+  Object.freeze(identity)
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins }
+}
+
+/**
+ * One project's keys as every verification reads them: the current key of every name, and the previous keys
+ * of every name (and of deleted names) by digest. It never calls the store itself.
+ *
+ * Timing: a current key is found with a Map keyed by the key itself, and a Map lookup hashes the whole string
+ * before it compares anything, so how much of a wrong key matches does not change the time taken. Previous
+ * keys are known only by their SHA-256 digest, so a presented key is hashed and looked up by digest.
+ * verifyAnonKey's fast path, `currentForHeader`, is the same kind of lookup keyed by the whole header value
+ * "Bearer <current key>": one hash of the header, no slice, no clock read (a current key never expires).
+ *
+ * Retired keys (expired or revoked, kept apart from the document by the store) are loaded lazily, on the first
+ * well-formed key that the document does not know, and kept until the project changes. Why lazily rather than
+ * with every snapshot: a snapshot is taken after every change, in every instance, and the retired keys can be
+ * 1,000 records, while a retired key is presented rarely. A flood of unknown keys costs one load per version of
+ * the project, shared by every request that waits for it, then Map lookups.
+ */
+export class KeyCache {
+  version = -1
+  /** In tenant mode, the cache epoch of the last reload (see AnonKeyService.epoch). */
+  epoch = 0
+  /** The project's document as last taken. */
+  state: ProjectState = { keys: [] }
+  private current = new Map<string, ValidEntry>()
+  /** The current keys' entries again, keyed by the header value "Bearer <current key>". */
+  private currentHeader = new Map<string, ValidEntry>()
+  private previous = new Map<string, PreviousEntry>()
+  /** The project's retired keys by digest, or null until they are loaded for this version. */
+  private retired: Map<string, RetiredKeyRecord> | null = null
+  /** The load of the retired keys for this version, shared by the requests that wait for it. */
+  private retiredLoad: Promise<void> | null = null
+  /** Whether that load failed: retried after the next snapshot, not on every request. */
+  private retiredFailed = false
+  /** The tenant whose keys these are, or null for the single project. */
+  readonly tenant: string | null
+  /** Requests that carried each previous key, not yet reported to the store. */
+  readonly usage: UsageCounter
+
+  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter()) {
+    this.tenant = tenant
+    this.usage = usage
+  }
+
+  /** Whether the project holds any key at all (a tenant without keys is cached as such). */
+  get hasKeys (): boolean {
+    return this.state.keys.length > 0
+  }
+
+  /** The current key of `default`, or null. */
+  get defaultKey (): string | null {
+    return this.state.keys.find((key) => key.name === DEFAULT_KEY_NAME)?.currentKey ?? null
+  }
+
+  /**
+   * Takes a snapshot unless it is not newer than the one already held. Returns whether it was taken. A malformed
+   * snapshot throws a TypeError naming what is wrong and leaves the cache exactly as it was: the new maps are
+   * built aside, then swapped in.
+   *
+   * A version already held is the same document (a store's version grows on every write), so it is neither
+   * checked nor rebuilt: every change made in this process comes back once more through the store's own
+   * notification, and checking and rebuilding a project with 1,000 retired records twice per rotation was most
+   * of a rotation's cost on the memory store.
+   */
+  apply (snapshot: ProjectSnapshot): boolean {
+    if (Number.isInteger(snapshot?.version) && snapshot.version <= this.version) {
+      // The same document, but a reload still gives retired keys whose load failed another try.
+      if (this.retiredFailed) this.forgetRetired()
+      return false
+    }
+    const problem = projectProblem(snapshot)
+    if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
+    const current = new Map<string, ValidEntry>()
+    const currentHeader = new Map<string, ValidEntry>()
+    const previous = new Map<string, PreviousEntry>()
+    for (const key of snapshot.state.keys) {
+      const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
+      const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, origins, this.tenant)
+      current.set(key.currentKey, entry)
+      currentHeader.set(`Bearer ${key.currentKey}`, entry)
+      // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
+      for (const record of key.previousKeys) previous.set(record.digest, { record, name: key.name, origins, valid: null })
+    }
+    for (const record of snapshot.state.deletedKeys ?? []) {
+      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
+    }
+    this.forgetRetired()
+    this.version = snapshot.version
+    this.state = snapshot.state
+    this.current = current
+    this.currentHeader = currentHeader
+    this.previous = previous
+    return true
+  }
+
+  /** Drops the retired keys held or being loaded: the next unknown key loads them again. */
+  private forgetRetired (): void {
+    this.retired = null
+    this.retiredLoad = null
+    this.retiredFailed = false
+  }
+
+  /** A current key's entry when `header` is exactly "Bearer <current key>", else undefined: the hook's fast path. */
+  currentForHeader (header: string | undefined): ValidEntry | undefined {
+    return this.currentHeader.get(header as string)
+  }
+
+  /**
+   * The valid entry for `key`, or why it is refused, or NEEDS_RETIRED when only the retired keys, not loaded yet,
+   * can tell. Expiry is judged against `now`, never cached.
+   */
+  lookup (key: unknown, now: number): ValidEntry | RejectionCode | typeof NEEDS_RETIRED {
+    const entry = this.current.get(key as string)
+    if (entry !== undefined) return entry
+    if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
+    const digest = digestOf(key)
+    const previous = this.previous.get(digest)
+    if (previous === undefined) return this.retiredRefusal(digest, now)
+    const { record, name } = previous
+    if (name !== null && record.revokedAt === null && now < record.expiresAt) {
+      this.usage.count(record.digest, now)
+      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
+      return previous.valid
+    }
+    return refusalOf(record, now)
+  }
+
+  /** `lookup` once the retired keys were loaded. Still not known means the project changed meanwhile: refused. */
+  lookupLoaded (key: unknown, now: number): ValidEntry | RejectionCode {
+    const entry = this.lookup(key, now)
+    return entry === NEEDS_RETIRED ? 'AUTH_INVALID_CREDENTIALS' : entry
+  }
+
+  /**
+   * Loads the retired keys through `load` unless they are held or being loaded: concurrent callers share one
+   * load. Never rejects. What a load brings is dropped if the project changed meanwhile; a failed load leaves
+   * unknown keys refused as AUTH_INVALID_CREDENTIALS until the next snapshot, so that a flood of them with the
+   * store down costs no store call per request.
+   */
+  loadRetired (load: () => Promise<RetiredKeyRecord[]>): Promise<void> {
+    if (this.retiredLoad !== null) return this.retiredLoad
+    const loading: Promise<void> = load().then((records) => {
+      if (this.retiredLoad === loading) this.retired = new Map(records.map((record) => [record.digest, record]))
+    }, () => {
+      if (this.retiredLoad !== loading) return
+      this.retired = new Map()
+      this.retiredFailed = true
+    })
+    this.retiredLoad = loading
+    return loading
+  }
+
+  private retiredRefusal (digest: string, now: number): RejectionCode | typeof NEEDS_RETIRED {
+    // A project without keys never retired one (`default` cannot be deleted): nothing to load.
+    if (this.retired === null) return this.hasKeys ? NEEDS_RETIRED : 'AUTH_INVALID_CREDENTIALS'
+    const record = this.retired.get(digest)
+    return record === undefined ? 'AUTH_INVALID_CREDENTIALS' : refusalOf(record, now)
+  }
+}
+
+/** Why a key that does not verify is refused: expired or revoked within retention, else unknown. */
+function refusalOf (record: PreviousKeyRecord, now: number): RejectionCode {
+  if (now - retiredAt(record) >= RETIRED_RETENTION_MS) return 'AUTH_INVALID_CREDENTIALS'
+  return record.revokedAt === null ? 'ANON_KEY_EXPIRED' : 'ANON_KEY_REVOKED'
+}

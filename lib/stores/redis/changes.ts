@@ -1,0 +1,37 @@
+import type { RedisClient } from './client.js'
+import { POLL, RECORD, runScript } from './scripts.js'
+
+export interface RedisChanges {
+  /** Adds an announced change to the namespace's change log. */
+  record (project: string): Promise<void>
+  /** One script: the projects recorded since the last poll (the first poll only learns where to start from). */
+  poll (): Promise<void>
+}
+
+/**
+ * The namespace's change log, `{<keyPrefix>:<namespace>}:sequence` and `{<keyPrefix>:<namespace>}:changed`, for
+ * the changes whose pub/sub message was lost. On a Redis Cluster these keys hash to another slot than the
+ * project's, so they cannot be written by the script that writes the project: a change is recorded right after
+ * it, once it is written and published. If the process dies in between, the change is still published; only an
+ * instance that missed that message too sees it late, on its `cacheTtlMs` reload. Redis runs commands one at a
+ * time, so sequence numbers follow the order of the records, and a poll never skips one. A sequence that went
+ * back (Redis restarted without persistence, a replica promoted before it had the last records) cannot tell
+ * what changed: the poll reports `null` then, reload everything.
+ */
+export function redisChanges (client: RedisClient, tag: string, changed: (project: string | null) => void): RedisChanges {
+  const keys = [`${tag}:sequence`, `${tag}:changed`]
+  let seen = ''
+
+  return {
+    async record (project) {
+      await runScript(client, RECORD, keys, [project])
+    },
+    async poll () {
+      const [now, recorded] = await runScript<[string, string[]]>(client, POLL, keys, [seen])
+      const wentBack = seen !== '' && Number(now) < Number(seen)
+      seen = now
+      if (wentBack) changed(null)
+      for (let index = 0; index < recorded.length; index += 2) changed(recorded[index])
+    }
+  }
+}

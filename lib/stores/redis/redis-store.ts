@@ -1,0 +1,169 @@
+import { emptyProject, fromLegacy, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from '../../domain/project.js'
+import { RETIRED_RECORD_LIMIT, retiredAt, type RetireKeys } from '../../domain/retention.js'
+import type { RedisClient } from './client.js'
+import { channelListener } from './listener.js'
+import { redisChanges } from './changes.js'
+import { catchUpMsOption, startCatchUp } from '../catch-up.js'
+import { COMMIT, runScript } from './scripts.js'
+import { OptionError } from '../../errors/option-errors.js'
+import { checkStoreOptions, requireMethods } from '../factory-options.js'
+import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
+
+export interface RedisStoreOptions {
+  /** An ioredis client (or Cluster). The store uses it and never closes it. */
+  client: RedisClient
+  /** Separates apps that share one Redis. Default: 'default'. */
+  namespace?: string
+  /** The first part of every key name, inside the hash tag. Default: 'fastify-anon-key'. */
+  keyPrefix?: string
+  /** How often the store polls for a change whose message was lost, in ms (50 to 60,000). Default: 1000. */
+  catchUpMs?: number
+}
+
+const CONFLICT = -1
+
+/** A project's hash as read: the version it holds (0 for none) and the snapshot it stands for. */
+interface Read {
+  stored: number
+  snapshot: ProjectSnapshot
+}
+
+/**
+ * A store on Redis. One hash a project, `{<keyPrefix>:<namespace>:<project>}:state` with fields `version` and
+ * `state` (the project document as JSON, previous keys as SHA-256 digests only); each project has its own hash
+ * tag, so that projects spread over the slots of a Redis Cluster. Changes are published on one channel a
+ * namespace, `<keyPrefix>:<namespace>:changes`, with the project as the message, by the script that makes
+ * them: one subscriber connection per store hears every project. Each announced change is also recorded in the
+ * namespace's change log, which a poll every `catchUpMs` reads to find a change whose message was lost (see
+ * redis-changes.ts). A project's retired keys are a sorted set in the same hash tag as its state,
+ * `{<keyPrefix>:<namespace>:<project>}:retired`, scored by the instant each stopped verifying, its members the
+ * records as JSON (digest first, so that equal scores sort by digest); the commit script adds to it and trims
+ * it, so that a Redis Cluster keeps all of a project in one slot.
+ *
+ * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
+ * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
+ * and retries. Each round of contention commits one writer, so N concurrent changes all commit within N rounds.
+ * WATCH/MULTI is not used: WATCH belongs to a connection, and the client is shared by concurrent calls (and by
+ * the host app), so one call's EXEC would clear another call's WATCH.
+ *
+ * Release 0.1 kept a namespace in `{<keyPrefix>:<namespace>}:state` (`version`, `current`, `previous`) and
+ * `{<keyPrefix>:<namespace>}:usage`. While the single project's hash does not exist, those are read instead,
+ * as the `default` key at their version; the first update writes the project's hash. They are left as they were.
+ */
+export function redisStore (options: RedisStoreOptions): AnonKeyStore {
+  checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix', 'catchUpMs'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
+  requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'zrevrange', 'evalsha', 'eval', 'duplicate'],
+    'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
+  const client = options.client
+  const namespace = options.namespace ?? 'default'
+  const keyPrefix = options.keyPrefix ?? 'fastify-anon-key'
+  if (/[{}]/.test(namespace + keyPrefix)) {
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: redisStore() options "namespace" and "keyPrefix" must not contain { or }, which would break the hash tag. Pick a name without braces.')
+  }
+  const catchUpMs = catchUpMsOption('redisStore', options.catchUpMs)
+  const channel = `${keyPrefix}:${namespace}:changes`
+  const namespaceTag = `{${keyPrefix}:${namespace}}`
+  const changes = channelListener(client, channel)
+  const listeners = new Set<(project: string | null) => void>()
+  const missed = redisChanges(client, namespaceTag, (project) => {
+    for (const listener of listeners) listener(project)
+  })
+  let catchingUp: Promise<void> | null = null
+  let stopCatchUp: (() => void) | null = null
+  let log: StoreLog | undefined
+  const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
+  const retiredOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:retired`
+
+  /** The commit script's arguments for a change's retired keys: the forget instant, then score and member pairs. */
+  function retiredArguments (retire: RetireKeys | undefined): Array<string | number> {
+    if (retire === undefined) return ['']
+    const pairs = retire.records.flatMap((record) => {
+      const { digest, name, rotatedAt, expiresAt, revokedAt } = record
+      return [retiredAt(record), JSON.stringify({ digest, name, rotatedAt, expiresAt, revokedAt })]
+    })
+    return [retire.keepAfter, ...pairs]
+  }
+
+  async function read (project: string): Promise<Read> {
+    const [version, state] = await client.hmget(hashOf(project), 'version', 'state')
+    if (version !== null) return { stored: Number(version), snapshot: { version: Number(version), state: JSON.parse(state as string) as ProjectState } }
+    if (project !== '') return { stored: 0, snapshot: { version: 0, state: emptyProject() } }
+    return { stored: 0, snapshot: await readLegacy() }
+  }
+
+  async function readLegacy (): Promise<ProjectSnapshot> {
+    const [[version, current, previous], usage] = await Promise.all([
+      client.hmget(`${namespaceTag}:state`, 'version', 'current', 'previous'),
+      client.hgetall(`${namespaceTag}:usage`)
+    ])
+    if (current === null) return { version: 0, state: emptyProject() }
+    const records = JSON.parse(previous as string) as PreviousKeyRecord[] // 0.1 wrote it with every key
+    for (const record of records) {
+      const requests = usage[`requests:${record.digest}`]
+      if (requests === undefined) continue
+      record.requests = Number(requests)
+      record.lastSeenAt = Number(usage[`lastSeenAt:${record.digest}`])
+    }
+    return { version: Number(version), state: fromLegacy({ currentKey: current, previousKeys: records }, Date.now()) }
+  }
+
+  async function beginCatchUp (): Promise<void> {
+    await missed.poll()
+    if (listeners.size > 0) stopCatchUp ??= startCatchUp({ everyMs: catchUpMs, poll: missed.poll, log, store: 'redisStore' })
+  }
+
+  function endCatchUp (): void {
+    stopCatchUp?.()
+    stopCatchUp = null
+    catchingUp = null
+  }
+
+  return {
+    namespace,
+    async load (project) {
+      return (await read(project)).snapshot
+    },
+    async update (project, change) {
+      for (;;) {
+        const { stored, snapshot: before } = await read(project)
+        const step = change(before.state)
+        if (!('next' in step)) return { snapshot: before, result: step.result }
+        const version = before.version + 1
+        const announce = step.announce !== false ? channel : ''
+        const written = await runScript(client, COMMIT, [hashOf(project), retiredOf(project)],
+          [stored, version, JSON.stringify(step.next), announce, project, ...retiredArguments(step.retire)])
+        if (written === CONFLICT) continue
+        // Written and published: a failure to record it must not report the change as failed.
+        if (announce !== '') await missed.record(project).catch(() => {})
+        return { snapshot: { version, state: step.next }, result: step.result }
+      }
+    },
+    async loadRetired (project) {
+      const members = await client.zrevrange(retiredOf(project), 0, RETIRED_RECORD_LIMIT - 1)
+      return members.map((member) => JSON.parse(member) as RetiredKeyRecord)
+    },
+    async subscribe (listener, subscribeOptions) {
+      log ??= subscribeOptions?.log
+      const remove = await changes.add(listener, subscribeOptions?.deadline)
+      listeners.add(listener)
+      try {
+        await (catchingUp ??= beginCatchUp())
+      } catch (error) {
+        listeners.delete(listener)
+        remove()
+        endCatchUp()
+        throw error
+      }
+      return async () => {
+        remove()
+        listeners.delete(listener)
+        if (listeners.size === 0) endCatchUp()
+      }
+    },
+    async close () {
+      listeners.clear()
+      changes.close()
+      endCatchUp()
+    }
+  }
+}

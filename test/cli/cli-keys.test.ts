@@ -1,0 +1,104 @@
+import { writeFileSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { fingerprintOf, sqliteStore } from '../../lib/index.js'
+import { openSqliteFile } from '../../lib/cli/open-sqlite.js'
+import { buildApp } from '../helpers/app.js'
+import { runBin, runInProcess } from '../helpers/cli.js'
+import { eventually } from '../helpers/eventually.js'
+import { openDatabase, sqliteFile } from '../helpers/sqlite.js'
+
+// Two cases start the CLI as a process, which loads TypeScript afresh: seconds each on a busy machine.
+t.setTimeout(120_000)
+
+const WHOLE_KEY = /anon_[0-9a-f]{64}/
+
+/** An app on a new SQLite file, ready, closed when the test ends; `store` is what to pass to the CLI. */
+async function appOnFile (t: Test, options: Parameters<typeof buildApp>[0] = {}) {
+  const file = sqliteFile(t)
+  const app = buildApp({ store: sqliteStore({ database: openDatabase(t, file) }), ...options })
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, store: `sqlite:${file}` }
+}
+
+t.test('keys lists the named keys by name, fingerprint, origins and description, and prints no key', async (t) => {
+  const { app, store } = await appOnFile(t)
+  await app.anonKey.createKey({ name: 'web', description: 'Web app', allowedOrigins: ['https://app.example.com', 'https://*.example.org'] })
+  await app.anonKey.createKey({ name: 'ios' })
+  await app.anonKey.rotate({ name: 'web', gracePeriodHours: 1 })
+  const keys = await app.anonKey.listKeys()
+  const fingerprint = (name: string) => fingerprintOf(keys.find((key) => key.name === name)?.anonKey as string)
+
+  const run = await runBin(['keys', '--store', store])
+  t.equal(run.code, 0, `keys exits 0; ${run.stderr}`)
+  t.equal(run.stdout, [
+    `default  ${fingerprint('default')}  any origin`,
+    `ios      ${fingerprint('ios')}  any origin`,
+    `web      ${fingerprint('web')}  https://app.example.com,https://*.example.org  Web app`
+  ].join('\n') + '\n')
+  t.notMatch(run.stdout + run.stderr, WHOLE_KEY, 'no key is printed, current or previous')
+
+  const json = await runInProcess(['keys', '--json', '--store', store])
+  t.same(JSON.parse(json.stdout), {
+    keys: keys.map(({ name, fingerprint, description, allowedOrigins, createdAt }) => ({ name, fingerprint, description, allowedOrigins, createdAt }))
+  })
+  t.notMatch(json.stdout, WHOLE_KEY, 'no key in the JSON either')
+})
+
+t.test('keys on a namespace without a key says so and exits 0', async (t) => {
+  const { store } = await appOnFile(t, { autoInitialize: false })
+  t.same(await runInProcess(['keys', '--store', store]), { code: 0, stdout: 'The store holds no anon key in this namespace yet.\n', stderr: '' })
+})
+
+t.test('--tenant acts on that tenant\'s keys, and the tenant-mode app on the file hears the change', async (t) => {
+  const { app, store } = await appOnFile(t, { tenant: (request) => request.headers['x-tenant'] as string, authorize: () => true })
+  const acme = app.anonKey.forTenant('acme')
+  const { anonKey: first } = await acme.initialize()
+
+  const got = await runBin(['get', '--tenant', 'acme', '--store', store])
+  t.same(got, { code: 0, stdout: `${first}\n`, stderr: '' }, 'get --tenant prints that tenant\'s key')
+  const rotated = await runInProcess(['rotate', '--tenant', 'acme', '--grace-hours', '0', '--json', '--store', store])
+  t.equal(rotated.code, 0, rotated.stderr)
+  await eventually('the app to refuse the tenant\'s key cut off by the CLI', async () => !(await acme.verify(first)).valid, 2000)
+  t.equal(await acme.get(), JSON.parse(rotated.stdout).anonKey, 'the app serves the tenant\'s new key')
+
+  const other = await runInProcess(['get', '--tenant', 'globex', '--store', store])
+  t.equal(other.code, 1, 'a tenant without a key exits 1')
+  t.match(other.stderr, 'Tenant "globex" has no anon key in this namespace yet.\nThe app creates a tenant\'s key on its first admin request for it')
+  const listed = await runInProcess(['keys', '--tenant', 'acme', '--json', '--store', store])
+  t.same(JSON.parse(listed.stdout).keys.map((key: { name: string }) => key.name), ['default'])
+})
+
+t.test('--tenant must be a tenant id, and applies to store commands only', async (t) => {
+  for (const tenant of ['', 'a b', 'x'.repeat(65), 'ümlaut']) {
+    const run = await runInProcess(['get', '--tenant', tenant, '--store', 'sqlite:/nowhere/keys.db'])
+    t.equal(run.code, 2, `--tenant ${JSON.stringify(tenant)} exits 2`)
+    t.match(run.stderr, `--tenant must be a tenant id of 1 to 64 characters from [A-Za-z0-9._-], got ${JSON.stringify(tenant)}.`)
+  }
+  const token = await runInProcess(['token', '--tenant', 'acme'], { JWT_SECRET: 'x' })
+  t.match(token, { code: 2, stderr: /--tenant does not apply to token/ })
+})
+
+t.test('a sqlite: store must name an existing SQLite file', async (t) => {
+  for (const url of ['sqlite:', 'sqlite://host/keys.db', 'sqlite:///']) {
+    const run = await runInProcess(['get', '--store', url])
+    t.match(run, { code: 2, stderr: /names no file\.\nWrite sqlite:\/absolute\/path\/keys\.db/ }, url)
+  }
+  const missing = await runInProcess(['get', '--store', 'sqlite:/nowhere/keys.db'])
+  t.match(missing, { code: 2, stderr: /--store sqlite:\/nowhere\/keys\.db: there is no such file\.\nPoint --store at the database file your app opens/ })
+
+  const garbage = sqliteFile(t)
+  writeFileSync(garbage, 'not a database, but a file that holds some text')
+  const run = await runInProcess(['get', '--store', `sqlite:${garbage}`])
+  t.equal(run.code, 3, `a file that is no database exits 3; ${run.stderr}`)
+  t.match(run.stderr, /^fastify-anon-key: The key store failed during subscribe: file is not a database; store: sqlite:\/.*\/keys\.db\.\n/)
+})
+
+t.test('without better-sqlite3 and node:sqlite, the CLI says what to install', async (t) => {
+  const file = sqliteFile(t)
+  writeFileSync(file, '')
+  await t.rejects(openSqliteFile(file, [{ module: 'fastify-anon-key-no-such-driver', constructor: 'default' }, { module: 'fastify-anon-key-nor-this', constructor: 'X' }]), {
+    message: '--store sqlite:… needs a SQLite driver, and neither fastify-anon-key-no-such-driver nor fastify-anon-key-nor-this is available here.',
+    nextActions: /npm install better-sqlite3@12, then npm install-scripts approve better-sqlite3\), or run Node 22\.13 or later/
+  })
+})

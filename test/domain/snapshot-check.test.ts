@@ -1,0 +1,45 @@
+import t from 'tap'
+import { generateAnonKey } from '../../lib/index.js'
+import { projectProblem, retiredProblem } from '../../lib/domain/snapshot-check.js'
+
+const record = { digest: 'a'.repeat(64), rotatedAt: 1, expiresAt: 2, revokedAt: null }
+const key = { name: 'web', currentKey: generateAnonKey(), previousKeys: [record], description: '', allowedOrigins: ['https://a.com'], createdAt: 1 }
+const good = { version: 3, state: { keys: [key], deletedKeys: [{ ...record, name: 'old', revokedAt: 2 }] } }
+
+t.test('a well-formed project snapshot passes', async (t) => {
+  t.equal(projectProblem(good), null)
+  t.equal(projectProblem({ version: 0, state: { keys: [], deletedKeys: [] } }), null)
+})
+
+t.test('every malformed part of a snapshot is named', async (t) => {
+  const withKey = (change: object) => ({ ...good, state: { ...good.state, keys: [{ ...key, ...change }] } })
+  const withRecord = (change: object) => withKey({ previousKeys: [{ ...record, ...change }] })
+  const cases: Array<[unknown, RegExp]> = [
+    [null, /version/],
+    ['x', /version/],
+    [{ version: 1.5, state: good.state }, /version/],
+    [{ version: 1 }, /state/],
+    [{ version: 1, state: null }, /state/],
+    [{ version: 1, state: { keys: [], deletedKeys: {} } }, /deletedKeys is not an array/],
+    [{ version: 1, state: { keys: {}, deletedKeys: [] } }, /state/],
+    [{ ...good, state: { ...good.state, keys: [null] } }, /keys\[0\] has no valid name/],
+    [withKey({ name: 'Web' }), /keys\[0\] has no valid name/],
+    [withKey({ currentKey: 'anon_x' }), /currentKey/],
+    [withKey({ previousKeys: null }), /previousKeys is not an array/],
+    [withRecord({ digest: 'xyz' }), /previousKeys\[0\]\.digest/],
+    [withRecord({ digest: 7 }), /digest/],
+    [withKey({ previousKeys: [null] }), /previousKeys\[0\] is not an object/],
+    [withRecord({ rotatedAt: '1' }), /rotatedAt or expiresAt/],
+    [withRecord({ expiresAt: Infinity }), /rotatedAt or expiresAt/],
+    [withRecord({ revokedAt: 'now' }), /revokedAt/],
+    [withKey({ allowedOrigins: ['https://a.com/'] }), /allowedOrigins/],
+    [{ ...good, state: { ...good.state, deletedKeys: [{ ...record, revokedAt: undefined }] } }, /deletedKeys\[0\]\.revokedAt/]
+  ]
+  for (const [snapshot, message] of cases) t.match(projectProblem(snapshot), message, JSON.stringify(snapshot)?.slice(0, 100))
+  t.equal(projectProblem(withKey({ allowedOrigins: null })), null)
+  t.equal(projectProblem(withRecord({ revokedAt: 5 })), null)
+  t.equal(projectProblem({ version: 1, state: { keys: [] } }), null, 'a document without deletedKeys (written since retired keys moved out)')
+  t.match(retiredProblem({}), /not an array/)
+  t.match(retiredProblem([{ ...record, name: 'web' }, { ...record, digest: 'x' }]), /retired\[1\]\.digest/)
+  t.equal(retiredProblem([{ ...record, name: 'web' }]), null)
+})

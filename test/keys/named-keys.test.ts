@@ -1,0 +1,140 @@
+import t from 'tap'
+import { fingerprintOf } from '../../lib/index.js'
+import { adminHeaders, assertError, currentKey, rotate, startApp, useKey } from '../helpers/app.js'
+import { createNamedKey, keysRequest, useKeyFrom } from '../helpers/named-keys.js'
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+t.test('GET /api/secrets/anon-keys lists default with its whole info', async (t) => {
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  const response = await keysRequest(app, 'GET')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['cache-control'], 'no-store', 'an answer with whole keys is never cached')
+  const { anonKeys } = response.json()
+  t.equal(anonKeys.length, 1)
+  t.same(Object.keys(anonKeys[0]).sort(), ['allowedOrigins', 'anonKey', 'createdAt', 'description', 'fingerprint', 'name', 'previousKeys'])
+  t.match(anonKeys[0], { name: 'default', anonKey: key, fingerprint: fingerprintOf(key), description: '', allowedOrigins: null, previousKeys: [] })
+  t.match(anonKeys[0].createdAt, ISO)
+})
+
+t.test('a created key answers 201 with its info, verifies, names itself on request.anonKey, and is listed by name', async (t) => {
+  const app = await startApp(t)
+  const response = await keysRequest(app, 'POST', '', { name: 'web', description: 'Web app' })
+  t.equal(response.statusCode, 201)
+  t.equal(response.headers['cache-control'], 'no-store')
+  const web = response.json()
+  t.match(web, { name: 'web', description: 'Web app', allowedOrigins: null, previousKeys: [] })
+  t.equal(web.fingerprint, fingerprintOf(web.anonKey))
+  t.not(web.anonKey, await currentKey(app), 'a key of its own')
+  const used = await useKey(app, web.anonKey)
+  t.equal(used.statusCode, 200)
+  t.same(used.json().anonKey, { role: 'anon', name: 'web', fingerprint: web.fingerprint, expiresAt: null })
+  await createNamedKey(app, { name: 'android' })
+  const names = (await keysRequest(app, 'GET')).json().anonKeys.map((key: { name: string }) => key.name)
+  t.same(names, ['android', 'default', 'web'], 'sorted by name')
+  const one = await keysRequest(app, 'GET', '/web')
+  t.equal(one.statusCode, 200)
+  t.same(one.json(), web)
+})
+
+t.test('rotating one name leaves the others untouched, and its old key keeps its own grace', async (t) => {
+  const app = await startApp(t)
+  const defaultKey = await currentKey(app)
+  const ios = await createNamedKey(app, { name: 'ios' })
+  const web = await createNamedKey(app, { name: 'web' })
+  const rotated = await keysRequest(app, 'POST', '/web/rotate', { gracePeriodHours: 0 })
+  t.equal(rotated.statusCode, 200)
+  t.same(Object.keys(rotated.json()).sort(), ['anonKey', 'message', 'oldKeyExpiresAt', 'success'], 'exactly the seed rotate answer')
+  t.equal(rotated.headers['cache-control'], 'no-store')
+  assertError(t, await useKey(app, web.anonKey), 401, 'ANON_KEY_EXPIRED')
+  t.equal((await useKey(app, rotated.json().anonKey)).json().anonKey.name, 'web')
+  t.equal((await useKey(app, ios.anonKey)).statusCode, 200, 'ios still verifies')
+  t.equal((await useKey(app, defaultKey)).statusCode, 200, 'default still verifies')
+  t.equal(await currentKey(app), defaultKey, 'the seed GET still answers default')
+  const graced = await keysRequest(app, 'POST', '/ios/rotate')
+  t.equal(graced.statusCode, 200, 'no body rotates with the default grace')
+  const previous = await keysRequest(app, 'GET', '/ios/previous')
+  t.same(previous.json().previousKeys.map((key: { fingerprint: string }) => key.fingerprint), [ios.fingerprint])
+  t.same((await keysRequest(app, 'GET', '/default/previous')).json(), { previousKeys: [] })
+})
+
+t.test('the seed routes act on default only', async (t) => {
+  const app = await startApp(t)
+  const web = await createNamedKey(app, { name: 'web' })
+  const old = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  t.equal((await useKey(app, web.anonKey)).statusCode, 200)
+  const info = (await keysRequest(app, 'GET', '/default')).json()
+  t.same(info.previousKeys.map((key: { fingerprint: string }) => key.fingerprint), [fingerprintOf(old)])
+  t.same((await keysRequest(app, 'GET', '/web')).json().previousKeys, [])
+  const revoked = await app.inject({ method: 'DELETE', url: '/api/secrets/anon-key/previous', headers: adminHeaders() })
+  t.same(revoked.json(), { success: true, revoked: 1 })
+  t.equal((await useKey(app, web.anonKey)).statusCode, 200)
+})
+
+t.test('revoking previous keys of one name: all, or one by fingerprint; an unknown fingerprint is 404', async (t) => {
+  const app = await startApp(t)
+  const web = await createNamedKey(app, { name: 'web' })
+  const first = (await keysRequest(app, 'POST', '/web/rotate')).json().anonKey
+  const current = (await keysRequest(app, 'POST', '/web/rotate')).json().anonKey
+  assertError(t, await keysRequest(app, 'DELETE', '/web/previous/0123456789ab'), 404, 'NOT_FOUND')
+  t.same((await keysRequest(app, 'DELETE', `/web/previous/${web.fingerprint}`)).json(), { success: true, revoked: 1 })
+  assertError(t, await useKey(app, web.anonKey), 401, 'ANON_KEY_REVOKED')
+  t.equal((await useKey(app, first)).statusCode, 200)
+  t.same((await keysRequest(app, 'DELETE', '/web/previous')).json(), { success: true, revoked: 1 })
+  assertError(t, await useKey(app, first), 401, 'ANON_KEY_REVOKED')
+  t.equal((await useKey(app, current)).statusCode, 200, 'the current key stays')
+  assertError(t, await keysRequest(app, 'DELETE', '/web/previous/'), 400, 'INVALID_INPUT')
+})
+
+t.test('PATCH changes the description and the origins; null lifts the restriction; the key stays the same', async (t) => {
+  const app = await startApp(t)
+  const web = await createNamedKey(app, { name: 'web' })
+  const patched = await keysRequest(app, 'PATCH', '/web', { description: 'Site', allowedOrigins: ['HTTPS://App.Example.com:443'] })
+  t.equal(patched.statusCode, 200)
+  t.match(patched.json(), { name: 'web', anonKey: web.anonKey, description: 'Site', allowedOrigins: ['https://app.example.com'] })
+  assertError(t, await useKeyFrom(app, web.anonKey, { origin: 'https://evil.com' }), 403, 'ANON_KEY_ORIGIN_NOT_ALLOWED')
+  t.equal((await useKeyFrom(app, web.anonKey, { origin: 'https://app.example.com' })).statusCode, 200)
+  const lifted = await keysRequest(app, 'PATCH', '/web', { allowedOrigins: null })
+  t.match(lifted.json(), { description: 'Site', allowedOrigins: null })
+  t.equal((await useKeyFrom(app, web.anonKey, { origin: 'https://evil.com' })).statusCode, 200)
+  assertError(t, await keysRequest(app, 'PATCH', '/nope', { description: 'x' }), 404, 'NOT_FOUND')
+})
+
+t.test('DELETE revokes every key of the name at once; they answer ANON_KEY_REVOKED; default cannot be deleted', async (t) => {
+  const app = await startApp(t)
+  const web = await createNamedKey(app, { name: 'web' })
+  const current = (await keysRequest(app, 'POST', '/web/rotate')).json().anonKey
+  const deleted = await keysRequest(app, 'DELETE', '/web')
+  t.equal(deleted.statusCode, 200)
+  t.same(deleted.json(), { success: true, deleted: 'web' })
+  assertError(t, await useKey(app, current), 401, 'ANON_KEY_REVOKED')
+  assertError(t, await useKey(app, web.anonKey), 401, 'ANON_KEY_REVOKED')
+  t.same((await app.anonKey.verify(current)), { valid: false, code: 'ANON_KEY_REVOKED' })
+  assertError(t, await keysRequest(app, 'GET', '/web'), 404, 'NOT_FOUND')
+  assertError(t, await keysRequest(app, 'DELETE', '/web'), 404, 'NOT_FOUND')
+  assertError(t, await keysRequest(app, 'DELETE', '/default'), 409, 'CONFLICT')
+  t.equal((await useKey(app, await currentKey(app))).statusCode, 200)
+  const again = await createNamedKey(app, { name: 'web' })
+  t.equal((await useKey(app, again.anonKey)).statusCode, 200, 'the name can be made again, with a new key')
+})
+
+t.test('creating a name that exists, or beyond maxKeys, is 409 CONFLICT and changes nothing', async (t) => {
+  const app = await startApp(t, { maxKeys: 3 })
+  await createNamedKey(app, { name: 'web' })
+  assertError(t, await keysRequest(app, 'POST', '', { name: 'web' }), 409, 'CONFLICT')
+  assertError(t, await keysRequest(app, 'POST', '', { name: 'default' }), 409, 'CONFLICT')
+  await createNamedKey(app, { name: 'ios' })
+  const full = await keysRequest(app, 'POST', '', { name: 'android' })
+  assertError(t, full, 409, 'CONFLICT')
+  t.match(full.json().message, /3/)
+  t.equal((await keysRequest(app, 'GET')).json().anonKeys.length, 3)
+})
+
+t.test('the named routes are admin only', async (t) => {
+  const app = await startApp(t)
+  assertError(t, await keysRequest(app, 'GET', '', undefined, {}), 401, 'AUTH_INVALID_CREDENTIALS')
+  assertError(t, await keysRequest(app, 'POST', '', { name: 'web' }, adminHeaders({ role: 'user' })), 403, 'FORBIDDEN')
+  t.equal((await keysRequest(app, 'GET')).json().anonKeys.length, 1, 'nothing was created')
+})
