@@ -9,6 +9,7 @@ import { documentAdminRoute } from './openapi.js'
 import type { ResolvedOptions } from '../options/options.js'
 import type { ProjectApi } from '../keys/operations.js'
 import { namedKeyRoutes } from './named-key-routes.js'
+import { usageRoutes } from './usage-routes.js'
 import { ErrorResponse, rotateBodySchema, routeSchemas } from './schemas.js'
 
 export interface AdminRoutesOptions {
@@ -95,4 +96,5 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   })
 
   await app.register(namedKeyRoutes, { settings, projectOf, contextOf, endsWithSlash })
+  await app.register(usageRoutes, { projectOf })
 }

@@ -24,6 +24,7 @@ const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE: the body is over the size limit',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON',
   INTERNAL_ERROR: 'INTERNAL_ERROR: an unexpected failure',
+  NOT_IMPLEMENTED: 'NOT_IMPLEMENTED: the key store keeps no usage history (it has no recordUsage() and loadUsage())',
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE: the key store did not answer in time'
 }
 
@@ -78,7 +79,9 @@ export const PreviousKeysResponse = Type.Object({
     rotatedAt: Type.String({ format: 'date-time' }),
     expiresAt: Type.String({ format: 'date-time' }),
     requests: Type.Integer({ description: 'Requests that carried this key since its rotation, over all instances' }),
-    lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last such request, or null' })
+    lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last such request, or null' }),
+    lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last request any instance verified with this key, or null' }),
+    safeToRevoke: Type.Boolean({ description: 'True once no instance verified it for safeToRevokeAfterHours and it has been a previous key that long' })
   }))
 })
 

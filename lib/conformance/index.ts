@@ -10,6 +10,7 @@ import { revokeCases } from './revoke-cases.js'
 import { rotateCases } from './rotate-cases.js'
 import { sleep, type CaseTools } from './tools.js'
 import { usageCases } from './usage-cases.js'
+import { usageHistoryCases } from './usage-history-cases.js'
 import type { AnonKeyStore } from '../stores/interface.js'
 
 /**
@@ -46,7 +47,7 @@ export interface ConformanceTestHost {
   test (name: string, fn: () => Promise<void>): unknown
 }
 
-const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...notifyCases, ...namesCases, ...projectsCases]
+const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...usageHistoryCases, ...notifyCases, ...namesCases, ...projectsCases]
 
 /** The conformance cases, framework-agnostic: run each `run()` with any test runner. */
 export function storeConformanceCases (options: StoreConformanceOptions): StoreConformanceCase[] {

@@ -50,6 +50,10 @@ export const ERROR_CODES = {
     statusCode: 500,
     nextActions: 'Retry later. If it persists, check the server logs.'
   },
+  NOT_IMPLEMENTED: {
+    statusCode: 501,
+    nextActions: 'This server does not offer this operation.'
+  },
   STORE_UNAVAILABLE: {
     statusCode: 503,
     nextActions: 'The key store did not answer in time. Retry later; a rotation that timed out may still have happened, so check GET /api/metadata/anon-key first.'
@@ -61,7 +65,7 @@ export const ERROR_CODES = {
   GONE: { statusCode: 410, nextActions: 'This route is no longer served here; ask the operator where it moved.' },
   RATE_LIMITED: { statusCode: 429, nextActions: 'Too many requests: wait for the number of seconds in the Retry-After header, then retry.' },
   CLIENT_ERROR: { statusCode: 400, nextActions: 'The server refused the request; fix it as the message says before retrying.' },
-  NOT_IMPLEMENTED: { statusCode: 501, nextActions: 'This server does not offer this operation.' },
+
   BAD_GATEWAY: { statusCode: 502, nextActions: 'Retry later.' },
   SERVICE_UNAVAILABLE: { statusCode: 503, nextActions: 'The service is unavailable for now: retry after the Retry-After header, if any, or later.' },
   GATEWAY_TIMEOUT: { statusCode: 504, nextActions: 'Retry later.' },
@@ -99,7 +103,7 @@ export type ErrorCode = keyof typeof ERROR_CODES
 
 /** The codes only a host's error gets (see HOST_ERROR_CODES); the plugin never raises them itself. */
 export type HostErrorCode = 'METHOD_NOT_ALLOWED' | 'REQUEST_TIMEOUT' | 'GONE' | 'RATE_LIMITED' | 'CLIENT_ERROR' |
-  'NOT_IMPLEMENTED' | 'BAD_GATEWAY' | 'SERVICE_UNAVAILABLE' | 'GATEWAY_TIMEOUT' | 'SERVER_ERROR'
+  'BAD_GATEWAY' | 'SERVICE_UNAVAILABLE' | 'GATEWAY_TIMEOUT' | 'SERVER_ERROR'
 
 /** The body of every non-2xx answer. */
 export interface ErrorBody {

@@ -1,17 +1,21 @@
 import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
+import { isSafeToRevoke, type KeyUses } from '../domain/key-usage.js'
 import type { NamedKey, PreviousKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
-import type { UsageCounter } from '../domain/usage.js'
 
 /** A previous key as the admin routes and `listPrevious()` show it: by fingerprint, never whole. */
 export interface PreviousKeyInfo {
   fingerprint: string
   rotatedAt: string
   expiresAt: string
-  /** Requests that carried this key since its rotation: all instances' reported counts plus this one's. */
+  /** Requests that carried this key since its rotation, summed over every instance. */
   requests: number
   /** The last such request, or null if none was seen. */
   lastSeenAt: string | null
+  /** The last request any instance verified with this key (as current or previous key), or null if none is known. */
+  lastUsedAt: string | null
+  /** Whether no instance verified it for `safeToRevokeAfterHours`, and it has been a previous key that long. */
+  safeToRevoke: boolean
 }
 
 /** A named key as `GET /api/secrets/anon-keys/:name` and `getKey()` show it. */
@@ -26,27 +30,36 @@ export interface AnonKeyInfo {
   previousKeys: PreviousKeyInfo[]
 }
 
+/** How the listings judge usage: every instance's figures, and the quiet time after which a key is safe to revoke. */
+export interface UsageView {
+  uses: KeyUses
+  safeToRevokeAfterHours: number
+}
+
 export const iso = (ms: number): string => new Date(ms).toISOString()
 
-/** The previous keys that still verify, newest rotation first, with the usage this process has not reported yet. */
-export function previousKeyInfos (records: readonly PreviousKeyRecord[], usage: UsageCounter, now: number): PreviousKeyInfo[] {
+const isoOrNull = (ms: number | null): string | null => ms === null ? null : iso(ms)
+
+/** The previous keys of a name that still verify, newest rotation first, with their usage. */
+export function previousKeyInfos (name: string, records: readonly PreviousKeyRecord[], usage: UsageView, now: number): PreviousKeyInfo[] {
   return records
     .filter((record) => isStillValid(record, now))
     .sort((a, b) => b.rotatedAt - a.rotatedAt)
     .map((record) => {
-      const unreported = usage.peek(record.digest)
-      const lastSeenAt = Math.max(record.lastSeenAt ?? 0, unreported?.lastSeenAt ?? 0)
+      const { lastUsedAt, previousRequests } = usage.uses.ofPrevious(name, record)
       return {
         fingerprint: fingerprintOfDigest(record.digest),
         rotatedAt: iso(record.rotatedAt),
         expiresAt: iso(record.expiresAt),
-        requests: (record.requests ?? 0) + (unreported?.requests ?? 0),
-        lastSeenAt: lastSeenAt === 0 ? null : iso(lastSeenAt)
+        requests: previousRequests,
+        lastSeenAt: lastUsedAt !== null && (lastUsedAt >= record.rotatedAt || record.lastSeenAt === lastUsedAt) ? iso(lastUsedAt) : null,
+        lastUsedAt: isoOrNull(lastUsedAt),
+        safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, usage.safeToRevokeAfterHours)
       }
     })
 }
 
-export function anonKeyInfo (key: NamedKey, usage: UsageCounter, now: number): AnonKeyInfo {
+export function anonKeyInfo (key: NamedKey, usage: UsageView, now: number): AnonKeyInfo {
   return {
     name: key.name,
     anonKey: key.currentKey,
@@ -54,6 +67,6 @@ export function anonKeyInfo (key: NamedKey, usage: UsageCounter, now: number): A
     description: key.description,
     allowedOrigins: key.allowedOrigins === null ? null : [...key.allowedOrigins],
     createdAt: iso(key.createdAt),
-    previousKeys: previousKeyInfos(key.previousKeys, usage, now)
+    previousKeys: previousKeyInfos(key.name, key.previousKeys, usage, now)
   }
 }

@@ -5,10 +5,13 @@ import { normaliseAllowedOrigins } from '../domain/origins.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import type { UsageCounter } from '../domain/usage.js'
+import { KeyUses } from '../domain/key-usage.js'
+import { emptyHistory, mergeUsage, type UsageHistory } from '../domain/usage-history.js'
+import { keyUsageReport, type KeyUsageReport } from './usage-report.js'
 import { anonKeyError } from '../errors/codes.js'
 import type { AnonKeyEvents } from './events.js'
 import { NEEDS_RETIRED, type KeyCache, type ValidEntry, type VerifyResult } from './project-keys.js'
-import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
+import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo, type UsageView } from './key-info.js'
 import type { ResolvedOptions } from '../options/options.js'
 import { MAX_DESCRIPTION_LENGTH } from '../admin/named-key-schemas.js'
 import type { RejectionCode } from '../errors/rejection.js'
@@ -87,11 +90,13 @@ export interface ProjectHost {
 }
 
 /** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
-function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined): VerifyResult {
+function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, usage: UsageCounter): VerifyResult {
   if (typeof entry === 'string') return { valid: false, code: entry }
   if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
+    usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
     return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
   }
+  usage.verified(entry.counted, Date.now())
   return entry.result
 }
 
@@ -178,8 +183,8 @@ export class ProjectApi {
   /** Judges `key` from the cache, loading the project's retired keys first when only they can tell. */
   private judge (cache: KeyCache, key: unknown, context: VerifyContext | undefined): Promise<VerifyResult> {
     const entry = cache.lookup(key, Date.now())
-    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context))
-    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context))
+    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context, cache.usage))
+    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context, cache.usage))
   }
 
   /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
@@ -190,7 +195,33 @@ export class ProjectApi {
       if (name === DEFAULT_KEY_NAME) return []
       throw this.unknown(name)
     }
-    return previousKeyInfos(key.previousKeys, this.host.usageOf(this.project), Date.now())
+    return previousKeyInfos(name, key.previousKeys, await this.usageView(), Date.now())
+  }
+
+  /**
+   * The name's keys (`default` when absent) with their use per hour over the last 7 days, summed over every
+   * instance, and the refused requests that carried its dead keys. Needs a store that keeps usage history.
+   */
+  async usage (options: { name?: string } = {}): Promise<KeyUsageReport> {
+    const name = this.nameOf(options.name)
+    const store = this.host.options.store
+    if (store.loadUsage === undefined || store.recordUsage === undefined) {
+      const missing = [store.recordUsage === undefined ? 'recordUsage()' : null, store.loadUsage === undefined ? 'loadUsage()' : null].filter(Boolean).join(' and ')
+      throw anonKeyError('NOT_IMPLEMENTED', `The key store keeps no usage history: it has no ${missing} method.`, {
+        nextActions: `Use a built-in store (memoryStore, postgresStore, redisStore, sqliteStore), or add ${missing} to the store (see docs/writing-a-store.md).`
+      })
+    }
+    const [state, history, retired] = await Promise.all([
+      this.load(),
+      this.history(),
+      this.host.call('loadRetired', () => store.loadRetired(this.project))
+    ])
+    const key = findKey(state, name)
+    if (key === undefined) {
+      if (name === DEFAULT_KEY_NAME) throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The project holds no anon key yet.')
+      throw this.unknown(name)
+    }
+    return keyUsageReport(key, retired, history, Date.now(), this.host.options.safeToRevokeAfterHours)
   }
 
   /** Revokes one previous key of the name by fingerprint, or every previous key of it when none is named. */
@@ -226,17 +257,17 @@ export class ProjectApi {
 
   /** Every named key of the project, sorted by name, `default` included. */
   async listKeys (): Promise<AnonKeyInfo[]> {
-    const state = await this.load()
-    const usage = this.host.usageOf(this.project)
+    const [state, usage] = await Promise.all([this.load(), this.usageView()])
     const now = Date.now()
     return state.keys.map((key) => anonKeyInfo(key, usage, now))
   }
 
   async getKey (name: string): Promise<AnonKeyInfo> {
     this.checkName(name)
-    const key = findKey(await this.load(), name)
+    const [state, usage] = await Promise.all([this.load(), this.usageView()])
+    const key = findKey(state, name)
     if (key === undefined) throw this.unknown(name)
-    return anonKeyInfo(key, this.host.usageOf(this.project), Date.now())
+    return anonKeyInfo(key, usage, Date.now())
   }
 
   /** Adds a key under a new name. 409 CONFLICT when the name exists or the project holds `maxKeys` names. */
@@ -253,7 +284,7 @@ export class ProjectApi {
     const event = { ...this.where(key.name), actor: context.actor ?? null, fingerprint: fingerprintOf(key.currentKey), description, allowedOrigins, createdAt: iso(now) }
     this.host.log.info(event, 'anon key created')
     this.host.announce('created', event)
-    return anonKeyInfo(key, this.host.usageOf(this.project), now)
+    return anonKeyInfo(key, { uses: new KeyUses(emptyHistory()), safeToRevokeAfterHours: this.host.options.safeToRevokeAfterHours }, now)
   }
 
   /** Changes a key's description or allowed origins (null lifts the restriction); its keys stay as they are. */
@@ -269,7 +300,7 @@ export class ProjectApi {
     const event = { ...this.where(name), actor: context.actor ?? null, description: key.description, allowedOrigins: key.allowedOrigins, updatedAt: iso(now) }
     this.host.log.info(event, 'anon key updated')
     this.host.announce('updated', event)
-    return anonKeyInfo(key, this.host.usageOf(this.project), now)
+    return anonKeyInfo(key, await this.usageView(), now)
   }
 
   /** Deletes a name: its current and previous keys stop verifying at once (ANON_KEY_REVOKED). Not `default`. */
@@ -287,6 +318,19 @@ export class ProjectApi {
   async ensureInitialized (): Promise<void> {
     const cache = await this.host.cacheOf(this.project)
     if (cache.defaultKey === null) await this.initialize()
+  }
+
+  /** Every instance's usage of the project's keys: the store's history (when it keeps one) and this instance's unreported counts. */
+  private async history (): Promise<UsageHistory> {
+    const store = this.host.options.store
+    const kept = store.loadUsage === undefined
+      ? emptyHistory()
+      : await this.host.call('loadUsage', () => (store.loadUsage as NonNullable<typeof store.loadUsage>)(this.project))
+    return mergeUsage(kept, this.host.usageOf(this.project).unreported())
+  }
+
+  private async usageView (): Promise<UsageView> {
+    return { uses: new KeyUses(await this.history()), safeToRevokeAfterHours: this.host.options.safeToRevokeAfterHours }
   }
 
   private async load (): Promise<ProjectState> {

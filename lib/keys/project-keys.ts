@@ -1,9 +1,9 @@
-import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from '../domain/key.js'
+import { digestOf, fingerprintOfDigest, isAnonKey } from '../domain/key.js'
 import { DEFAULT_KEY_NAME } from '../domain/names.js'
 import { OriginMatcher } from '../domain/origins.js'
 import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
-import { UsageCounter } from '../domain/usage.js'
+import { UsageCounter, type CountedKey } from '../domain/usage.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -34,6 +34,8 @@ export interface ValidEntry {
   result: Readonly<VerifyResult>
   /** The key's origin restriction, or null when any origin may use it. */
   origins: OriginMatcher | null
+  /** The key as its usage is counted. */
+  counted: CountedKey
 }
 
 interface PreviousEntry {
@@ -45,7 +47,8 @@ interface PreviousEntry {
   valid: ValidEntry | null
 }
 
-function validEntry (name: string, fingerprint: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+function validEntry (name: string, digest: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+  const fingerprint = fingerprintOfDigest(digest)
   const identity: AnonKeyIdentity = {
     role: 'anon' as const,
     name,
@@ -54,7 +57,8 @@ function validEntry (name: string, fingerprint: string, expiresAt: number | null
   }
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins }
+  const counted = Object.freeze({ name, fingerprint, digest, previous: expiresAt !== null })
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted }
 }
 
 /**
@@ -91,10 +95,10 @@ export class KeyCache {
   private retiredFailed = false
   /** The tenant whose keys these are, or null for the single project. */
   readonly tenant: string | null
-  /** Requests that carried each previous key, not yet reported to the store. */
+  /** Requests per key and hour, verified or refused with a known key, not yet reported to the store. */
   readonly usage: UsageCounter
 
-  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter()) {
+  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter(tenant ?? '')) {
     this.tenant = tenant
     this.usage = usage
   }
@@ -132,7 +136,7 @@ export class KeyCache {
     const previous = new Map<string, PreviousEntry>()
     for (const key of snapshot.state.keys) {
       const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
-      const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, origins, this.tenant)
+      const entry = validEntry(key.name, digestOf(key.currentKey), null, origins, this.tenant)
       current.set(key.currentKey, entry)
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
       // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
@@ -175,11 +179,10 @@ export class KeyCache {
     if (previous === undefined) return this.retiredRefusal(digest, now)
     const { record, name } = previous
     if (name !== null && record.revokedAt === null && now < record.expiresAt) {
-      this.usage.count(record.digest, now)
-      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
+      previous.valid ??= validEntry(name, record.digest, record.expiresAt, previous.origins, this.tenant)
       return previous.valid
     }
-    return refusalOf(record, now)
+    return this.counted(refusalOf(record, now), record.digest, now)
   }
 
   /** `lookup` once the retired keys were loaded. Still not known means the project changed meanwhile: refused. */
@@ -211,7 +214,13 @@ export class KeyCache {
     // A project without keys never retired one (`default` cannot be deleted): nothing to load.
     if (this.retired === null) return this.hasKeys ? NEEDS_RETIRED : 'AUTH_INVALID_CREDENTIALS'
     const record = this.retired.get(digest)
-    return record === undefined ? 'AUTH_INVALID_CREDENTIALS' : refusalOf(record, now)
+    return record === undefined ? 'AUTH_INVALID_CREDENTIALS' : this.counted(refusalOf(record, now), digest, now)
+  }
+
+  /** A refusal of a key the project knows is counted, by code and key, unless retention forgot the key. */
+  private counted (code: RejectionCode, digest: string, now: number): RejectionCode {
+    if (code !== 'AUTH_INVALID_CREDENTIALS') this.usage.refused(code, digest, now)
+    return code
   }
 }
 

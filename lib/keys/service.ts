@@ -3,6 +3,8 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { recordUsage } from '../domain/transitions.js'
 import { UsageCounter } from '../domain/usage.js'
+import { RETIRED_RETENTION_MS } from '../domain/retention.js'
+import { isEmptyUsage, USAGE_HISTORY_MS } from '../domain/usage-history.js'
 import { anonKeyError } from '../errors/codes.js'
 import type { AnonKeyEvents } from './events.js'
 import { KeyCache, type VerifyResult } from './project-keys.js'
@@ -71,7 +73,8 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   /** Bumped every cacheTtlMs in tenant mode: a tenant's keys loaded in an older epoch are reloaded on next use. */
   epoch = 0
   private readonly single: ProjectApi
-  private readonly usage = new Map<string, UsageCounter>()
+  /** The counters that counted something since the last flush. */
+  private readonly pendingUsage = new Set<UsageCounter>()
   private readonly refreshing = new Map<string, { running: Promise<void>, again: boolean }>()
   private unsubscribe: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
@@ -82,7 +85,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     super({ captureRejections: true })
     this.options = options
     this.log = log
-    this.cache = new KeyCache(null, this.usageOf(SINGLE_PROJECT))
+    this.cache = new KeyCache(null, this.newCounter(SINGLE_PROJECT))
     this.single = new ProjectApi(this, SINGLE_PROJECT, null)
     this.tenants = options.tenant === null
       ? null
@@ -135,7 +138,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
       return
     }
     const cached = this.tenants.get(project)
-    const cache = cached ?? new KeyCache(project, this.usageOf(project))
+    const cache = cached ?? new KeyCache(project, this.newCounter(project))
     const hadKeys = cache.hasKeys
     this.apply(cache, snapshot)
     cache.epoch = this.epoch
@@ -173,14 +176,13 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     })
   }
 
-  /** @internal */
+  /** @internal This instance's counts of a project not handed to the store yet (none when it is not held). */
   usageOf (project: string): UsageCounter {
-    let counter = this.usage.get(project)
-    if (counter === undefined) {
-      counter = new UsageCounter()
-      this.usage.set(project, counter)
-    }
-    return counter
+    return this.cachedOf(project)?.usage ?? new UsageCounter(project)
+  }
+
+  private newCounter (project: string): UsageCounter {
+    return new UsageCounter(project, this.pendingUsage)
   }
 
   /** @internal Emits an audit event. The change has happened: a listener that throws is logged, never a failure. */
@@ -203,22 +205,29 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   }
 
   /**
-   * Hands the previous-key usage counted in this process to the store, one batch per project (every
-   * `usageFlushMs`, and on close). Counts that fail to reach the store are kept for the next batch.
+   * Hands the usage counted in this process to the store, one batch per project (every `usageFlushMs`, and on
+   * close): to its usage history when it keeps one, else the previous keys' totals to the document. Counts that
+   * fail to reach the store are kept for the next batch. A counter is listed again only when it counts again,
+   * so nothing is kept for a tenant that has nothing to report.
    */
   async flushUsage (): Promise<void> {
-    for (const [project, counter] of this.usage) {
-      const reports = counter.take()
-      if (reports.length === 0) {
-        // A tenant's counter goes with the tenant once it is evicted and has nothing left to report.
-        if (this.tenants !== null && !this.tenants.has(project)) this.usage.delete(project)
-        continue
-      }
+    const store = this.options.store
+    const counters = [...this.pendingUsage]
+    this.pendingUsage.clear()
+    for (const counter of counters) {
+      const taken = counter.take()
+      if (isEmptyUsage(taken.history)) continue
+      const now = Date.now()
       try {
-        await this.call('recordUsage', () => this.options.store.update(project, (state) => recordUsage(state, reports)))
+        if (store.recordUsage !== undefined) {
+          const batch = { ...taken.history, keepHoursFrom: now - USAGE_HISTORY_MS, keepKeysFrom: now - RETIRED_RETENTION_MS }
+          await this.call('recordUsage', () => (store.recordUsage as NonNullable<typeof store.recordUsage>)(counter.project, batch))
+        } else if (taken.reports.length > 0) {
+          await this.call('recordUsage', () => store.update(counter.project, (state) => recordUsage(state, taken.reports)))
+        }
       } catch (error) {
-        counter.giveBack(reports)
-        this.log.warn({ err: error }, 'anon key usage figures not saved; will retry')
+        counter.giveBack(taken)
+        this.log.warn({ err: error, project: counter.project }, 'anon key usage figures not saved; will retry')
       }
     }
   }
@@ -300,7 +309,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   private async loadTenant (tenant: string): Promise<KeyCache> {
     const snapshot = await this.call('load', () => this.options.store.load(tenant))
-    const cache = new KeyCache(tenant, this.usageOf(tenant))
+    const cache = new KeyCache(tenant, this.newCounter(tenant))
     this.apply(cache, snapshot)
     cache.epoch = this.epoch
     return cache

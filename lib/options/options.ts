@@ -49,8 +49,10 @@ export interface FastifyAnonKeyOptions {
   expiryHeader?: boolean
   /** Largest rotate body accepted, in bytes. Default: 1024. */
   bodyLimit?: number
-  /** How often this instance reports previous-key usage to the store, in ms. Default: 10000. */
+  /** How often this instance hands its usage counts to the store, in ms. Default: 10000. */
   usageFlushMs?: number
+  /** A previous key is safe to revoke once no instance verified it for this many hours (and it has been a previous key that long). Default: 24. */
+  safeToRevokeAfterHours?: number
   /** At most this many previous keys of one key verify at once; a rotation revokes the oldest beyond it. Default: 100. */
   maxPreviousKeys?: number
   /** At most this many named keys per project (`default` included). Default: 20. */
@@ -89,6 +91,7 @@ const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
   expiryHeader: true,
   bodyLimit: true,
   usageFlushMs: true,
+  safeToRevokeAfterHours: true,
   maxPreviousKeys: true,
   maxKeys: true,
   tenant: true,
@@ -115,6 +118,7 @@ export interface ResolvedOptions {
   expiryHeader: boolean
   bodyLimit: number
   usageFlushMs: number
+  safeToRevokeAfterHours: number
   maxPreviousKeys: number
   maxKeys: number
   tenant: ((request: FastifyRequest) => string | null | undefined) | null
@@ -202,6 +206,8 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.cacheTtlMs !== undefined) checkWholeNumber('cacheTtlMs', options.cacheTtlMs, 1, 2 ** 31 - 1)
   if (options.storeTimeoutMs !== undefined) checkWholeNumber('storeTimeoutMs', options.storeTimeoutMs, 1, 2 ** 31 - 1)
   if (options.usageFlushMs !== undefined) checkWholeNumber('usageFlushMs', options.usageFlushMs, 1, 2 ** 31 - 1)
+  // A key's last use is kept 30 days: a longer quiet time could not be told from a key never used.
+  if (options.safeToRevokeAfterHours !== undefined) checkWholeNumber('safeToRevokeAfterHours', options.safeToRevokeAfterHours, 1, 720)
   if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 1000)
   if (options.bodyLimit !== undefined) checkWholeNumber('bodyLimit', options.bodyLimit, 64, 1024 * 1024)
   if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 10_000)
@@ -256,6 +262,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     expiryHeader: options.expiryHeader ?? true,
     bodyLimit: options.bodyLimit ?? 1024,
     usageFlushMs: options.usageFlushMs ?? 10_000,
+    safeToRevokeAfterHours: options.safeToRevokeAfterHours ?? 24,
     maxPreviousKeys: options.maxPreviousKeys ?? 100,
     maxKeys: options.maxKeys ?? 20,
     tenant: options.tenant ?? null,

@@ -15,3 +15,5 @@ export type {
   RotateKeyChange, RotateKeyResult, UpdateKeyChange
 } from '../domain/transitions.js'
 export type { UsageReport } from '../domain/usage.js'
+export { emptyHistory, hourOf, mergeUsage, trimUsage, USAGE_HISTORY_MS } from '../domain/usage-history.js'
+export type { KeyHourCount, KeyLastUse, RefusedHourCount, RefusedUsageCode, UsageBatch, UsageHistory } from '../domain/usage-history.js'

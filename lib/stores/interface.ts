@@ -1,5 +1,6 @@
 import type { ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import type { StateChange } from '../domain/transitions.js'
+import type { UsageBatch, UsageHistory } from '../domain/usage-history.js'
 
 /** A project's document and its version: version 0 and an empty project when it was never written. */
 export interface ProjectSnapshot {
@@ -70,6 +71,18 @@ export interface AnonKeyStore {
   subscribe (listener: (project: string | null) => void, options?: SubscribeOptions): Promise<() => Promise<void>>
   /** Releases what the store opened itself (a listening connection, timers). Never closes a client it was given. */
   close (): Promise<void>
+  /**
+   * Optional, with `loadUsage`: the project's usage history, kept apart from its document (which never grows with
+   * it). Atomically: adds the batch's counts to the rows of the same hour and key (and code, for refusals), keeps
+   * the latest `lastUsedAt` and adds `previousRequests` per key, then forgets the hours before
+   * `batch.keepHoursFrom` and the keys last used before `batch.keepKeysFrom` (see `mergeUsage` and `trimUsage`).
+   * Concurrent batches from any number of processes all land, none twice. Not announced: it changes no key.
+   * A store without it keeps the previous keys' totals in the document instead (`recordUsage` transition), and
+   * the usage routes answer that the store keeps no history.
+   */
+  recordUsage? (project: string, batch: UsageBatch): Promise<void>
+  /** Optional, with `recordUsage`: the project's usage history as kept (empty arrays for none). */
+  loadUsage? (project: string): Promise<UsageHistory>
 }
 
 export interface SubscribeOptions {
@@ -85,3 +98,4 @@ export interface StoreLog {
 
 export type { StateChange } from '../domain/transitions.js'
 export type { RetireKeys } from '../domain/retention.js'
+export type { KeyHourCount, KeyLastUse, RefusedHourCount, RefusedUsageCode, UsageBatch, UsageHistory } from '../domain/usage-history.js'

@@ -82,8 +82,10 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
     return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
   }
   if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
+    cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
     return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
   }
+  cache.usage.verified(entry.counted, Date.now())
   setIdentity(request, entry.identity)
   if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
   if (done === undefined) return PASSED

@@ -63,7 +63,7 @@ export function onPostgres (t: Test, define: (t: Test) => void | Promise<void>):
 
 /** Drops a table a test made (and the table of its retired keys beside it), when the test ends. */
 export function dropTableAtEnd (t: Test, pool: Pool, table: string): void {
-  t.teardown(() => pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_retired"`))
+  t.teardown(() => pool.query(`DROP TABLE IF EXISTS "${table}", "${table}_retired", "${table}_usage", "${table}_usage_keys"`))
 }
 
 /** An app on postgresStore with a pool of its own, as one instance of a deployment would be. */

@@ -63,9 +63,9 @@ t.test('counts that fail to reach the store are kept for the next batch', async 
   const store: AnonKeyStore = {
     ...inner,
     namespace: inner.namespace,
-    update: async (project, change) => {
+    recordUsage: async (project, batch) => {
       if (failing) throw new Error('store down')
-      return inner.update(project, change)
+      return inner.recordUsage?.(project, batch)
     }
   }
   const app = await startApp(t, { store })
@@ -99,8 +99,8 @@ t.test('requests counted while a failing batch is under way are added to the kep
   const store: AnonKeyStore = {
     ...inner,
     namespace: inner.namespace,
-    update: async (project, change) => {
-      if (!failing) return inner.update(project, change)
+    recordUsage: async (project, batch) => {
+      if (!failing) return inner.recordUsage?.(project, batch)
       await new Promise<void>((resolve) => { release = resolve })
       throw new Error('store down')
     }

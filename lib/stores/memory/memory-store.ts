@@ -1,5 +1,6 @@
 import { emptyProject, type ProjectState, type RetiredKeyRecord } from '../../domain/project.js'
 import { keepRetired } from '../../domain/retention.js'
+import { emptyHistory, mergeUsage, trimUsage, type UsageHistory } from '../../domain/usage-history.js'
 import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
@@ -15,13 +16,15 @@ export interface MemoryStoreOptions {
 
 /**
  * The reference store: one process, nothing persisted. One Map from project to its document and version, one
- * from project to its retired keys; `update` runs synchronously between two awaits, which makes it atomic. Apps that share one memoryStore()
+ * from project to its retired keys, one to its usage history; each method runs synchronously between two
+ * awaits, which makes it atomic. Apps that share one memoryStore()
  * share its keys and hear each other's changes at once.
  */
 export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
   const namespace = options.namespace ?? 'default'
   const projects = new Map<string, ProjectSnapshot>()
   const retired = new Map<string, RetiredKeyRecord[]>()
+  const usage = new Map<string, UsageHistory>()
   const listeners = new Set<(project: string | null) => void>()
 
   function snapshot (project: string): ProjectSnapshot {
@@ -50,6 +53,12 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
     },
     async loadRetired (project) {
       return structuredClone(retired.get(project) ?? [])
+    },
+    async recordUsage (project, { keepHoursFrom, keepKeysFrom, ...batch }) {
+      usage.set(project, trimUsage(mergeUsage(usage.get(project) ?? emptyHistory(), structuredClone(batch)), keepHoursFrom, keepKeysFrom))
+    },
+    async loadUsage (project) {
+      return structuredClone(usage.get(project) ?? emptyHistory())
     },
     async subscribe (listener) {
       listeners.add(listener)

@@ -6,6 +6,7 @@ import { pgChanges } from './changes.js'
 import { PgListener } from './listener.js'
 import { RETIRED_COLUMNS, retiredRecordOf, type RetiredRow } from '../sql/retired-row.js'
 import { sendProbe, type PgProbe } from './probe.js'
+import { pgUsage } from './usage.js'
 import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
@@ -23,7 +24,7 @@ export interface PostgresStoreOptions {
   namespace?: string
   /**
    * The table, created on first use: `name` or `schema.name`. Default: 'anon_key_projects'. The retired keys go
-   * to a second table beside it, `<name>_retired`.
+   * to a second table beside it, `<name>_retired`, and the usage history to `<name>_usage` and `<name>_usage_keys`.
    */
   tableName?: string
   /** The table release 0.1 wrote, read once to migrate a namespace: `name` or `schema.name`. Default: 'anon_key_store'. */
@@ -82,6 +83,10 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   const namespace = namespaceOption('postgresStore', options.namespace)
   const table = quoteIdentifier('tableName', options.tableName ?? 'anon_key_projects', true)
   const retiredTable = quoteIdentifier('tableName', `${options.tableName ?? 'anon_key_projects'}_retired`, true)
+  const usage = pgUsage(pool,
+    quoteIdentifier('tableName', `${options.tableName ?? 'anon_key_projects'}_usage`, true),
+    quoteIdentifier('tableName', `${options.tableName ?? 'anon_key_projects'}_usage_keys`, true),
+    namespace)
   const legacyTable = quoteIdentifier('legacyTableName', options.legacyTableName ?? 'anon_key_store', true)
   const channelName = options.channel ?? 'anon_key_changes'
   const channel = quoteIdentifier('channel', channelName, false)
@@ -137,6 +142,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         revoked_at bigint,
         PRIMARY KEY (namespace, project, retired_at, digest)
       )`)
+      await usage.create(client)
     }).catch((error: unknown) => {
       tableReady = null
       throw error
@@ -263,6 +269,14 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       const result = await pool.query(`SELECT ${RETIRED_COLUMNS} FROM ${retiredTable}
         WHERE namespace = $1 AND project = $2 ORDER BY retired_at DESC, digest DESC LIMIT $3`, [namespace, project, RETIRED_RECORD_LIMIT])
       return (result.rows as RetiredRow[]).map(retiredRecordOf)
+    },
+    async recordUsage (project, batch) {
+      await ensureTable()
+      await usage.record(project, batch)
+    },
+    async loadUsage (project) {
+      await ensureTable()
+      return usage.load(project)
     },
     async subscribe (notify, subscribeOptions) {
       listeners.add(notify)

@@ -5,6 +5,7 @@ import { channelListener } from './listener.js'
 import { redisChanges } from './changes.js'
 import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { COMMIT, runScript } from './scripts.js'
+import { redisUsage } from './usage.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, requireMethods } from '../factory-options.js'
 import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
@@ -38,7 +39,8 @@ interface Read {
  * redis-changes.ts). A project's retired keys are a sorted set in the same hash tag as its state,
  * `{<keyPrefix>:<namespace>:<project>}:retired`, scored by the instant each stopped verifying, its members the
  * records as JSON (digest first, so that equal scores sort by digest); the commit script adds to it and trims
- * it, so that a Redis Cluster keeps all of a project in one slot.
+ * it, so that a Redis Cluster keeps all of a project in one slot. Its usage history is a hash and two sorted sets
+ * in the same hash tag (see usage.ts), written by a script of its own.
  *
  * Atomicity: an update reads the hash (one HMGET), applies the change (the pure transitions every store
  * uses), and writes with a Lua compare-and-set that fails if the version moved; on a conflict it reads again
@@ -73,6 +75,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   let log: StoreLog | undefined
   const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
   const retiredOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:retired`
+  const usage = redisUsage(client, (project) => `{${keyPrefix}:${namespace}:${project}}`)
 
   /** The commit script's arguments for a change's retired keys: the forget instant, then score and member pairs. */
   function retiredArguments (retire: RetireKeys | undefined): Array<string | number> {
@@ -142,6 +145,8 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       const members = await client.zrevrange(retiredOf(project), 0, RETIRED_RECORD_LIMIT - 1)
       return members.map((member) => JSON.parse(member) as RetiredKeyRecord)
     },
+    recordUsage: usage.record,
+    loadUsage: usage.load,
     async subscribe (listener, subscribeOptions) {
       log ??= subscribeOptions?.log
       const remove = await changes.add(listener, subscribeOptions?.deadline)

@@ -3,6 +3,7 @@ import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { changeLog, type ChangeLog } from './changes.js'
 import { sqliteTableName, waitForLocks, type SqliteDatabase, type SqliteStatement } from './database.js'
 import { retiredTable, type RetiredTable } from './retired.js'
+import { usageTables, type UsageTables } from './usage.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
 import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
 
@@ -16,8 +17,8 @@ export interface SqliteStoreOptions {
   /** Separates apps that share one file. Default: 'default'. */
   namespace?: string
   /**
-   * The table, created on first use with its log of changes `<tableName>_changes` and its retired keys
-   * `<tableName>_retired`. Default: 'anon_key_projects'.
+   * The table, created on first use with its log of changes `<tableName>_changes`, its retired keys
+   * `<tableName>_retired` and its usage history `<tableName>_usage` and `<tableName>_usage_keys`. Default: 'anon_key_projects'.
    */
   tableName?: string
   /** How often, in ms, the store asks the file for changes made by other connections while anyone is subscribed. Default: 1000. */
@@ -32,6 +33,7 @@ interface Statements {
   write: SqliteStatement
   log: ChangeLog
   retired: RetiredTable
+  usage: UsageTables
 }
 
 /**
@@ -76,7 +78,8 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
       write: database.prepare(`INSERT INTO "${table}" (namespace, project, version, state) VALUES (?, ?, ?, ?)
         ON CONFLICT (namespace, project) DO UPDATE SET version = excluded.version, state = excluded.state`),
       log: changeLog(database, table, namespace),
-      retired: retiredTable(database, table, namespace)
+      retired: retiredTable(database, table, namespace),
+      usage: usageTables(database, table, namespace)
     }
     return statements
   }
@@ -146,6 +149,20 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     },
     async loadRetired (project) {
       return prepared().retired.load(project)
+    },
+    async recordUsage (project, batch) {
+      const { usage } = prepared()
+      database.exec('BEGIN IMMEDIATE')
+      try {
+        usage.record(project, batch)
+        database.exec('COMMIT')
+      } catch (error) {
+        rollBack()
+        throw error
+      }
+    },
+    async loadUsage (project) {
+      return prepared().usage.load(project)
     },
     async subscribe (listener, subscribeOptions) {
       if (stopPolling === null) {
