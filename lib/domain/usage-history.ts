@@ -59,6 +59,11 @@ export function hourOf (at: number): number {
   return at - (((at % HOUR_MS) + HOUR_MS) % HOUR_MS)
 }
 
+/** The first hour of the history at `now`: this hour and the 167 before it make the last 7 days. */
+export function historyStart (now: number): number {
+  return hourOf(now) - USAGE_HISTORY_MS + HOUR_MS
+}
+
 /**
  * Histories summed: counts of the same hour and key added, the latest last use kept. Pure; what the memory
  * store keeps, and how batches that failed to reach a store join the next one without a row twice.

@@ -4,7 +4,7 @@ import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { recordUsage } from '../domain/transitions.js'
 import { UsageCounter } from '../domain/usage.js'
 import { RETIRED_RETENTION_MS } from '../domain/retention.js'
-import { isEmptyUsage, USAGE_HISTORY_MS } from '../domain/usage-history.js'
+import { historyStart, isEmptyUsage } from '../domain/usage-history.js'
 import { anonKeyError } from '../errors/codes.js'
 import type { AnonKeyEvents } from './events.js'
 import { KeyCache, type VerifyResult } from './project-keys.js'
@@ -220,7 +220,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
       const now = Date.now()
       try {
         if (store.recordUsage !== undefined) {
-          const batch = { ...taken.history, keepHoursFrom: now - USAGE_HISTORY_MS, keepKeysFrom: now - RETIRED_RETENTION_MS }
+          const batch = { ...taken.history, keepHoursFrom: historyStart(now), keepKeysFrom: now - RETIRED_RETENTION_MS }
           await this.call('recordUsage', () => (store.recordUsage as NonNullable<typeof store.recordUsage>)(counter.project, batch))
         } else if (taken.reports.length > 0) {
           await this.call('recordUsage', () => store.update(counter.project, (state) => recordUsage(state, taken.reports)))

@@ -3,7 +3,7 @@ import { isSafeToRevoke, KeyUses } from '../domain/key-usage.js'
 import type { NamedKey, RetiredKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
 import { HOUR_MS } from '../domain/time.js'
-import { hourOf, type RefusedUsageCode, type UsageHistory } from '../domain/usage-history.js'
+import { historyStart, hourOf, type RefusedUsageCode, type UsageHistory } from '../domain/usage-history.js'
 import { iso } from './key-info.js'
 
 /** One key's use, hour by hour. */
@@ -31,8 +31,6 @@ export interface KeyUsageReport {
   refused: Array<{ hour: string, code: RefusedUsageCode, fingerprint: string, requests: number }>
 }
 
-/** The hours shown: this one and the 167 before it. */
-const SHOWN_HOURS = 7 * 24
 const HOURS_24 = 24
 
 /**
@@ -41,7 +39,7 @@ const HOURS_24 = 24
  * retired keys, where the name's dead keys are).
  */
 export function keyUsageReport (key: NamedKey, retired: readonly RetiredKeyRecord[], history: UsageHistory, now: number, safeToRevokeAfterHours: number): KeyUsageReport {
-  const from = hourOf(now) - (SHOWN_HOURS - 1) * HOUR_MS
+  const from = historyStart(now)
   const from24h = hourOf(now) - (HOURS_24 - 1) * HOUR_MS
   const uses = new KeyUses(history)
   const hourlyOf = (fingerprint: string): KeyUsage['hourly'] => history.verified

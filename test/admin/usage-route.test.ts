@@ -1,0 +1,183 @@
+import t from 'tap'
+import { fingerprintOf, memoryStore, type AnonKeyStore } from '../../lib/index.js'
+import { assertError, currentKey, listPrevious, revoke, rotate, startApp, useKey } from '../helpers/app.js'
+import { CLOCK_START, fakeDateNow, HOUR_MS } from '../helpers/clock.js'
+import { createNamedKey, useKeyFrom } from '../helpers/named-keys.js'
+import { flush, usageOf, usageRequest } from '../helpers/usage.js'
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+t.test('the usage route answers the contract\'s shape: the current key, each previous key, refused requests', async (t) => {
+  const clock = fakeDateNow(CLOCK_START + 10 * HOUR_MS + 5 * 60_000)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const oldKey = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 48 })
+  const newKey = await currentKey(app)
+  for (let i = 0; i < 3; i++) await useKey(app, newKey)
+  await useKey(app, oldKey)
+  const usage = await usageOf(app)
+  t.same(Object.keys(usage).sort(), ['keys', 'name', 'refused'])
+  t.equal(usage.name, 'default')
+  t.same(usage.keys, [
+    { fingerprint: fingerprintOf(newKey), role: 'current', rotatedAt: null, expiresAt: null, lastUsedAt: iso(clock.now()), requests24h: 3, hourly: [{ hour: iso(CLOCK_START + 10 * HOUR_MS), requests: 3 }] },
+    {
+      fingerprint: fingerprintOf(oldKey),
+      role: 'previous',
+      rotatedAt: iso(clock.now()),
+      expiresAt: iso(clock.now() + 48 * HOUR_MS),
+      lastUsedAt: iso(clock.now()),
+      requests24h: 1,
+      hourly: [{ hour: iso(CLOCK_START + 10 * HOUR_MS), requests: 1 }],
+      safeToRevoke: false
+    }
+  ], 'this instance\'s counts show before any flush, in the contract\'s shape')
+  t.same(usage.refused, [])
+})
+
+t.test('requests fall into the UTC hour they were made in, at the boundary to the millisecond; empty hours are left out', async (t) => {
+  const clock = fakeDateNow(CLOCK_START + 10 * HOUR_MS)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  clock.set(CLOCK_START + 11 * HOUR_MS - 1)
+  await useKey(app, key)
+  await useKey(app, key)
+  await flush(app)
+  clock.set(CLOCK_START + 11 * HOUR_MS)
+  await useKey(app, key)
+  clock.set(CLOCK_START + 14 * HOUR_MS + 30 * 60_000)
+  await useKey(app, key)
+  const [current] = (await usageOf(app)).keys
+  t.same(current.hourly, [
+    { hour: iso(CLOCK_START + 10 * HOUR_MS), requests: 2 },
+    { hour: iso(CLOCK_START + 11 * HOUR_MS), requests: 1 },
+    { hour: iso(CLOCK_START + 14 * HOUR_MS), requests: 1 }
+  ])
+  t.equal(current.requests24h, 4)
+  t.equal(current.lastUsedAt, iso(CLOCK_START + 14 * HOUR_MS + 30 * 60_000))
+})
+
+t.test('hours older than 7 days leave the answer and the store; requests24h counts the last 24 hours only', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const store = memoryStore()
+  const app = await startApp(t, { store })
+  const key = await currentKey(app)
+  await useKey(app, key)
+  await flush(app)
+  clock.advance(7 * 24 * HOUR_MS - HOUR_MS)
+  await useKey(app, key)
+  await flush(app)
+  let current = (await usageOf(app)).keys[0]
+  t.equal(current.hourly.length, 2, 'an hour 6 days and 23 hours old is still shown')
+  t.equal(current.requests24h, 1, 'the request of 7 days ago is not in requests24h')
+  clock.advance(HOUR_MS)
+  current = (await usageOf(app)).keys[0]
+  t.same(current.hourly, [{ hour: iso(CLOCK_START + 7 * 24 * HOUR_MS - HOUR_MS), requests: 1 }], 'the hour 7 days old left the answer')
+  await useKey(app, key)
+  await flush(app)
+  t.same((await store.loadUsage?.(''))?.verified.map((row) => row.hour), [CLOCK_START + 7 * 24 * HOUR_MS - HOUR_MS, CLOCK_START + 7 * 24 * HOUR_MS], 'the store forgot the hour 7 days old at the next batch')
+})
+
+t.test('refused requests that carried a known dead key are counted per hour, code and fingerprint', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const expired = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 0 })
+  const revoked = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  t.equal((await revoke(app)).statusCode, 200)
+  for (let i = 0; i < 2; i++) t.equal((await useKey(app, expired)).json().error, 'ANON_KEY_EXPIRED')
+  t.equal((await useKey(app, revoked)).json().error, 'ANON_KEY_REVOKED')
+  t.equal((await useKey(app, 'anon_' + '0'.repeat(64))).statusCode, 401, 'an unknown key is refused')
+  t.equal((await app.anonKey.verify(expired)).valid, false)
+  const hour = iso(CLOCK_START)
+  t.same((await usageOf(app)).refused, [
+    { hour, code: 'ANON_KEY_EXPIRED', fingerprint: fingerprintOf(expired), requests: 3 },
+    { hour, code: 'ANON_KEY_REVOKED', fingerprint: fingerprintOf(revoked), requests: 1 }
+  ], 'refusals of known keys are counted (verify() too); an unknown key is not')
+})
+
+t.test('a named key\'s usage: its own keys, and its requests refused for their origin', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const web = await createNamedKey(app, { name: 'web', allowedOrigins: ['https://app.example.com'] })
+  t.equal((await useKeyFrom(app, web.anonKey, { origin: 'https://app.example.com' })).statusCode, 200)
+  t.equal((await useKeyFrom(app, web.anonKey, { origin: 'https://evil.example' })).statusCode, 403)
+  await useKey(app, await currentKey(app))
+  const usage = await usageOf(app, 'web')
+  t.equal(usage.name, 'web')
+  t.same(usage.keys.map((key: any) => [key.fingerprint, key.role, key.requests24h]), [[web.fingerprint, 'current', 1]], 'only the key of this name, not default\'s')
+  t.same(usage.refused, [{ hour: iso(CLOCK_START), code: 'ANON_KEY_ORIGIN_NOT_ALLOWED', fingerprint: web.fingerprint, requests: 1 }])
+  t.same((await usageOf(app)).refused, [], 'default\'s usage does not show the refusals of web')
+})
+
+t.test('an unknown name answers 404 NOT_FOUND, a bad name 400 INVALID_INPUT, both in the contract\'s format', async (t) => {
+  const app = await startApp(t)
+  assertError(t, await usageRequest(app, 'ios'), 404, 'NOT_FOUND')
+  assertError(t, await usageRequest(app, 'Not-A-Name'), 400, 'INVALID_INPUT')
+  assertError(t, await usageRequest(app, 'web', {}), 401, 'AUTH_INVALID_CREDENTIALS')
+})
+
+t.test('a store without recordUsage and loadUsage answers 501 NOT_IMPLEMENTED naming them, and still sums previous-key totals in its document', async (t) => {
+  const inner = memoryStore()
+  const { recordUsage, loadUsage, ...withoutHistory } = inner
+  const store: AnonKeyStore = { ...withoutHistory, namespace: inner.namespace }
+  const app = await startApp(t, { store })
+  const response = await usageRequest(app)
+  assertError(t, response, 501, 'NOT_IMPLEMENTED')
+  t.match(response.json().message, /recordUsage\(\) and loadUsage\(\)/, 'the message names the missing methods')
+  const oldKey = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  await useKey(app, oldKey)
+  await flush(app)
+  const document = await inner.load('')
+  t.equal(document.state.keys[0].previousKeys[0].requests, 1, 'the previous key\'s total went to the document')
+  t.equal((await listPrevious(app) as any[])[0].requests, 1)
+  t.equal((await inner.loadUsage?.(''))?.verified.length, 0)
+  const onlyLoad: AnonKeyStore = { ...withoutHistory, namespace: inner.namespace, loadUsage }
+  const other = await startApp(t, { store: onlyLoad })
+  t.match((await usageRequest(other)).json().message, /no recordUsage\(\) method/, 'one missing method is named alone')
+  t.ok(recordUsage)
+})
+
+t.test('random keys and tenants leave nothing to count: a flood of unknown keys writes no usage', async (t) => {
+  const store = memoryStore()
+  const app = await startApp(t, { store })
+  for (let i = 0; i < 200; i++) await useKey(app, `anon_${i.toString(16).padStart(64, '0')}`)
+  await flush(app)
+  t.same(await store.loadUsage?.(''), { verified: [], refused: [], keys: [] })
+})
+
+t.test('a store down during a flush keeps the figures, and the next flush writes them once', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const inner = memoryStore()
+  let down = false
+  const store: AnonKeyStore = {
+    ...inner,
+    namespace: inner.namespace,
+    recordUsage: async (project, batch) => {
+      if (down) throw new Error('store down')
+      return inner.recordUsage?.(project, batch)
+    }
+  }
+  const app = await startApp(t, { store })
+  const reader = await startApp(t, { store: inner })
+  const key = await currentKey(app)
+  down = true
+  await useKey(app, key)
+  await useKey(app, key)
+  await flush(app)
+  t.same((await usageOf(reader)).keys[0].hourly, [], 'nothing reached the store while it was down')
+  t.equal((await usageOf(app)).keys[0].requests24h, 2, 'the counting instance still shows its counts')
+  down = false
+  clock.advance(HOUR_MS)
+  await useKey(app, key)
+  await flush(app)
+  await flush(app)
+  t.same((await usageOf(reader)).keys[0].hourly, [{ hour: iso(CLOCK_START), requests: 2 }, { hour: iso(CLOCK_START + HOUR_MS), requests: 1 }], 'the kept counts landed once, in their own hour')
+})
