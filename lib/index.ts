@@ -75,8 +75,9 @@ export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify
 export default fastifyAnonKey
 
 export type { AnonKeyApi, AnonKeyProjectApi } from './keys/service.js'
-export type { AnonKeyEvents, CreatedEvent, DeletedEvent, RevokedEvent, RotatedEvent, UpdatedEvent } from './keys/events.js'
+export type { AnonKeyEvents, CreatedEvent, DeletedEvent, FirstUsedEvent, RevokedEvent, RotatedEvent, UpdatedEvent } from './keys/events.js'
 export type { AnonKeyInfo, PreviousKeyInfo } from './keys/key-info.js'
+export type { KeyUsage, KeyUsageReport } from './keys/usage-report.js'
 export type {
   ChangeContext, CreateKeyOptions, DeleteResult, KeyContext, RevokeResult, RotateOptions, RotateResult, UpdateKeyOptions, VerifyContext
 } from './keys/operations.js'

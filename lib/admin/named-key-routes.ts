@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { anonKeyError } from '../errors/codes.js'
 import { absentBodyAsEmptyObject } from './json-body.js'
-import type { ChangeContext, ProjectApi } from '../keys/operations.js'
+import type { ChangeContext, ProjectApi, RotateOptions } from '../keys/operations.js'
 import type { ResolvedOptions } from '../options/options.js'
 import { rotateBodySchema } from './schemas.js'
 import { namedKeyRouteSchemas as schemas, type CreateKeyInput, type UpdateKeyInput } from './named-key-schemas.js'
@@ -56,9 +56,9 @@ export async function namedKeyRoutes (app: FastifyInstance, { settings, projectO
     schema: { ...schemas.rotate, body: rotateBodySchema(settings.maxGracePeriodHours, settings.defaultGracePeriodHours) },
     preValidation: absentBodyAsEmptyObject
   }, async (request, reply) => {
-    const { gracePeriodHours } = request.body as { gracePeriodHours?: number }
+    const { gracePeriodHours, graceStartsAt } = request.body as RotateOptions
     const { name } = request.params as NameParams
-    return noStore(reply, await projectOf(request).rotate({ gracePeriodHours, name }, contextOf(request)))
+    return noStore(reply, await projectOf(request).rotate({ gracePeriodHours, graceStartsAt, name }, contextOf(request)))
   })
 
   app.get('/secrets/anon-keys/:name/previous', { schema: schemas.listPrevious }, async (request) => {

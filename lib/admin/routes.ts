@@ -7,7 +7,7 @@ import { anonKeyError } from '../errors/codes.js'
 import { absentBodyAsEmptyObject, acceptJsonOrNothing } from './json-body.js'
 import { documentAdminRoute } from './openapi.js'
 import type { ResolvedOptions } from '../options/options.js'
-import type { ProjectApi } from '../keys/operations.js'
+import type { ProjectApi, RotateOptions } from '../keys/operations.js'
 import { namedKeyRoutes } from './named-key-routes.js'
 import { usageRoutes } from './usage-routes.js'
 import { ErrorResponse, rotateBodySchema, routeSchemas } from './schemas.js'
@@ -70,8 +70,8 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
     schema: { ...routeSchemas.rotate, body: rotateBodySchema(settings.maxGracePeriodHours, settings.defaultGracePeriodHours) },
     preValidation: absentBodyAsEmptyObject
   }, async (request, reply) => {
-    const { gracePeriodHours } = request.body as { gracePeriodHours?: number }
-    const result = await projectOf(request).rotate({ gracePeriodHours }, contextOf(request))
+    const { gracePeriodHours, graceStartsAt } = request.body as RotateOptions
+    const result = await projectOf(request).rotate({ gracePeriodHours, graceStartsAt }, contextOf(request))
     reply.header('cache-control', 'no-store')
     return result
   })

@@ -43,6 +43,10 @@ export const GetAnonKeyResponse = Type.Object({
   anonKey: Type.String({ description: 'The current anon key', examples: [EXAMPLE_KEY] })
 }, { description: 'The current anon key', examples: [{ anonKey: EXAMPLE_KEY }] })
 
+export const GraceStartsAt = Type.Union([Type.Literal('rotation'), Type.Literal('first-use')], {
+  description: 'When the old key\'s grace began: at the rotation, or at the first use of the key that replaced it'
+})
+
 export function rotateBodySchema (maxGracePeriodHours: number, defaultGracePeriodHours: number): TSchema {
   return Type.Object({
     gracePeriodHours: Type.Optional(Type.Integer({
@@ -50,6 +54,10 @@ export function rotateBodySchema (maxGracePeriodHours: number, defaultGracePerio
       maximum: maxGracePeriodHours,
       default: defaultGracePeriodHours,
       description: 'How long the old key remains valid after rotation, in hours'
+    })),
+    graceStartsAt: Type.Optional(Type.Union([Type.Literal('rotation'), Type.Literal('first-use')], {
+      default: 'rotation',
+      description: `"first-use": the grace starts when any instance first verifies the new key, and ends at the latest ${maxGracePeriodHours} hours after the rotation (oldKeyExpiresAt)`
     }))
   }, {
     additionalProperties: false,
@@ -81,7 +89,8 @@ export const PreviousKeysResponse = Type.Object({
     requests: Type.Integer({ description: 'Requests that carried this key since its rotation, over all instances' }),
     lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last such request, or null' }),
     lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last request any instance verified with this key, or null' }),
-    safeToRevoke: Type.Boolean({ description: 'True once no instance verified it for safeToRevokeAfterHours and it has been a previous key that long' })
+    safeToRevoke: Type.Boolean({ description: 'True once no instance verified it for safeToRevokeAfterHours and it has been a previous key that long' }),
+    graceStartsAt: GraceStartsAt
   }))
 })
 

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import { FINGERPRINT_LENGTH } from '../domain/key.js'
 import { REFUSED_USAGE_CODES } from '../domain/usage-history.js'
 import { NameParams } from './named-key-schemas.js'
-import { errorResponses } from './schemas.js'
+import { errorResponses, GraceStartsAt } from './schemas.js'
 
 const Instant = Type.String({ format: 'date-time' })
 const Hour = Type.String({ format: 'date-time', description: 'The hour, ISO 8601 UTC, on the hour' })
@@ -18,7 +18,8 @@ const KeyUsage = Type.Object({
   hourly: Type.Array(Type.Object({ hour: Hour, requests: Type.Integer() }), {
     description: 'Verified requests per hour over the last 7 days, oldest first; hours without any are left out'
   }),
-  safeToRevoke: Type.Optional(Type.Boolean({ description: 'Previous keys only: no instance verified it for safeToRevokeAfterHours, and it has been a previous key that long' }))
+  safeToRevoke: Type.Optional(Type.Boolean({ description: 'Previous keys only: no instance verified it for safeToRevokeAfterHours, and it has been a previous key that long' })),
+  graceStartsAt: Type.Optional(GraceStartsAt)
 })
 
 export const KeyUsageResponse = Type.Object({
@@ -36,7 +37,7 @@ export const KeyUsageResponse = Type.Object({
     name: 'default',
     keys: [
       { fingerprint: '3f9a1c0b7d2e', role: 'current', rotatedAt: null, expiresAt: null, lastUsedAt: '2026-06-11T09:41:12.000Z', requests24h: 1520, hourly: [{ hour: '2026-06-11T09:00:00.000Z', requests: 87 }] },
-      { fingerprint: '8c41d2e09a7f', role: 'previous', rotatedAt: '2026-06-10T08:00:00.000Z', expiresAt: '2026-06-17T08:00:00.000Z', lastUsedAt: '2026-06-10T21:13:40.000Z', requests24h: 12, hourly: [{ hour: '2026-06-10T21:00:00.000Z', requests: 12 }], safeToRevoke: false }
+      { fingerprint: '8c41d2e09a7f', role: 'previous', rotatedAt: '2026-06-10T08:00:00.000Z', expiresAt: '2026-06-17T08:00:00.000Z', lastUsedAt: '2026-06-10T21:13:40.000Z', requests24h: 12, hourly: [{ hour: '2026-06-10T21:00:00.000Z', requests: 12 }], safeToRevoke: false, graceStartsAt: 'rotation' }
     ],
     refused: [{ hour: '2026-06-11T08:00:00.000Z', code: 'ANON_KEY_EXPIRED', fingerprint: '51be0c9d3a11', requests: 4 }]
   }]

@@ -15,6 +15,7 @@ const KEYS_NEXT = 'List the keys with GET /api/secrets/anon-keys; fix the reques
 
 const BODY_PROPERTIES: Record<string, (maxGracePeriodHours: number) => string> = {
   gracePeriodHours: (max) => `gracePeriodHours must be an integer from 0 to ${max}`,
+  graceStartsAt: () => 'graceStartsAt must be "rotation" or "first-use"',
   name: () => `name is required and must be ${NAME_RULE}.`,
   description: () => `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
   allowedOrigins: () => `allowedOrigins must be null or an array of 1 to ${MAX_ALLOWED_ORIGINS} origins such as "https://app.example.com".`

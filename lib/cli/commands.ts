@@ -1,5 +1,6 @@
 import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/service.js'
 import type { RevokedEvent, RotatedEvent } from '../keys/events.js'
+import type { RotateOptions } from '../keys/operations.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
 
@@ -63,18 +64,23 @@ const get: Command = {
 
 const rotate: Command = {
   name: 'rotate',
-  usage: 'rotate [--grace-hours N]',
+  usage: 'rotate [--grace-hours N] [--grace-starts-at rotation|first-use]',
   summary: 'Make a new current key; the old one keeps verifying for N hours (default 168; 0 stops it now).',
-  flags: { 'grace-hours': { type: 'string', usage: '--grace-hours N', help: 'Hours the old key keeps verifying, from 0 to 720.' } },
+  flags: {
+    'grace-hours': { type: 'string', usage: '--grace-hours N', help: 'Hours the old key keeps verifying, from 0 to 720.' },
+    'grace-starts-at': { type: 'string', usage: '--grace-starts-at rotation|first-use', help: 'first-use: the grace starts when any instance first verifies the new key (at the latest 720 hours after now).' }
+  },
   arguments: 0,
   store: true,
   async run ({ values, print, withApi }) {
     const grace = values['grace-hours'] as string | undefined
     if (grace !== undefined && !/^[0-9]{1,6}$/.test(grace)) throw usageError(`--grace-hours must be a whole number of hours from 0 to 720, got ${JSON.stringify(grace)}.`)
+    const startsAt = values['grace-starts-at'] as RotateOptions['graceStartsAt'] | undefined
+    if (startsAt !== undefined && startsAt !== 'rotation' && startsAt !== 'first-use') throw usageError(`--grace-starts-at must be rotation or first-use, got ${JSON.stringify(startsAt)}.`)
     const { result, event } = await withApi(async (api, events) => {
       let event: RotatedEvent | undefined
       events.once('rotated', (rotated: RotatedEvent) => { event = rotated })
-      const result = await api.rotate(grace === undefined ? {} : { gracePeriodHours: Number(grace) }, { actor: 'cli' })
+      const result = await api.rotate({ ...(grace === undefined ? {} : { gracePeriodHours: Number(grace) }), ...(startsAt === undefined ? {} : { graceStartsAt: startsAt }) }, { actor: 'cli' })
       return { result, event: event as RotatedEvent }
     })
     print(`${result.anonKey}\n${result.message}\nThe old key (fingerprint ${event.oldFingerprint}) verifies until ${result.oldKeyExpiresAt}.`, result)

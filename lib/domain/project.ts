@@ -14,6 +14,13 @@ export interface PreviousKeyRecord {
   requests?: number
   /** The last time such a request was reported, or null. */
   lastSeenAt?: number | null
+  /** When its grace began: at the rotation (absent means so), or at the first use of the key that replaced it. */
+  graceStartsAt?: 'rotation' | 'first-use'
+  /**
+   * With 'first-use', while the key that replaced it is current: the grace that starts at that key's first use.
+   * `expiresAt` is then the latest the key can verify (rotation + maxGracePeriodHours); see effectiveExpiry.
+   */
+  graceMs?: number
 }
 
 /**
@@ -40,6 +47,8 @@ export interface NamedKey {
   /** Normalised origins allowed to use the key, or null for no restriction. */
   allowedOrigins: string[] | null
   createdAt: number
+  /** When the current key was first verified by any instance; null for a rotated-in key not used yet (absent: not tracked). */
+  currentKeyFirstUsedAt?: number | null
 }
 
 /** Everything a store keeps for one project (a tenant, or the single project), as one document. */

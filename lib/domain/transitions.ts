@@ -4,6 +4,7 @@ import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState, type
 import { capPreviousKeys } from './previous-key-cap.js'
 import { isStillValid, pruneProject, RETIRED_RETENTION_MS, type RetireKeys } from './retention.js'
 import type { UsageReport } from './usage.js'
+import { fixFirstUseGraces } from './first-use.js'
 
 /**
  * The rules of every change to a project, as pure functions: `(state, change) => StateChange`. A store runs one
@@ -53,8 +54,13 @@ export interface RotateKeyChange {
   newKey: string
   /** The instant of the rotation: the old key's `rotatedAt`. */
   now: number
-  /** The old key's `expiresAt` (equal to `now` for a grace period of 0). */
+  /**
+   * The old key's `expiresAt` (equal to `now` for a grace period of 0); with `graceMs`, the latest it may verify
+   * (rotation + maxGracePeriodHours).
+   */
   expiresAt: number
+  /** A grace from the new key's first use: this long after it, never after `expiresAt`. Absent: from the rotation. */
+  graceMs?: number
   /** At most this many previous keys of the name verify at once; the oldest are revoked to make room. */
   maxPreviousKeys?: number
 }
@@ -78,10 +84,11 @@ export function rotateKey (state: ProjectState, change: RotateKeyChange): StateC
   if (key === undefined) return refuse('NOT_FOUND', `No anon key is named "${change.name}".`)
   if (keyInUse(state, change.newKey)) return refuse('CONFLICT', 'The new key is already used in this project.')
   const retired: PreviousKeyRecord = { digest: digestOf(key.currentKey), rotatedAt: change.now, expiresAt: change.expiresAt, revokedAt: null }
+  if (change.graceMs !== undefined) Object.assign(retired, { graceStartsAt: 'first-use', graceMs: change.graceMs })
   // Records are newest first, so among rotations of the same millisecond the later one in the list is the older.
-  const { records, evicted } = capPreviousKeys([retired, ...key.previousKeys], change.now, change.maxPreviousKeys ?? Infinity)
+  const { records, evicted } = capPreviousKeys([retired, ...fixFirstUseGraces(key, change.now)], change.now, change.maxPreviousKeys ?? Infinity)
   const capped = evicted.reverse().sort((a, b) => a.rotatedAt - b.rotatedAt)
-  const rotated = withKey(state, { ...key, currentKey: change.newKey, previousKeys: records })
+  const rotated = withKey(state, { ...key, currentKey: change.newKey, previousKeys: records, currentKeyFirstUsedAt: null })
   return written(rotated, change.now, (next) => ({ key: findKey(next, change.name) as NamedKey, retired, capped }))
 }
 

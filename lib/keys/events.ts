@@ -14,6 +14,8 @@ interface EventBase {
 
 export interface RotatedEvent extends EventBase {
   gracePeriodHours: number
+  /** When the old key's grace begins: at the rotation, or at the new key's first use (then see `firstUsed`). */
+  graceStartsAt: 'rotation' | 'first-use'
   rotatedAt: string
   oldKeyExpiresAt: string
   oldFingerprint: string
@@ -48,6 +50,14 @@ export interface DeletedEvent extends EventBase {
   deletedAt: string
 }
 
+export interface FirstUsedEvent extends EventBase {
+  /** The rotated-in key, verified for the first time by any instance. */
+  fingerprint: string
+  firstUsedAt: string
+  /** Previous keys of the name whose grace started with this use, and when each now stops verifying. */
+  graceStarted: Array<{ fingerprint: string, expiresAt: string }>
+}
+
 /** Event name → listener arguments, for `EventEmitter<AnonKeyEvents>`. */
 export interface AnonKeyEvents {
   rotated: [RotatedEvent]
@@ -55,4 +65,5 @@ export interface AnonKeyEvents {
   created: [CreatedEvent]
   updated: [UpdatedEvent]
   deleted: [DeletedEvent]
+  firstUsed: [FirstUsedEvent]
 }

@@ -1,5 +1,6 @@
 import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
 import { isSafeToRevoke, type KeyUses } from '../domain/key-usage.js'
+import { withEffectiveExpiry } from '../domain/first-use.js'
 import type { NamedKey, PreviousKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
 
@@ -16,6 +17,8 @@ export interface PreviousKeyInfo {
   lastUsedAt: string | null
   /** Whether no instance verified it for `safeToRevokeAfterHours`, and it has been a previous key that long. */
   safeToRevoke: boolean
+  /** When its grace began: at the rotation, or at the first use of the key that replaced it (`expiresAt` is the bound now). */
+  graceStartsAt: 'rotation' | 'first-use'
 }
 
 /** A named key as `GET /api/secrets/anon-keys/:name` and `getKey()` show it. */
@@ -40,7 +43,7 @@ export const iso = (ms: number): string => new Date(ms).toISOString()
 
 const isoOrNull = (ms: number | null): string | null => ms === null ? null : iso(ms)
 
-/** The previous keys of a name that still verify, newest rotation first, with their usage. */
+/** The previous keys of a name (with their expiry now: withEffectiveExpiry) that still verify, newest rotation first, with their usage. */
 export function previousKeyInfos (name: string, records: readonly PreviousKeyRecord[], usage: UsageView, now: number): PreviousKeyInfo[] {
   return records
     .filter((record) => isStillValid(record, now))
@@ -54,7 +57,8 @@ export function previousKeyInfos (name: string, records: readonly PreviousKeyRec
         requests: previousRequests,
         lastSeenAt: lastUsedAt !== null && (lastUsedAt >= record.rotatedAt || record.lastSeenAt === lastUsedAt) ? iso(lastUsedAt) : null,
         lastUsedAt: isoOrNull(lastUsedAt),
-        safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, usage.safeToRevokeAfterHours)
+        safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, usage.safeToRevokeAfterHours),
+        graceStartsAt: record.graceStartsAt ?? 'rotation'
       }
     })
 }
@@ -67,6 +71,6 @@ export function anonKeyInfo (key: NamedKey, usage: UsageView, now: number): Anon
     description: key.description,
     allowedOrigins: key.allowedOrigins === null ? null : [...key.allowedOrigins],
     createdAt: iso(key.createdAt),
-    previousKeys: previousKeyInfos(key.name, key.previousKeys, usage, now)
+    previousKeys: previousKeyInfos(key.name, withEffectiveExpiry(key), usage, now)
   }
 }

@@ -6,6 +6,7 @@ import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } fro
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import type { UsageCounter } from '../domain/usage.js'
 import { KeyUses } from '../domain/key-usage.js'
+import { withEffectiveExpiry } from '../domain/first-use.js'
 import { emptyHistory, mergeUsage, type UsageHistory } from '../domain/usage-history.js'
 import { keyUsageReport, type KeyUsageReport } from './usage-report.js'
 import { anonKeyError } from '../errors/codes.js'
@@ -49,6 +50,11 @@ export interface KeyContext extends ChangeContext {
 
 export interface RotateOptions {
   gracePeriodHours?: number
+  /**
+   * When the old key's grace begins: at the rotation (the default), or at the new key's first use by any
+   * instance, never later than maxGracePeriodHours after the rotation.
+   */
+  graceStartsAt?: 'rotation' | 'first-use'
   /** The key to rotate; `default` when absent. */
   name?: string
 }
@@ -90,13 +96,15 @@ export interface ProjectHost {
 }
 
 /** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
-function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, usage: UsageCounter): VerifyResult {
+function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, cache: KeyCache): VerifyResult {
   if (typeof entry === 'string') return { valid: false, code: entry }
+  const now = Date.now()
   if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
-    usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
+    cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, now)
     return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
   }
-  usage.verified(entry.counted, Date.now())
+  cache.usage.verified(entry.counted, now)
+  if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
   return entry.result
 }
 
@@ -143,14 +151,22 @@ export class ProjectApi {
     if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > maxGracePeriodHours) {
       throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)
     }
+    const graceStartsAt = options.graceStartsAt ?? 'rotation'
+    if (graceStartsAt !== 'rotation' && graceStartsAt !== 'first-use') {
+      throw anonKeyError('INVALID_INPUT', 'graceStartsAt must be "rotation" or "first-use"')
+    }
     const newKey = generateAnonKey()
     const now = Date.now()
-    const expiresAt = now + gracePeriodHours * HOUR_MS
-    const result = await this.change('rotate', (state) => rotateKey(state, { name, newKey, now, expiresAt, maxPreviousKeys }), name)
+    const firstUse = graceStartsAt === 'first-use'
+    // From first use, the old key verifies at the latest until the longest grace allowed after the rotation.
+    const expiresAt = now + (firstUse ? maxGracePeriodHours : gracePeriodHours) * HOUR_MS
+    const graceMs = firstUse ? gracePeriodHours * HOUR_MS : undefined
+    const result = await this.change('rotate', (state) => rotateKey(state, { name, newKey, now, expiresAt, graceMs, maxPreviousKeys }), name)
     const event = {
       ...this.where(name),
       actor: context.actor ?? null,
       gracePeriodHours,
+      graceStartsAt,
       rotatedAt: iso(now),
       oldKeyExpiresAt: iso(result.retired.expiresAt),
       oldFingerprint: fingerprintOfDigest(result.retired.digest),
@@ -161,7 +177,7 @@ export class ProjectApi {
     this.host.announce('rotated', event)
     return {
       success: true,
-      message: gracePeriodHours === 0
+      message: gracePeriodHours === 0 && !firstUse
         ? 'Anon key rotated successfully. The old key stopped working immediately.'
         : 'Anon key rotated successfully. Old key will remain valid during grace period.',
       anonKey: newKey,
@@ -183,8 +199,8 @@ export class ProjectApi {
   /** Judges `key` from the cache, loading the project's retired keys first when only they can tell. */
   private judge (cache: KeyCache, key: unknown, context: VerifyContext | undefined): Promise<VerifyResult> {
     const entry = cache.lookup(key, Date.now())
-    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context, cache.usage))
-    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context, cache.usage))
+    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context, cache))
+    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context, cache))
   }
 
   /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
@@ -195,7 +211,7 @@ export class ProjectApi {
       if (name === DEFAULT_KEY_NAME) return []
       throw this.unknown(name)
     }
-    return previousKeyInfos(name, key.previousKeys, await this.usageView(), Date.now())
+    return previousKeyInfos(name, withEffectiveExpiry(key), await this.usageView(), Date.now())
   }
 
   /**

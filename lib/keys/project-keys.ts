@@ -4,6 +4,7 @@ import { OriginMatcher } from '../domain/origins.js'
 import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
 import { UsageCounter, type CountedKey } from '../domain/usage.js'
+import { withEffectiveExpiry } from '../domain/first-use.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -36,6 +37,8 @@ export interface ValidEntry {
   origins: OriginMatcher | null
   /** The key as its usage is counted. */
   counted: CountedKey
+  /** A rotated-in current key whose first use is not recorded yet: the first request that verifies records it. */
+  awaitingFirstUse: boolean
 }
 
 interface PreviousEntry {
@@ -58,7 +61,7 @@ function validEntry (name: string, digest: string, expiresAt: number | null, ori
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
   const counted = Object.freeze({ name, fingerprint, digest, previous: expiresAt !== null })
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted }
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false }
 }
 
 /**
@@ -103,6 +106,15 @@ export class KeyCache {
     this.usage = usage
   }
 
+  /** Records the first use of a rotated-in key (set by the plugin); never awaited by a request. */
+  onFirstUse: ((cache: KeyCache, entry: ValidEntry, now: number) => void) | null = null
+
+  /** A verified request with a current key whose first use is not recorded: hands it over once per snapshot. */
+  firstUsed (entry: ValidEntry, now: number): void {
+    entry.awaitingFirstUse = false
+    this.onFirstUse?.(this, entry, now)
+  }
+
   /** Whether the project holds any key at all (a tenant without keys is cached as such). */
   get hasKeys (): boolean {
     return this.state.keys.length > 0
@@ -137,10 +149,11 @@ export class KeyCache {
     for (const key of snapshot.state.keys) {
       const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
       const entry = validEntry(key.name, digestOf(key.currentKey), null, origins, this.tenant)
+      entry.awaitingFirstUse = key.currentKeyFirstUsedAt === null
       current.set(key.currentKey, entry)
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
       // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
-      for (const record of key.previousKeys) previous.set(record.digest, { record, name: key.name, origins, valid: null })
+      for (const record of withEffectiveExpiry(key)) previous.set(record.digest, { record, name: key.name, origins, valid: null })
     }
     for (const record of snapshot.state.deletedKeys ?? []) {
       if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })

@@ -3,11 +3,15 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { recordUsage } from '../domain/transitions.js'
 import { UsageCounter } from '../domain/usage.js'
-import { RETIRED_RETENTION_MS } from '../domain/retention.js'
 import { historyStart, isEmptyUsage } from '../domain/usage-history.js'
 import { anonKeyError } from '../errors/codes.js'
 import type { AnonKeyEvents } from './events.js'
-import { KeyCache, type VerifyResult } from './project-keys.js'
+import { KeyCache, type ValidEntry, type VerifyResult } from './project-keys.js'
+import { recordFirstUse, withEffectiveExpiry } from '../domain/first-use.js'
+import { fingerprintOfDigest } from '../domain/key.js'
+import type { NamedKey } from '../domain/project.js'
+import { isStillValid, RETIRED_RETENTION_MS } from '../domain/retention.js'
+import { iso } from './key-info.js'
 import { retiredProblem } from '../domain/snapshot-check.js'
 import type { AnonKeyInfo, PreviousKeyInfo } from './key-info.js'
 import type { ResolvedOptions } from '../options/options.js'
@@ -85,7 +89,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     super({ captureRejections: true })
     this.options = options
     this.log = log
-    this.cache = new KeyCache(null, this.newCounter(SINGLE_PROJECT))
+    this.cache = this.newCache(null)
     this.single = new ProjectApi(this, SINGLE_PROJECT, null)
     this.tenants = options.tenant === null
       ? null
@@ -138,7 +142,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
       return
     }
     const cached = this.tenants.get(project)
-    const cache = cached ?? new KeyCache(project, this.newCounter(project))
+    const cache = cached ?? this.newCache(project)
     const hadKeys = cache.hasKeys
     this.apply(cache, snapshot)
     cache.epoch = this.epoch
@@ -181,8 +185,33 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     return this.cachedOf(project)?.usage ?? new UsageCounter(project)
   }
 
-  private newCounter (project: string): UsageCounter {
-    return new UsageCounter(project, this.pendingUsage)
+  private newCache (tenant: string | null): KeyCache {
+    const cache = new KeyCache(tenant, new UsageCounter(tenant ?? SINGLE_PROJECT, this.pendingUsage))
+    cache.onFirstUse = (held, entry, at) => { this.recordFirstUse(held, entry, at) }
+    return cache
+  }
+
+  /**
+   * Writes the first use of a rotated-in key, once whatever the number of instances that see it (a conditional
+   * write: see recordFirstUse), and announces the grace it starts. Not awaited by the request. A failure is
+   * logged; the next reload of the project tries again.
+   */
+  private recordFirstUse (cache: KeyCache, entry: ValidEntry, at: number): void {
+    const project = cache.tenant ?? SINGLE_PROJECT
+    const { name, digest, fingerprint } = entry.counted
+    this.call('recordFirstUse', () => this.options.store.update(project, (state) => recordFirstUse(state, { name, digest, at }))).then(({ snapshot, result }) => {
+      this.take(project, snapshot)
+      if (!result.recorded) return
+      const key = result.key as NamedKey
+      const graceStarted = withEffectiveExpiry(key)
+        .filter((record, index) => key.previousKeys[index].graceMs !== undefined && isStillValid(key.previousKeys[index], at))
+        .map((record) => ({ fingerprint: fingerprintOfDigest(record.digest), expiresAt: iso(record.expiresAt) }))
+      const event = { name, ...(cache.tenant === null ? {} : { tenant: cache.tenant }), actor: null, fingerprint, firstUsedAt: iso(at), graceStarted }
+      this.log.info(event, 'anon key first used')
+      this.announce('firstUsed', event)
+    }, (error: unknown) => {
+      this.log.warn({ err: error, project, name, fingerprint }, 'anon key first use not recorded; the next reload of the keys tries again')
+    })
   }
 
   /** @internal Emits an audit event. The change has happened: a listener that throws is logged, never a failure. */
@@ -309,7 +338,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   private async loadTenant (tenant: string): Promise<KeyCache> {
     const snapshot = await this.call('load', () => this.options.store.load(tenant))
-    const cache = new KeyCache(tenant, this.newCounter(tenant))
+    const cache = this.newCache(tenant)
     this.apply(cache, snapshot)
     cache.epoch = this.epoch
     return cache

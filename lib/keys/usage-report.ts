@@ -2,6 +2,7 @@ import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
 import { isSafeToRevoke, KeyUses } from '../domain/key-usage.js'
 import type { NamedKey, RetiredKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
+import { withEffectiveExpiry } from '../domain/first-use.js'
 import { HOUR_MS } from '../domain/time.js'
 import { historyStart, hourOf, type RefusedUsageCode, type UsageHistory } from '../domain/usage-history.js'
 import { iso } from './key-info.js'
@@ -21,6 +22,8 @@ export interface KeyUsage {
   hourly: Array<{ hour: string, requests: number }>
   /** Previous keys only: whether no instance verified it for safeToRevokeAfterHours, and it has been a previous key that long. */
   safeToRevoke?: boolean
+  /** Previous keys only: when its grace began (at the rotation, or at the first use of the key that replaced it). */
+  graceStartsAt?: 'rotation' | 'first-use'
 }
 
 /** `GET /api/secrets/anon-keys/:name/usage`: the name's keys, and the refused requests that carried its dead keys. */
@@ -61,14 +64,15 @@ export function keyUsageReport (key: NamedKey, retired: readonly RetiredKeyRecor
   const current = fingerprintOf(key.currentKey)
   const keys = [usageOf(current, 'current', null, null, uses.ofKey(key.name, current))]
   const fingerprints = new Set([current])
-  for (const record of [...key.previousKeys].sort((a, b) => b.rotatedAt - a.rotatedAt)) {
+  for (const record of withEffectiveExpiry(key).sort((a, b) => b.rotatedAt - a.rotatedAt)) {
     const fingerprint = fingerprintOfDigest(record.digest)
     fingerprints.add(fingerprint)
     if (!isStillValid(record, now)) continue
     const { lastUsedAt } = uses.ofPrevious(key.name, record)
     keys.push({
       ...usageOf(fingerprint, 'previous', record.rotatedAt, record.expiresAt, lastUsedAt),
-      safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, safeToRevokeAfterHours)
+      safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, safeToRevokeAfterHours),
+      graceStartsAt: record.graceStartsAt ?? 'rotation'
     })
   }
   for (const record of retired) if (record.name === key.name) fingerprints.add(fingerprintOfDigest(record.digest))

@@ -85,7 +85,9 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
     cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
     return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
   }
-  cache.usage.verified(entry.counted, Date.now())
+  const now = Date.now()
+  cache.usage.verified(entry.counted, now)
+  if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
   setIdentity(request, entry.identity)
   if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
   if (done === undefined) return PASSED

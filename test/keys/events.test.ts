@@ -20,11 +20,12 @@ t.test('a rotation emits rotated with actor, grace, expiry and fingerprints, nev
   const { anonKey: newKey, oldKeyExpiresAt } = response.json()
   t.equal(events.length, 1)
   const [event] = events
-  t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'name', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
+  t.same(Object.keys(event).sort(), ['actor', 'evictedFingerprints', 'gracePeriodHours', 'graceStartsAt', 'name', 'newFingerprint', 'oldFingerprint', 'oldKeyExpiresAt', 'rotatedAt'])
   t.equal(event.name, 'default')
   t.same(event.evictedFingerprints, [], 'a rotation within maxPreviousKeys revokes nothing')
   t.equal(event.actor, 'user-42')
   t.equal(event.gracePeriodHours, 12)
+  t.equal(event.graceStartsAt, 'rotation')
   t.equal(event.oldKeyExpiresAt, oldKeyExpiresAt)
   t.match(event.rotatedAt, ISO)
   t.equal(Date.parse(event.oldKeyExpiresAt) - Date.parse(event.rotatedAt), 12 * 3_600_000)

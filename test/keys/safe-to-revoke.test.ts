@@ -66,6 +66,6 @@ t.test('a bad safeToRevokeAfterHours fails ready() with a message naming it and 
   for (const value of [0, 1.5, 721, '24', null]) {
     const app = buildApp({ safeToRevokeAfterHours: value as any })
     t.teardown(() => app.close())
-    await t.rejects(app.ready(), { message: /option "safeToRevokeAfterHours" must be a whole number from 1 to 720.*Set "safeToRevokeAfterHours"/ }, `${JSON.stringify(value)} is refused`)
+    await t.rejects(async () => { await app.ready() }, { message: /option "safeToRevokeAfterHours" must be a whole number from 1 to 720.*Set "safeToRevokeAfterHours"/ }, `${JSON.stringify(value)} is refused`)
   }
 })
