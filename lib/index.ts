@@ -9,6 +9,7 @@ import { declareRequestIdentity } from './verify/request-identity.js'
 import { adminRoutes } from './admin/routes.js'
 import { warnIfKeyIsLostOnRestart } from './options/start-up-warnings.js'
 import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify/hook.js'
+import { loadMetrics } from './metrics/metrics.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,7 +36,7 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   checkOptions(options)
   const settings = ensureDefaults(options)
   warnIfKeyIsLostOnRestart(settings, app.log)
-  const api = new AnonKeyService(settings, app.log)
+  const api = new AnonKeyService(settings, app.log, await loadMetrics(settings.metrics))
   const guard = await createAdminGuard(settings)
 
   const hook = createVerifyHook(api, settings)
@@ -89,6 +90,8 @@ export { DEFAULT_KEY_NAME, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN }
 export type { AnonKeyIdentity, VerifyResult } from './keys/project-keys.js'
 export type { OptionErrorCode } from './errors/option-errors.js'
 export type { AdminJwtOptions, AuthorizeResult, FastifyAnonKeyOptions } from './options/options.js'
+export type { MetricsOptions } from './metrics/metrics.js'
+export type { MeterProviderLike } from './metrics/otel-types.js'
 export { AnonKeyRejection } from './errors/rejection.js'
 export type { RefusalCode, RejectionCode } from './errors/rejection.js'
 export { memoryStore } from './stores/memory/memory-store.js'

@@ -48,5 +48,5 @@ export function recordFirstUse (state: ProjectState, change: FirstUseChange): St
   const key = findKey(state, change.name)
   if (key === undefined || key.currentKeyFirstUsedAt !== null || digestOf(key.currentKey) !== change.digest) return { result: { recorded: false, key: key ?? null } }
   const used: NamedKey = { ...key, currentKeyFirstUsedAt: change.at }
-  return { result: { recorded: true, key: used }, next: { ...state, keys: state.keys.map((held) => held === key ? used : held) } }
+  return { result: { recorded: true, key: used }, next: { ...state, keys: state.keys.map((held) => held === key ? used : held), changedAt: change.at } }
 }

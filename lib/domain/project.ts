@@ -60,6 +60,8 @@ export interface ProjectState {
    * names. It is read as it is, and the next write moves them to the retired keys.
    */
   deletedKeys?: RetiredKeyRecord[]
+  /** When the last change of keys was written (the writer's clock), for the propagation delay other instances measure. */
+  changedAt?: number
 }
 
 export function emptyProject (): ProjectState {

@@ -236,6 +236,7 @@ function keyInUse (state: ProjectState, key: string): boolean {
  */
 function written<T> (state: ProjectState, now: number, result: (next: ProjectState) => T): StateChange<T> {
   const { state: next, retired } = pruneProject(state, now)
+  next.changedAt = now
   return { result: result(next), next, retire: { records: retired, keepAfter: now - RETIRED_RETENTION_MS } }
 }
 

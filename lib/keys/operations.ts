@@ -97,14 +97,19 @@ export interface ProjectHost {
 
 /** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
 function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, cache: KeyCache): VerifyResult {
-  if (typeof entry === 'string') return { valid: false, code: entry }
+  if (typeof entry === 'string') {
+    cache.metrics?.refused(entry, undefined, cache.tenant ?? undefined)
+    return { valid: false, code: entry }
+  }
   const now = Date.now()
   if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
     cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, now)
+    cache.metrics?.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted, cache.tenant ?? undefined)
     return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
   }
   cache.usage.verified(entry.counted, now)
   if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
+  if (cache.metrics !== null) cache.metrics.verified(entry)
   return entry.result
 }
 

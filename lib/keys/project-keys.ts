@@ -5,6 +5,8 @@ import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domai
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
 import { UsageCounter, type CountedKey } from '../domain/usage.js'
 import { withEffectiveExpiry } from '../domain/first-use.js'
+import type { AnonKeyMetrics } from '../metrics/metrics.js'
+import type { MetricAttributes } from '../metrics/otel-types.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -39,6 +41,8 @@ export interface ValidEntry {
   counted: CountedKey
   /** A rotated-in current key whose first use is not recorded yet: the first request that verifies records it. */
   awaitingFirstUse: boolean
+  /** Its attributes for the verifications counter, built on its first verification while metrics are recorded. */
+  metricAttributes: MetricAttributes | null
 }
 
 interface PreviousEntry {
@@ -61,7 +65,7 @@ function validEntry (name: string, digest: string, expiresAt: number | null, ori
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
   const counted = Object.freeze({ name, fingerprint, digest, previous: expiresAt !== null })
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false }
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false, metricAttributes: null }
 }
 
 /**
@@ -105,6 +109,9 @@ export class KeyCache {
     this.tenant = tenant
     this.usage = usage
   }
+
+  /** The OpenTelemetry instruments (set by the plugin), or null when nothing is recorded. */
+  metrics: AnonKeyMetrics | null = null
 
   /** Records the first use of a rotated-in key (set by the plugin); never awaited by a request. */
   onFirstUse: ((cache: KeyCache, entry: ValidEntry, now: number) => void) | null = null

@@ -22,6 +22,8 @@ import {
 import { storeCall } from './store-call.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
 import { TenantCache } from './tenant-cache.js'
+import type { AnonKeyMetrics } from '../metrics/metrics.js'
+import { storeKind } from '../stores/kind.js'
 
 /** Every operation on the keys of one project: what `app.anonKey.forTenant(id)` returns. */
 export interface AnonKeyProjectApi {
@@ -80,15 +82,21 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   /** The counters that counted something since the last flush. */
   private readonly pendingUsage = new Set<UsageCounter>()
   private readonly refreshing = new Map<string, { running: Promise<void>, again: boolean }>()
+  private readonly storeKind: string
   private unsubscribe: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
   private usageTimer: NodeJS.Timeout | null = null
 
-  constructor (options: ResolvedOptions, log: FastifyBaseLogger) {
+  /** The OpenTelemetry instruments, or null when nothing is recorded. */
+  readonly metrics: AnonKeyMetrics | null
+
+  constructor (options: ResolvedOptions, log: FastifyBaseLogger, metrics: AnonKeyMetrics | null = null) {
     // An async listener's rejection comes back to the captureRejectionSymbol method below, never unhandled.
     super({ captureRejections: true })
     this.options = options
     this.log = log
+    this.metrics = metrics
+    this.storeKind = storeKind(options.store)
     this.cache = this.newCache(null)
     this.single = new ProjectApi(this, SINGLE_PROJECT, null)
     this.tenants = options.tenant === null
@@ -100,6 +108,8 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
         isEmpty: (cache) => !cache.hasKeys,
         load: (tenant) => this.loadTenant(tenant)
       })
+    const tenants = this.tenants
+    if (tenants !== null) metrics?.observeTenants(() => tenants.size)
   }
 
   get (): Promise<string | null> { return this.project().get() }
@@ -188,6 +198,7 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   private newCache (tenant: string | null): KeyCache {
     const cache = new KeyCache(tenant, new UsageCounter(tenant ?? SINGLE_PROJECT, this.pendingUsage))
     cache.onFirstUse = (held, entry, at) => { this.recordFirstUse(held, entry, at) }
+    cache.metrics = this.metrics
     return cache
   }
 
@@ -230,7 +241,17 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   /** @internal */
   call<T> (operation: string, run: (deadline: AbortSignal) => Promise<T>): Promise<T> {
-    return storeCall(operation, this.options.storeTimeoutMs, run)
+    const metrics = this.metrics
+    if (metrics === null) return storeCall(operation, this.options.storeTimeoutMs, run)
+    const started = performance.now()
+    const measured = (failed: boolean): void => { metrics.storeCall(operation, this.storeKind, (performance.now() - started) / 1000, failed) }
+    return storeCall(operation, this.options.storeTimeoutMs, run).then((value) => {
+      measured(false)
+      return value
+    }, (error: unknown) => {
+      measured(true)
+      throw error
+    })
   }
 
   /**
@@ -329,7 +350,11 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
 
   private async reload (project: string, strict: boolean): Promise<void> {
     try {
-      this.take(project, await this.call('load', () => this.options.store.load(project)))
+      const snapshot = await this.call('load', () => this.options.store.load(project))
+      const held = this.cachedOf(project)?.version
+      this.take(project, snapshot)
+      const changedAt = snapshot?.state?.changedAt
+      if (this.metrics !== null && typeof changedAt === 'number' && held !== undefined && held < snapshot.version) this.metrics.propagated(Math.max(0, Date.now() - changedAt) / 1000)
     } catch (error) {
       if (strict) throw error
       this.log.error({ err: error, project }, 'anon key store unreachable; verifying with the last known keys')

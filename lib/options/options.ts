@@ -6,6 +6,7 @@ import { isAnonKey } from '../domain/key.js'
 import { OptionError } from '../errors/option-errors.js'
 import { memoryStore } from '../stores/memory/memory-store.js'
 import type { AnonKeyStore } from '../stores/interface.js'
+import type { MetricsOptions } from '../metrics/metrics.js'
 
 /** What `authorize` may resolve to: false refuses (403), true or an object with an actor allows. */
 export type AuthorizeResult = boolean | { actor?: string | null }
@@ -58,6 +59,11 @@ export interface FastifyAnonKeyOptions {
   /** At most this many named keys per project (`default` included). Default: 20. */
   maxKeys?: number
   /**
+   * OpenTelemetry metrics, recorded when `@opentelemetry/api` is installed and a MeterProvider is registered
+   * (or given here) by the time the plugin registers. `tenantAttribute: true` adds `tenant` to verifications.
+   */
+  metrics?: MetricsOptions
+  /**
    * Tenant mode: the project a request belongs to, from something cheap and synchronous (a header, the host
    * name): 1 to 64 characters from [A-Za-z0-9._-], or null/undefined when it names none.
    */
@@ -94,6 +100,7 @@ const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
   safeToRevokeAfterHours: true,
   maxPreviousKeys: true,
   maxKeys: true,
+  metrics: true,
   tenant: true,
   maxCachedTenants: true,
   maxTenantLoads: true
@@ -121,6 +128,7 @@ export interface ResolvedOptions {
   safeToRevokeAfterHours: number
   maxPreviousKeys: number
   maxKeys: number
+  metrics: MetricsOptions
   tenant: ((request: FastifyRequest) => string | null | undefined) | null
   maxCachedTenants: number
   maxTenantLoads: number
@@ -213,12 +221,27 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.maxPreviousKeys !== undefined) checkWholeNumber('maxPreviousKeys', options.maxPreviousKeys, 1, 10_000)
   if (options.maxKeys !== undefined) checkWholeNumber('maxKeys', options.maxKeys, 1, 1000)
   checkTenantOptions(options)
+  checkMetricsOption(options.metrics)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
     fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
   }
   if (options.expiryHeader !== undefined && typeof options.expiryHeader !== 'boolean') {
     fail('expiryHeader', `must be true or false, got ${JSON.stringify(options.expiryHeader)}`, 'Leave it out to tell clients of a previous key when it expires, or set false to turn that off.')
+  }
+}
+
+function checkMetricsOption (metrics: unknown): void {
+  if (metrics === undefined) return
+  const example = 'Pass { metrics: { tenantAttribute: true } }, or leave it out.'
+  if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) fail('metrics', `must be an object, got ${JSON.stringify(metrics)}`, example)
+  for (const name of Object.keys(metrics as object)) {
+    if (name !== 'tenantAttribute' && name !== 'meterProvider') fail('metrics', `has no option "${name}" (it takes tenantAttribute and meterProvider)`, example)
+  }
+  const { tenantAttribute, meterProvider } = metrics as MetricsOptions
+  if (tenantAttribute !== undefined && typeof tenantAttribute !== 'boolean') fail('metrics.tenantAttribute', `must be true or false, got ${JSON.stringify(tenantAttribute)}`, example)
+  if (meterProvider !== undefined && typeof (meterProvider as { getMeter?: unknown })?.getMeter !== 'function') {
+    fail('metrics.meterProvider', 'must be an OpenTelemetry MeterProvider (an object with getMeter())', 'Pass the MeterProvider of @opentelemetry/sdk-metrics, or leave it out to use the one registered globally.')
   }
 }
 
@@ -265,6 +288,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     safeToRevokeAfterHours: options.safeToRevokeAfterHours ?? 24,
     maxPreviousKeys: options.maxPreviousKeys ?? 100,
     maxKeys: options.maxKeys ?? 20,
+    metrics: options.metrics ?? {},
     tenant: options.tenant ?? null,
     maxCachedTenants: options.maxCachedTenants ?? 10_000,
     maxTenantLoads: options.maxTenantLoads ?? 100

@@ -78,16 +78,19 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
     return later((retired as RetiredLoader)(cache).then(() => judge(cache, settings, request, reply, undefined, null)), done)
   }
   if (typeof entry === 'string') {
+    cache.metrics?.refused(entry, undefined, cache.tenant ?? undefined)
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
     return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
   }
   if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
     cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
+    cache.metrics?.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted, cache.tenant ?? undefined)
     return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
   }
   const now = Date.now()
   cache.usage.verified(entry.counted, now)
   if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
+  if (cache.metrics !== null) cache.metrics.verified(entry)
   setIdentity(request, entry.identity)
   if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
   if (done === undefined) return PASSED
@@ -127,12 +130,14 @@ export function createVerifyHook (service: AnonKeyService, settings: VerifyHookS
       return judge(cache, settings, request, reply, done, retired)
     }
     if (!isTenantId(tenant)) {
+      service.metrics?.refused('AUTH_INVALID_CREDENTIALS')
       reply.header('www-authenticate', 'Bearer')
       return refuse(invalidKey(settings.apiKeyHeader, false), done)
     }
     return later(tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined, retired), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
+      service.metrics?.refused('STORE_UNAVAILABLE')
       throw new AnonKeyRejection('STORE_UNAVAILABLE')
     }), done)
   } as VerifyAnonKeyHook

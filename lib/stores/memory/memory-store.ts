@@ -1,6 +1,7 @@
 import { emptyProject, type ProjectState, type RetiredKeyRecord } from '../../domain/project.js'
 import { keepRetired } from '../../domain/retention.js'
 import { emptyHistory, mergeUsage, trimUsage, type UsageHistory } from '../../domain/usage-history.js'
+import { markStore } from '../kind.js'
 import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
@@ -69,5 +70,5 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
     }
   }
   memoryStores.add(store)
-  return store
+  return markStore(store, 'memory')
 }

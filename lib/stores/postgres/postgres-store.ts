@@ -10,6 +10,7 @@ import { pgUsage } from './usage.js'
 import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
+import { markStore } from '../kind.js'
 import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
 
 export interface PostgresStoreOptions {
@@ -243,7 +244,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     stopCatchUp = null
   }
 
-  return {
+  return markStore({
     namespace,
     async load (project) {
       await ensureTable()
@@ -299,5 +300,5 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       stopListening()
       pool.removeListener?.('error', ignorePoolError)
     }
-  }
+  }, 'postgres')
 }

@@ -8,6 +8,7 @@ import { COMMIT, runScript } from './scripts.js'
 import { redisUsage } from './usage.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, requireMethods } from '../factory-options.js'
+import { markStore } from '../kind.js'
 import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
 
 export interface RedisStoreOptions {
@@ -121,7 +122,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     catchingUp = null
   }
 
-  return {
+  return markStore({
     namespace,
     async load (project) {
       return (await read(project)).snapshot
@@ -170,5 +171,5 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       changes.close()
       endCatchUp()
     }
-  }
+  }, 'redis')
 }

@@ -5,6 +5,7 @@ import { sqliteTableName, waitForLocks, type SqliteDatabase, type SqliteStatemen
 import { retiredTable, type RetiredTable } from './retired.js'
 import { usageTables, type UsageTables } from './usage.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
+import { markStore } from '../kind.js'
 import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
 
 export interface SqliteStoreOptions {
@@ -116,7 +117,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     stopPolling = null
   }
 
-  return {
+  return markStore({
     namespace,
     async load (project) {
       return read(project)
@@ -179,5 +180,5 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
       listeners.clear()
       endPolling()
     }
-  }
+  }, 'sqlite')
 }

@@ -1,0 +1,105 @@
+import type { CountedKey } from '../domain/usage.js'
+import type { CounterLike, HistogramLike, MeterLike, MeterProviderLike, MetricAttributes, OtelApiLike } from './otel-types.js'
+
+/** The `metrics` option. */
+export interface MetricsOptions {
+  /** Adds `tenant` to the attributes of `anon_key.verifications` (one series per tenant: mind the cardinality). Default: false. */
+  tenantAttribute?: boolean
+  /** The MeterProvider to record with. Default: the one registered globally with `@opentelemetry/api`, if any. */
+  meterProvider?: MeterProviderLike
+}
+
+/** A verified key as the hook holds it, with a slot for its attributes, built on its first verification. */
+export interface MeteredEntry {
+  counted: CountedKey
+  identity: { tenant?: string }
+  metricAttributes: MetricAttributes | null
+}
+
+const SECONDS = 's'
+/** Bucket bounds in seconds, from a cached store's half a millisecond to a store timeout (the SDK's default bounds are for milliseconds). */
+const SECOND_BUCKETS = { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] }
+
+/**
+ * The plugin's OpenTelemetry instruments. Made only when a meter provider is there (see loadMetrics): without
+ * one, the plugin holds null and its hot path pays one comparison. With one, a verified request is one
+ * `counter.add(1, attributes)` with attributes built once per key and snapshot, never per request.
+ */
+export class AnonKeyMetrics {
+  private readonly verifications: CounterLike
+  private readonly storeDuration: HistogramLike
+  private readonly storeErrors: CounterLike
+  private readonly propagationDelay: HistogramLike
+  private readonly tenantAttribute: boolean
+  private readonly meter: MeterLike
+
+  constructor (meter: MeterLike, tenantAttribute: boolean) {
+    this.meter = meter
+    this.tenantAttribute = tenantAttribute
+    this.verifications = meter.createCounter('anon_key.verifications', { description: 'Anon key verifications, by outcome (valid, refused), refusal code, key name and role' })
+    this.storeDuration = meter.createHistogram('anon_key.store.duration', { description: 'Duration of the calls to the key store', unit: SECONDS, advice: SECOND_BUCKETS })
+    this.storeErrors = meter.createCounter('anon_key.store.errors', { description: 'Calls to the key store that failed or timed out' })
+    this.propagationDelay = meter.createHistogram('anon_key.propagation.delay', { description: 'From a change written by any instance to this instance\'s refreshed cache', unit: SECONDS, advice: SECOND_BUCKETS })
+  }
+
+  /** A request that verified. */
+  verified (entry: MeteredEntry): void {
+    this.verifications.add(1, entry.metricAttributes ??= this.keyAttributes('valid', entry.counted, entry.identity.tenant))
+  }
+
+  /** A refused request; `key` when it carried a key the project knows (a dead key, a wrong origin). */
+  refused (code: string, key?: CountedKey, tenant?: string): void {
+    const attributes = key === undefined ? { outcome: 'refused' } : this.keyAttributes('refused', key, tenant)
+    attributes.code = code
+    if (this.tenantAttribute && tenant !== undefined) attributes.tenant = tenant
+    this.verifications.add(1, attributes)
+  }
+
+  /** One call to the store, `store` naming its kind. */
+  storeCall (operation: string, store: string, seconds: number, failed: boolean): void {
+    const attributes = { operation, store }
+    this.storeDuration.record(seconds, attributes)
+    if (failed) this.storeErrors.add(1, attributes)
+  }
+
+  propagated (seconds: number): void {
+    this.propagationDelay.record(seconds)
+  }
+
+  /** Reports how many tenants this instance caches, read when the metrics are collected. */
+  observeTenants (count: () => number): void {
+    this.meter.createObservableUpDownCounter('anon_key.tenants.cached', { description: 'Tenants whose keys this instance caches' })
+      .addCallback((result) => { result.observe(count()) })
+  }
+
+  private keyAttributes (outcome: string, key: CountedKey, tenant: string | undefined): MetricAttributes {
+    const attributes: MetricAttributes = { outcome, 'key.name': key.name, 'key.role': key.previous ? 'previous' : 'current' }
+    if (this.tenantAttribute && tenant !== undefined) attributes.tenant = tenant
+    return attributes
+  }
+}
+
+const NAME = 'fastify-anon-key'
+
+/**
+ * The plugin's instruments on the given meter provider, or on the one registered globally with
+ * `@opentelemetry/api` (an optional peer: `load` imports it); null when the package is not installed or no
+ * provider is registered, so that nothing is recorded and nothing costs.
+ */
+export async function loadMetrics (options: MetricsOptions, load: () => Promise<OtelApiLike> = importOtelApi): Promise<AnonKeyMetrics | null> {
+  if (options.meterProvider !== undefined) return new AnonKeyMetrics(options.meterProvider.getMeter(NAME), options.tenantAttribute === true)
+  let api: OtelApiLike
+  try {
+    api = await load()
+  } catch {
+    return null
+  }
+  const meter = api.metrics.getMeterProvider().getMeter(NAME)
+  if (meter.constructor === api.createNoopMeter().constructor) return null
+  return new AnonKeyMetrics(meter, options.tenantAttribute === true)
+}
+
+async function importOtelApi (): Promise<OtelApiLike> {
+  const name = '@opentelemetry/api'
+  return await import(name) as OtelApiLike
+}
