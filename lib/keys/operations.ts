@@ -98,7 +98,7 @@ export interface ProjectHost {
 /** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
 function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, cache: KeyCache): VerifyResult {
   if (typeof entry === 'string') {
-    cache.metrics?.refused(entry, undefined, cache.tenant ?? undefined)
+    cache.metrics?.refused(entry, undefined, cache.hasKeys ? cache.tenant ?? undefined : undefined)
     return { valid: false, code: entry }
   }
   const now = Date.now()

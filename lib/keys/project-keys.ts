@@ -5,8 +5,7 @@ import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domai
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
 import { UsageCounter, type CountedKey } from '../domain/usage.js'
 import { withEffectiveExpiry } from '../domain/first-use.js'
-import type { AnonKeyMetrics } from '../metrics/metrics.js'
-import type { MetricAttributes } from '../metrics/otel-types.js'
+import type { AnonKeyMetrics, VerificationCell } from '../metrics/metrics.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -41,8 +40,8 @@ export interface ValidEntry {
   counted: CountedKey
   /** A rotated-in current key whose first use is not recorded yet: the first request that verifies records it. */
   awaitingFirstUse: boolean
-  /** Its attributes for the verifications counter, built on its first verification while metrics are recorded. */
-  metricAttributes: MetricAttributes | null
+  /** Its series of the verifications counter, found on its first verification while metrics are recorded. */
+  metricCell: VerificationCell | null
 }
 
 interface PreviousEntry {
@@ -65,7 +64,7 @@ function validEntry (name: string, digest: string, expiresAt: number | null, ori
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
   const counted = Object.freeze({ name, fingerprint, digest, previous: expiresAt !== null })
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false, metricAttributes: null }
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false, metricCell: null }
 }
 
 /**

@@ -9,11 +9,17 @@ export interface MetricsOptions {
   meterProvider?: MeterProviderLike
 }
 
-/** A verified key as the hook holds it, with a slot for its attributes, built on its first verification. */
+/** The count of one series of `anon_key.verifications`: a plain number the hot path adds to. */
+export interface VerificationCell {
+  attributes: MetricAttributes
+  count: number
+}
+
+/** A verified key as the hook holds it, with a slot for its series, found on its first verification. */
 export interface MeteredEntry {
   counted: CountedKey
   identity: { tenant?: string }
-  metricAttributes: MetricAttributes | null
+  metricCell: VerificationCell | null
 }
 
 const SECONDS = 's'
@@ -22,11 +28,15 @@ const SECOND_BUCKETS = { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005
 
 /**
  * The plugin's OpenTelemetry instruments. Made only when a meter provider is there (see loadMetrics): without
- * one, the plugin holds null and its hot path pays one comparison. With one, a verified request is one
- * `counter.add(1, attributes)` with attributes built once per key and snapshot, never per request.
+ * one, the plugin holds null and its hot path pays one comparison. With one, a verified request adds one to a
+ * plain number, its key's series found once per key and snapshot: `anon_key.verifications` is an observable
+ * counter that reports those numbers when the metrics are collected. Why not `counter.add(1, attributes)` per
+ * request: the SDK hashes the attributes on every call, which cost several times the whole verification.
+ * Series exist only for keys that verified and for refusals by code (with a known key's name and role): an
+ * unknown key or tenant adds none.
  */
 export class AnonKeyMetrics {
-  private readonly verifications: CounterLike
+  private readonly cells = new Map<string, VerificationCell>()
   private readonly storeDuration: HistogramLike
   private readonly storeErrors: CounterLike
   private readonly propagationDelay: HistogramLike
@@ -36,7 +46,8 @@ export class AnonKeyMetrics {
   constructor (meter: MeterLike, tenantAttribute: boolean) {
     this.meter = meter
     this.tenantAttribute = tenantAttribute
-    this.verifications = meter.createCounter('anon_key.verifications', { description: 'Anon key verifications, by outcome (valid, refused), refusal code, key name and role' })
+    meter.createObservableCounter('anon_key.verifications', { description: 'Anon key verifications, by outcome (valid, refused), refusal code, key name and role' })
+      .addCallback((result) => { for (const cell of this.cells.values()) result.observe(cell.count, cell.attributes) })
     this.storeDuration = meter.createHistogram('anon_key.store.duration', { description: 'Duration of the calls to the key store', unit: SECONDS, advice: SECOND_BUCKETS })
     this.storeErrors = meter.createCounter('anon_key.store.errors', { description: 'Calls to the key store that failed or timed out' })
     this.propagationDelay = meter.createHistogram('anon_key.propagation.delay', { description: 'From a change written by any instance to this instance\'s refreshed cache', unit: SECONDS, advice: SECOND_BUCKETS })
@@ -44,15 +55,18 @@ export class AnonKeyMetrics {
 
   /** A request that verified. */
   verified (entry: MeteredEntry): void {
-    this.verifications.add(1, entry.metricAttributes ??= this.keyAttributes('valid', entry.counted, entry.identity.tenant))
+    (entry.metricCell ??= this.cell(this.keyAttributes('valid', entry.counted, entry.identity.tenant))).count += 1
   }
 
-  /** A refused request; `key` when it carried a key the project knows (a dead key, a wrong origin). */
+  /**
+   * A refused request; `key` when it carried a key the project knows (a wrong origin); `tenant` only for a
+   * tenant that has keys, so that requests naming random tenants add no series.
+   */
   refused (code: string, key?: CountedKey, tenant?: string): void {
     const attributes = key === undefined ? { outcome: 'refused' } : this.keyAttributes('refused', key, tenant)
     attributes.code = code
     if (this.tenantAttribute && tenant !== undefined) attributes.tenant = tenant
-    this.verifications.add(1, attributes)
+    this.cell(attributes).count += 1
   }
 
   /** One call to the store, `store` naming its kind. */
@@ -70,6 +84,14 @@ export class AnonKeyMetrics {
   observeTenants (count: () => number): void {
     this.meter.createObservableUpDownCounter('anon_key.tenants.cached', { description: 'Tenants whose keys this instance caches' })
       .addCallback((result) => { result.observe(count()) })
+  }
+
+  /** The series of these attributes, made on first use. */
+  private cell (attributes: MetricAttributes): VerificationCell {
+    const id = JSON.stringify(attributes)
+    let cell = this.cells.get(id)
+    if (cell === undefined) this.cells.set(id, cell = { attributes, count: 0 })
+    return cell
   }
 
   private keyAttributes (outcome: string, key: CountedKey, tenant: string | undefined): MetricAttributes {

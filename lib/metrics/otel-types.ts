@@ -20,6 +20,7 @@ export interface MeterLike {
   createCounter (name: string, options?: { description?: string, unit?: string }): CounterLike
   createHistogram (name: string, options?: { description?: string, unit?: string, advice?: { explicitBucketBoundaries?: number[] } }): HistogramLike
   createObservableUpDownCounter (name: string, options?: { description?: string, unit?: string }): ObservableLike
+  createObservableCounter (name: string, options?: { description?: string, unit?: string }): ObservableLike
 }
 
 export interface MeterProviderLike {

@@ -78,7 +78,7 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
     return later((retired as RetiredLoader)(cache).then(() => judge(cache, settings, request, reply, undefined, null)), done)
   }
   if (typeof entry === 'string') {
-    cache.metrics?.refused(entry, undefined, cache.tenant ?? undefined)
+    cache.metrics?.refused(entry, undefined, cache.hasKeys ? cache.tenant ?? undefined : undefined)
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
     return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
   }
