@@ -228,7 +228,7 @@ export class ProjectApi {
     const store = this.host.options.store
     if (store.loadUsage === undefined || store.recordUsage === undefined) {
       const missing = [store.recordUsage === undefined ? 'recordUsage()' : null, store.loadUsage === undefined ? 'loadUsage()' : null].filter(Boolean).join(' and ')
-      throw anonKeyError('NOT_IMPLEMENTED', `The key store keeps no usage history: it has no ${missing} method.`, {
+      throw anonKeyError('NOT_IMPLEMENTED', `The key store keeps no usage history: it has no ${missing} ${missing.includes(' and ') ? 'methods' : 'method'}.`, {
         nextActions: `Use a built-in store (memoryStore, postgresStore, redisStore, sqliteStore), or add ${missing} to the store (see docs/writing-a-store.md).`
       })
     }

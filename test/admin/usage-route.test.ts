@@ -29,7 +29,8 @@ t.test('the usage route answers the contract\'s shape: the current key, each pre
       lastUsedAt: iso(clock.now()),
       requests24h: 1,
       hourly: [{ hour: iso(CLOCK_START + 10 * HOUR_MS), requests: 1 }],
-      safeToRevoke: false
+      safeToRevoke: false,
+      graceStartsAt: 'rotation'
     }
   ], 'this instance\'s counts show before any flush, in the contract\'s shape')
   t.same(usage.refused, [])
