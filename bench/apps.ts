@@ -1,6 +1,7 @@
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import anonKey, { verifyAnonKey, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import { generateAnonKey } from '../lib/stores/index.js'
 import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { FINGERPRINT_LENGTH } from '../domain/key.js'
 import { MAX_ALLOWED_ORIGINS } from '../domain/origins.js'
+import { MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
 import { errorResponses, FingerprintParams, PreviousKeysResponse, RevokeResponse, RotateResponse } from './schemas.js'
 
 /** Schemas of the named-key routes (CONTRACT.md section 9). Bodies are as strict as the rotate body. */
@@ -8,7 +9,6 @@ import { errorResponses, FingerprintParams, PreviousKeysResponse, RevokeResponse
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
 
 /** The most characters a key's description holds. */
-export const MAX_DESCRIPTION_LENGTH = 200
 
 export const KeyName = Type.String({
   pattern: '^[a-z][a-z0-9_-]{0,31}$',

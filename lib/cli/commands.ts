@@ -1,4 +1,4 @@
-import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/service.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/api.js'
 import type { RevokedEvent, RotatedEvent } from '../keys/events.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'

@@ -46,6 +46,8 @@ export interface NamedKey {
 export interface ProjectState {
   /** Sorted by name; empty means not initialized. `default` is made by initializeProject. */
   keys: NamedKey[]
+  /** A random id given by every write (see revision.ts); absent in documents written by 0.2. */
+  revision?: string
   /**
    * Only in a document written before retired keys moved out of it (never released): the keys of deleted
    * names. It is read as it is, and the next write moves them to the retired keys.

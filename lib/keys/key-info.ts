@@ -29,12 +29,12 @@ export interface AnonKeyInfo {
 export const iso = (ms: number): string => new Date(ms).toISOString()
 
 /** The previous keys that still verify, newest rotation first, with the usage this process has not reported yet. */
-export function previousKeyInfos (records: readonly PreviousKeyRecord[], usage: UsageCounter, now: number): PreviousKeyInfo[] {
+export function previousKeyInfos (records: readonly PreviousKeyRecord[], usage: UsageCounter | undefined, now: number): PreviousKeyInfo[] {
   return records
     .filter((record) => isStillValid(record, now))
     .sort((a, b) => b.rotatedAt - a.rotatedAt)
     .map((record) => {
-      const unreported = usage.peek(record.digest)
+      const unreported = usage?.peek(record.digest)
       const lastSeenAt = Math.max(record.lastSeenAt ?? 0, unreported?.lastSeenAt ?? 0)
       return {
         fingerprint: fingerprintOfDigest(record.digest),
@@ -46,7 +46,7 @@ export function previousKeyInfos (records: readonly PreviousKeyRecord[], usage: 
     })
 }
 
-export function anonKeyInfo (key: NamedKey, usage: UsageCounter, now: number): AnonKeyInfo {
+export function anonKeyInfo (key: NamedKey, usage: UsageCounter | undefined, now: number): AnonKeyInfo {
   return {
     name: key.name,
     anonKey: key.currentKey,

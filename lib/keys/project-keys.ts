@@ -3,7 +3,6 @@ import { DEFAULT_KEY_NAME } from '../domain/names.js'
 import { OriginMatcher } from '../domain/origins.js'
 import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
-import { UsageCounter } from '../domain/usage.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -75,8 +74,10 @@ function validEntry (name: string, fingerprint: string, expiresAt: number | null
  */
 export class KeyCache {
   version = -1
-  /** In tenant mode, the cache epoch of the last reload (see AnonKeyService.epoch). */
+  /** The freshness epoch of the last reload (see Mirror): a cache of an older epoch is reloaded on its next use. */
   epoch = 0
+  /** When the snapshot held was asked for (see Mirror.take): a load that started earlier never replaces it. */
+  ticket = -1
   /** The project's document as last taken. */
   state: ProjectState = { keys: [] }
   private current = new Map<string, ValidEntry>()
@@ -91,12 +92,17 @@ export class KeyCache {
   private retiredFailed = false
   /** The tenant whose keys these are, or null for the single project. */
   readonly tenant: string | null
-  /** Requests that carried each previous key, not yet reported to the store. */
-  readonly usage: UsageCounter
+  /** Counts a request that carried a previous key, for the usage figures. */
+  private readonly countUse: (digest: string, now: number) => void
 
-  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter()) {
+  constructor (tenant: string | null = null, countUse: (digest: string, now: number) => void = () => {}) {
     this.tenant = tenant
-    this.usage = usage
+    this.countUse = countUse
+  }
+
+  /** The revision of the document held (see domain/revision.ts). */
+  get revision (): string | undefined {
+    return this.state.revision
   }
 
   /** Whether the project holds any key at all (a tenant without keys is cached as such). */
@@ -110,21 +116,11 @@ export class KeyCache {
   }
 
   /**
-   * Takes a snapshot unless it is not newer than the one already held. Returns whether it was taken. A malformed
+   * Takes a snapshot: whether it should replace the one held is the Mirror's rule, not the cache's. A malformed
    * snapshot throws a TypeError naming what is wrong and leaves the cache exactly as it was: the new maps are
    * built aside, then swapped in.
-   *
-   * A version already held is the same document (a store's version grows on every write), so it is neither
-   * checked nor rebuilt: every change made in this process comes back once more through the store's own
-   * notification, and checking and rebuilding a project with 1,000 retired records twice per rotation was most
-   * of a rotation's cost on the memory store.
    */
-  apply (snapshot: ProjectSnapshot): boolean {
-    if (Number.isInteger(snapshot?.version) && snapshot.version <= this.version) {
-      // The same document, but a reload still gives retired keys whose load failed another try.
-      if (this.retiredFailed) this.forgetRetired()
-      return false
-    }
+  apply (snapshot: ProjectSnapshot): void {
     const problem = projectProblem(snapshot)
     if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     const current = new Map<string, ValidEntry>()
@@ -147,7 +143,11 @@ export class KeyCache {
     this.current = current
     this.currentHeader = currentHeader
     this.previous = previous
-    return true
+  }
+
+  /** The same document was read again: retired keys whose load failed get another try. */
+  reread (): void {
+    if (this.retiredFailed) this.forgetRetired()
   }
 
   /** Drops the retired keys held or being loaded: the next unknown key loads them again. */
@@ -175,7 +175,7 @@ export class KeyCache {
     if (previous === undefined) return this.retiredRefusal(digest, now)
     const { record, name } = previous
     if (name !== null && record.revokedAt === null && now < record.expiresAt) {
-      this.usage.count(record.digest, now)
+      this.countUse(record.digest, now)
       previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
       return previous.valid
     }

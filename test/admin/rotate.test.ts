@@ -1,6 +1,7 @@
 import t from 'tap'
 import { assertError, currentKey, listPrevious, rotate, startApp, useKey } from '../helpers/app.js'
-import { fingerprintOf, generateAnonKey, memoryStore } from '../../lib/index.js'
+import { memoryStore } from '../../lib/index.js'
+import { fingerprintOf, generateAnonKey } from '../../lib/stores/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 
 const HOUR_MS = 60 * 60 * 1000

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { fingerprintOf, sqliteStore } from '../../lib/index.js'
+import { sqliteStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { openSqliteFile } from '../../lib/cli/open-sqlite.js'
 import { buildApp } from '../helpers/app.js'
 import { runBin, runInProcess } from '../helpers/cli.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { generateAnonKey } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
 import { projectProblem, retiredProblem } from '../../lib/domain/snapshot-check.js'
 
 const record = { digest: 'a'.repeat(64), rotatedAt: 1, expiresAt: 2, revokedAt: null }
@@ -18,6 +18,11 @@ t.test('every malformed part of a snapshot is named', async (t) => {
     [null, /version/],
     ['x', /version/],
     [{ version: 1.5, state: good.state }, /version/],
+    [{ version: -1, state: good.state }, /version/],
+    [{ version: 1e300, state: good.state }, /version/],
+    [{ version: '7', state: good.state }, /version/],
+    [{ version: 1, state: { ...good.state, revision: 5 } }, /revision/],
+    [{ version: 1, state: { keys: [key, key] } }, /appears twice/],
     [{ version: 1 }, /state/],
     [{ version: 1, state: null }, /state/],
     [{ version: 1, state: { keys: [], deletedKeys: {} } }, /deletedKeys is not an array/],

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { fingerprintOf } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { adminHeaders, assertError, currentKey, rotate, startApp, useKey } from '../helpers/app.js'
 import { createNamedKey, keysRequest, useKeyFrom } from '../helpers/named-keys.js'
 

@@ -1,6 +1,6 @@
 import { emptyProject, type ProjectState, type RetiredKeyRecord } from '../../domain/project.js'
 import { keepRetired } from '../../domain/retention.js'
-import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, ProjectSnapshot } from '../interface.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
 
@@ -22,7 +22,7 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
   const namespace = options.namespace ?? 'default'
   const projects = new Map<string, ProjectSnapshot>()
   const retired = new Map<string, RetiredKeyRecord[]>()
-  const listeners = new Set<(project: string | null) => void>()
+  const listeners = new Set<ChangeListener>()
 
   function snapshot (project: string): ProjectSnapshot {
     const held = projects.get(project)
@@ -32,7 +32,10 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
 
   function write (project: string, version: number, state: ProjectState, announce: boolean): ProjectSnapshot {
     projects.set(project, { version, state: structuredClone(state) })
-    if (announce) for (const listener of listeners) queueMicrotask(() => listener(project))
+    if (announce) {
+      const change = { version, revision: state.revision }
+      for (const listener of listeners) queueMicrotask(() => listener(project, change))
+    }
     return snapshot(project)
   }
 
