@@ -2,6 +2,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from '../domain/key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from '../domain/names.js'
 import { normaliseAllowedOrigins } from '../domain/origins.js'
+import { clientRefusal, type AttestationCheck, type ClientInputs } from '../domain/client-rules.js'
+import { KEY_SETTINGS, normaliseKeySettings, type KeySettings } from '../domain/key-settings.js'
+import type { AllowedApps } from '../domain/apps.js'
+import type { RateLimit } from '../domain/rate-limit.js'
+import { keySettingsInfo } from './key-settings-info.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import type { UsageCounter } from '../domain/usage.js'
@@ -55,18 +60,37 @@ export interface CreateKeyOptions {
   description?: string
   /** Origins allowed to use the key in a browser, or null (the default) for any. */
   allowedOrigins?: string[] | null
+  /** Android and iOS apps allowed to use the key, or null (the default) for any. */
+  allowedApps?: AllowedApps | null
+  /** Whether requests with the key need a valid attestation token (the plugin's `attestation` option). Default false. */
+  requireAttestation?: boolean
+  /** The key's own rate limit, or null (the default) for the defaults given to anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
 export interface UpdateKeyOptions {
   description?: string
   /** null lifts the restriction. */
   allowedOrigins?: string[] | null
+  /** null lifts the restriction. */
+  allowedApps?: AllowedApps | null
+  requireAttestation?: boolean
+  /** null returns the key to the defaults of anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
-/** The headers an origin-restricted key is judged by. */
+/** The request headers a restricted key is judged by, as verifyAnonKey reads them. */
 export interface VerifyContext {
   origin?: string
   referer?: string
+  /** X-Android-Package */
+  androidPackage?: string
+  /** X-Android-Cert */
+  androidCert?: string
+  /** X-Ios-Bundle-Identifier */
+  iosBundle?: string
+  /** The attestation token, from the header the `attestation` option names. */
+  attestationToken?: string
 }
 
 /** What one project's operations need from the plugin: the store call, the cache, the events. */
@@ -83,16 +107,22 @@ export interface ProjectHost {
   /** The project's cache if it is held, else undefined; never calls the store. */
   cachedOf: (project: string) => KeyCache | undefined
   usageOf: (project: string) => UsageCounter
+  /** Checks attestation tokens; null without the `attestation` option. */
+  readonly attestation: AttestationCheck | null
   announce: <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
 }
 
-/** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
-function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined): VerifyResult {
+/**
+ * What verify() answers for a cache's entry of a key. What the key asks of its client (origins, apps,
+ * attestation) is judged only when `context` is given, by the rules verifyAnonKey applies.
+ */
+function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, attest: AttestationCheck | null): VerifyResult | Promise<VerifyResult> {
   if (typeof entry === 'string') return { valid: false, code: entry }
-  if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
-    return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
-  }
-  return entry.result
+  if (context === undefined || entry.rules === null) return entry.result
+  const refusal = clientRefusal(entry.rules, context as ClientInputs, attest)
+  if (refusal === null) return entry.result
+  if (typeof refusal === 'string') return { valid: false, code: refusal }
+  return refusal.then((code) => code === null ? entry.result : { valid: false, code })
 }
 
 /**
@@ -178,8 +208,9 @@ export class ProjectApi {
   /** Judges `key` from the cache, loading the project's retired keys first when only they can tell. */
   private judge (cache: KeyCache, key: unknown, context: VerifyContext | undefined): Promise<VerifyResult> {
     const entry = cache.lookup(key, Date.now())
-    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context))
-    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context))
+    const attest = this.host.attestation
+    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context, attest))
+    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context, attest))
   }
 
   /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
@@ -241,16 +272,27 @@ export class ProjectApi {
 
   /** Adds a key under a new name. 409 CONFLICT when the name exists or the project holds `maxKeys` names. */
   async createKey (options: CreateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
-    if (options === null || typeof options !== 'object') throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins? }.')
+    if (options === null || typeof options !== 'object') {
+      throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins?, allowedApps?, requireAttestation?, rateLimit? }.')
+    }
     this.checkName(options.name)
     const description = this.checkDescription(options.description) ?? ''
     const allowedOrigins = this.checkOrigins(options.allowedOrigins) ?? null
+    const settings = this.checkSettings(options)
     const now = Date.now()
     const { key } = await this.change<{ key: NamedKey }>('createKey', (state) => {
       if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
-      return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, maxKeys: this.host.options.maxKeys })
+      return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, settings, maxKeys: this.host.options.maxKeys })
     }, DEFAULT_KEY_NAME)
-    const event = { ...this.where(key.name), actor: context.actor ?? null, fingerprint: fingerprintOf(key.currentKey), description, allowedOrigins, createdAt: iso(now) }
+    const event = {
+      ...this.where(key.name),
+      actor: context.actor ?? null,
+      fingerprint: fingerprintOf(key.currentKey),
+      description,
+      allowedOrigins,
+      ...keySettingsInfo(key),
+      createdAt: iso(now)
+    }
     this.host.log.info(event, 'anon key created')
     this.host.announce('created', event)
     return anonKeyInfo(key, this.host.usageOf(this.project), now)
@@ -259,14 +301,23 @@ export class ProjectApi {
   /** Changes a key's description or allowed origins (null lifts the restriction); its keys stay as they are. */
   async updateKey (name: string, changes: UpdateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
     this.checkName(name)
-    if (changes === null || typeof changes !== 'object' || (changes.description === undefined && changes.allowedOrigins === undefined)) {
-      throw anonKeyError('INVALID_INPUT', 'Name at least one of description and allowedOrigins to change.')
+    if (changes === null || typeof changes !== 'object' ||
+      (changes.description === undefined && changes.allowedOrigins === undefined && KEY_SETTINGS.every((setting) => changes[setting] === undefined))) {
+      throw anonKeyError('INVALID_INPUT', `Name at least one of description, allowedOrigins, ${KEY_SETTINGS.join(', ')} to change.`)
     }
     const description = this.checkDescription(changes.description)
     const allowedOrigins = this.checkOrigins(changes.allowedOrigins)
-    const { key } = await this.change('updateKey', (state) => updateKey(state, { name, description, allowedOrigins }), name)
+    const settings = this.checkSettings(changes)
+    const { key } = await this.change('updateKey', (state) => updateKey(state, { name, description, allowedOrigins, settings }), name)
     const now = Date.now()
-    const event = { ...this.where(name), actor: context.actor ?? null, description: key.description, allowedOrigins: key.allowedOrigins, updatedAt: iso(now) }
+    const event = {
+      ...this.where(name),
+      actor: context.actor ?? null,
+      description: key.description,
+      allowedOrigins: key.allowedOrigins,
+      ...keySettingsInfo(key),
+      updatedAt: iso(now)
+    }
     this.host.log.info(event, 'anon key updated')
     this.host.announce('updated', event)
     return anonKeyInfo(key, this.host.usageOf(this.project), now)
@@ -342,6 +393,18 @@ export class ProjectApi {
     const checked = normaliseAllowedOrigins(allowedOrigins)
     if ('problem' in checked) throw anonKeyError('INVALID_INPUT', `${checked.problem}.`)
     return checked.origins
+  }
+
+  /** Apps, attestation and rate limit, checked; requiring attestation needs the plugin's `attestation` option. */
+  private checkSettings (input: CreateKeyOptions | UpdateKeyOptions): KeySettings {
+    const checked = normaliseKeySettings(input)
+    if ('problem' in checked) throw anonKeyError('INVALID_INPUT', `${checked.problem}.`)
+    if (checked.settings.requireAttestation === true && this.host.attestation === null) {
+      throw anonKeyError('INVALID_INPUT', 'requireAttestation needs the plugin\'s attestation option, which this server was registered without.', {
+        nextActions: 'Register the plugin with attestation: { issuer, audience } (Firebase App Check) or attestation: { verify }, then set requireAttestation.'
+      })
+    }
+    return checked.settings
   }
 
   private unknown (name: string): Error {

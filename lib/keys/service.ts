@@ -16,6 +16,8 @@ import {
 import { storeCall } from './store-call.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
 import { TenantCache } from './tenant-cache.js'
+import { createAttestation, type Attestation } from '../attestation/attestation.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
 
 /** Every operation on the keys of one project: what `app.anonKey.forTenant(id)` returns. */
 export interface AnonKeyProjectApi {
@@ -70,6 +72,10 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
   readonly tenants: TenantCache<KeyCache> | null
   /** Bumped every cacheTtlMs in tenant mode: a tenant's keys loaded in an older epoch are reloaded on next use. */
   epoch = 0
+  /** @internal The attestation check and its header, with the `attestation` option; else null. */
+  readonly attestationChecker: Attestation | null
+  /** @internal */
+  readonly attestation: AttestationCheck | null
   private readonly single: ProjectApi
   private readonly usage = new Map<string, UsageCounter>()
   private readonly refreshing = new Map<string, { running: Promise<void>, again: boolean }>()
@@ -82,6 +88,8 @@ export class AnonKeyService extends EventEmitter<AnonKeyEvents> implements AnonK
     super({ captureRejections: true })
     this.options = options
     this.log = log
+    this.attestationChecker = options.attestation === null ? null : createAttestation(options.attestation, log)
+    this.attestation = this.attestationChecker?.check ?? null
     this.cache = new KeyCache(null, this.usageOf(SINGLE_PROJECT))
     this.single = new ProjectApi(this, SINGLE_PROJECT, null)
     this.tenants = options.tenant === null

@@ -6,6 +6,8 @@ import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from '../keys/project-k
 import type { RejectionCode } from '../errors/rejection.js'
 import { AnonKeyRejection } from '../errors/rejection.js'
 import { setIdentity } from './request-identity.js'
+import { clientRefusal, type AttestationCheck, type ClientRefusal } from '../domain/client-rules.js'
+import { clientInputs } from './client-inputs.js'
 
 /**
  * verifyAnonKey, as a hook (`done` given: it calls it) or awaited from an async hook (no `done`: the promise
@@ -21,6 +23,8 @@ export interface VerifyHookSettings {
   apiKeyHeader: string | null
   /** Whether a request verified with a previous key gets its expiry in `Anon-Key-Expires-At`. */
   expiryHeader: boolean
+  /** Checks attestation tokens, and the header they come in (lower case); null without the `attestation` option. */
+  attestationCheck?: { check: AttestationCheck, header: string } | null
 }
 
 /** Where the plugin leaves its hook on the instance it is registered in, for the standalone export to find. */
@@ -81,14 +85,35 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
     return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
   }
-  if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
-    return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
+  const valid = entry
+  if (valid.rules !== null) {
+    const attestation = settings.attestationCheck ?? null
+    const refusal = clientRefusal(valid.rules, clientInputs(headers, attestation?.header ?? null), attestation?.check ?? null, request)
+    if (typeof refusal === 'string') return refuse(clientRejection(refusal, reply), done)
+    if (refusal !== null) {
+      return later(refusal.then((code) => {
+        if (code !== null) throw clientRejection(code, reply)
+        admit(valid, settings, request, reply)
+      }), done)
+    }
   }
-  setIdentity(request, entry.identity)
-  if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+  admit(valid, settings, request, reply)
   if (done === undefined) return PASSED
   done()
   return undefined
+}
+
+/** Lets a request through: `request.anonKey`, and the expiry of a previous key. */
+function admit (entry: ValidEntry, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply): void {
+  setIdentity(request, entry.identity)
+  if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+}
+
+/** The refusal of a request whose client the key does not admit; a 401 (attestation) carries WWW-Authenticate. */
+function clientRejection (code: ClientRefusal, reply: FastifyReply): AnonKeyRejection {
+  const rejection = new AnonKeyRejection(code)
+  if (rejection.statusCode === 401) reply.header('www-authenticate', 'Bearer')
+  return rejection
 }
 
 /**
@@ -100,7 +125,8 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
  * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1. A request that names no
  * tenant gets 401.
  */
-export function createVerifyHook (service: AnonKeyService, settings: VerifyHookSettings): VerifyAnonKeyHook {
+export function createVerifyHook (service: AnonKeyService, hookSettings: VerifyHookSettings): VerifyAnonKeyHook {
+  const settings = { ...hookSettings, attestationCheck: service.attestationChecker }
   const tenants = service.tenants
   const retired: RetiredLoader = (cache) => service.loadRetired(cache)
   if (tenants === null) {
