@@ -43,8 +43,9 @@ function jwtCheck (options: ResolvedAttestation, jwks: JwksKeys): TokenCheck {
   })
   return async (token) => {
     try {
-      const payload = await verifier(token) as { exp: unknown }
-      return typeof payload.exp === 'number' ? payload.exp * 1000 : null
+      // exp is required, and fast-jwt refuses one that is not a number.
+      const payload = await verifier(token) as { exp: number }
+      return payload.exp * 1000
     } catch {
       return null
     }

@@ -24,6 +24,8 @@ const REFUSED: Array<[unknown, RegExp]> = [
   [{ android: [app('com.example.app', 'g'.repeat(40))] }, /certSha1/],
   [{ android: [app('com.example.app', 'AB:'.repeat(32).slice(0, -1))] }, /is a SHA-256 fingerprint; give the SHA-1/],
   [{ android: [app('com.example.app', 7)] }, /allowedApps/],
+  [{ android: ['com.example.app'] }, /allowedApps/],
+  [{ android: [null] }, /allowedApps/],
   [{ ios: ['app'] }, /allowedApps.ios\[0\] "app" must be an iOS bundle id/],
   [{ ios: ['com.example.app', 'com.example_app.x'] }, /allowedApps.ios\[1\] "com.example_app.x"/],
   [{ ios: ['com.example.'] }, /allowedApps.ios\[0\]/],
