@@ -34,7 +34,8 @@ function jwtCheck (options: ResolvedAttestation, jwks: JwksKeys): TokenCheck {
     algorithms: ['RS256'],
     allowedIss: options.issuer as string,
     allowedAud: options.audience,
-    requiredClaims: ['exp'],
+    // fast-jwt checks allowedIss and allowedAud only on tokens that carry the claims: without these, none would be needed.
+    requiredClaims: ['exp', 'iss', 'aud'],
     key: async ({ header }: { header: { kid?: unknown } }) => {
       const key = await jwks.keyFor(header.kid)
       if (key === null) throw new Error('no signing key has this kid')

@@ -56,6 +56,8 @@ t.test('a valid App Check token passes; none is ATTESTATION_REQUIRED; every bad 
     ['not yet valid', appCheckToken(KEY_A, { nbf: Math.floor(CLOCK_START / 1000) + 3600 })],
     ['wrong iss', appCheckToken(KEY_A, { iss: 'https://firebaseappcheck.googleapis.com/999' })],
     ['wrong aud', appCheckToken(KEY_A, { aud: ['projects/999'] })],
+    ['no iss, properly signed', appCheckToken(KEY_A, { iss: undefined })],
+    ['no aud, properly signed', appCheckToken(KEY_A, { aud: undefined })],
     ['no exp', `${header}.${b64({ iss: ISSUER, aud: AUDIENCE })}.x`],
     ['alg none', `${b64({ alg: 'none', typ: 'JWT', kid: KEY_A.kid })}.${payload}.`],
     ['HS256 signed with the public key', `${hs256Header}.${payload}.${createHmac('sha256', publicPem).update(`${hs256Header}.${payload}`).digest('base64url')}`],

@@ -132,7 +132,7 @@ onRedis(t, (t) => {
   const admin = redisClient(t)
   const { namespace } = redisNamespaces(t, admin)
 
-  t.test('two instances share each key\'s count through @fastify/rate-limit\'s Redis store, and a PATCH reaches both', async (t) => {
+  t.test('two instances share each key\'s count through @fastify/rate-limit\'s Redis store, and a PATCH of the limit or the apps reaches both', async (t) => {
     const keysNamespace = namespace('abuse_keys')
     const limiterNamespace = `${namespace('abuse_limits')}:`
     const instance = async (): Promise<FastifyInstance> => {
@@ -155,5 +155,10 @@ onRedis(t, (t) => {
     t.equal((await data(one, mobile.anonKey)).statusCode, 200, 'the instance that changed it applies it at once')
     await eventually('instance two applies the new limit', async () => (await data(two, mobile.anonKey)).statusCode === 200, 5000)
     t.ok((await admin.keys(`${limiterNamespace}*`)).length > 0, 'the counts live in Redis, under the limiter\'s nameSpace')
+
+    await keysRequest(one, 'PATCH', '/mobile', { allowedApps: { ios: ['com.example.app'] } })
+    await eventually('instance two binds the key to the app', async () => (await data(two, mobile.anonKey)).statusCode === 403, 5000)
+    assertError(t, await data(two, mobile.anonKey), 403, 'ANON_KEY_APP_NOT_ALLOWED')
+    t.equal((await data(two, mobile.anonKey, { 'x-ios-bundle-identifier': 'com.example.app' })).statusCode, 200, 'the app itself still passes there')
   })
 })
