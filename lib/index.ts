@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin/guard.js'
 import { AnonKeys, type AnonKeyApi } from './keys/api.js'
 import { Mirror } from './keys/mirror.js'
+import { createAttestation } from './attestation/attestation.js'
 import type { AnonKeyIdentity } from './keys/project-keys.js'
 import { OptionError } from './errors/option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options/options.js'
@@ -37,10 +38,11 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   const settings = ensureDefaults(options)
   warnIfKeyIsLostOnRestart(settings, app.log)
   const mirror = new Mirror(settings, app.log)
-  const api = new AnonKeys(mirror)
+  const attestation = settings.attestation === null ? null : createAttestation(settings.attestation, app.log)
+  const api = new AnonKeys(mirror, attestation?.check ?? null)
   const guard = await createAdminGuard(settings)
 
-  const hook = createVerifyHook(mirror, settings)
+  const hook = createVerifyHook(mirror, settings, attestation)
   app.decorate('anonKey', api as AnonKeyApi)
   app.decorate('verifyAnonKey', hook)
   app.decorate(HOOK, hook)
@@ -102,4 +104,9 @@ export type { SqliteStoreOptions } from './stores/sqlite/sqlite-store.js'
 export type { SqliteDatabase, SqliteStatement } from './stores/sqlite/database.js'
 export type { AnonKeyStore, ProjectSnapshot } from './stores/interface.js'
 export { verifyAnonKey } from './verify/hook.js'
+export { anonKeyRateLimit } from './verify/rate-limit.js'
+export type { AnonKeyRateLimitOptions, RateLimitContext } from './verify/rate-limit.js'
+export type { RateLimit } from './domain/rate-limit.js'
+export type { AllowedApps, AndroidApp } from './domain/apps.js'
+export type { AttestationOptions, AttestationVerdict } from './attestation/attestation-options.js'
 export type { VerifyAnonKeyHook } from './verify/hook.js'

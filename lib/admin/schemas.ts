@@ -11,7 +11,9 @@ export const ErrorResponse = Type.Object({
   nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ROTATE_BODY_ADVICE] }))
 }, { $id: 'AnonKeyErrorResponse', title: 'ErrorResponse' })
 
-type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | HostErrorCode>
+/** verifyAnonKey's refusals of a client: never an admin route's answer. */
+type ClientErrorCode = 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED' | 'ANON_KEY_ATTESTATION_REQUIRED' | 'ANON_KEY_ATTESTATION_INVALID'
+type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | ClientErrorCode | HostErrorCode>
 
 /** The error responses every admin route can give, plus the ones named, each described by its codes. */
 export function errorResponses (...codes: AdminErrorCode[]): Record<number, TSchema> {

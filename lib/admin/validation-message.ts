@@ -3,6 +3,8 @@ import { FINGERPRINT_LENGTH } from '../domain/key.js'
 import { MAX_ALLOWED_ORIGINS } from '../domain/origins.js'
 import { ROTATE_BODY_ADVICE } from '../errors/codes.js'
 import { MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
+import { ALLOWED_APPS_SHAPE, MAX_ALLOWED_APPS } from '../domain/apps.js'
+import { RATE_LIMIT_SHAPE } from '../domain/rate-limit.js'
 
 /** What a validation failure tells the client: what is wrong, and what to do. */
 export interface ValidationMessage {
@@ -18,7 +20,10 @@ const BODY_PROPERTIES: Record<string, (maxGracePeriodHours: number) => string> =
   gracePeriodHours: (max) => `gracePeriodHours must be an integer from 0 to ${max}`,
   name: () => `name is required and must be ${NAME_RULE}.`,
   description: () => `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`,
-  allowedOrigins: () => `allowedOrigins must be null or an array of 1 to ${MAX_ALLOWED_ORIGINS} origins such as "https://app.example.com".`
+  allowedOrigins: () => `allowedOrigins must be null or an array of 1 to ${MAX_ALLOWED_ORIGINS} origins such as "https://app.example.com".`,
+  allowedApps: () => `${ALLOWED_APPS_SHAPE}, each list holding 1 to ${MAX_ALLOWED_APPS} apps.`,
+  requireAttestation: () => 'requireAttestation must be true or false.',
+  rateLimit: () => `rateLimit ${RATE_LIMIT_SHAPE}.`
 }
 
 /**

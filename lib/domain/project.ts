@@ -1,4 +1,6 @@
+import type { AllowedApps } from './apps.js'
 import { DEFAULT_KEY_NAME } from './names.js'
+import type { RateLimit } from './rate-limit.js'
 
 /** A key that stopped being current. Kept only as its SHA-256 digest: it can be verified, never read back. */
 export interface PreviousKeyRecord {
@@ -39,6 +41,12 @@ export interface NamedKey {
   description: string
   /** Normalised origins allowed to use the key, or null for no restriction. */
   allowedOrigins: string[] | null
+  /** Apps allowed to use the key (normalised), or null or absent for no restriction. */
+  allowedApps?: AllowedApps | null
+  /** Whether a request with the key needs a valid attestation token; absent is false. */
+  requireAttestation?: boolean
+  /** The key's own rate limit, or null or absent for the defaults of anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
   createdAt: number
 }
 

@@ -1,5 +1,6 @@
 import { isAnonKey } from './key.js'
 import { isKeyName } from './names.js'
+import { keySettingsProblem } from './key-settings.js'
 import { normaliseAllowedOrigins } from './origins.js'
 
 const DIGEST = /^[0-9a-f]{64}$/
@@ -36,6 +37,8 @@ export function projectProblem (snapshot: any): string | null {
     const problem = recordsProblem(key.previousKeys, `${where}.previousKeys`)
     if (problem !== null) return problem
     if (key.allowedOrigins !== null && 'problem' in normaliseAllowedOrigins(key.allowedOrigins)) return `${where}.allowedOrigins is not valid`
+    const settings = keySettingsProblem(key)
+    if (settings !== null) return `${where}: ${settings}`
   }
   return recordsProblem(state.deletedKeys ?? [], 'deletedKeys')
 }

@@ -39,6 +39,21 @@ export const ERROR_CODES = {
     message: 'This anon key may not be used from this origin.',
     nextActions: 'This anon key is restricted to its allowedOrigins. Call from one of them, or ask an admin to add this origin (PATCH /api/secrets/anon-keys/:name).'
   },
+  ANON_KEY_APP_NOT_ALLOWED: {
+    statusCode: 403,
+    message: 'This anon key may not be used by this app.',
+    nextActions: 'This anon key is restricted to its allowedApps. Send X-Android-Package and X-Android-Cert, or X-Ios-Bundle-Identifier, of one of them, or ask an admin to add this app (PATCH /api/secrets/anon-keys/:name).'
+  },
+  ANON_KEY_ATTESTATION_REQUIRED: {
+    statusCode: 401,
+    message: 'This anon key needs an attestation token, and the request carries none.',
+    nextActions: 'This anon key requires an attestation token (such as Firebase App Check\'s): send a fresh one from the app in the attestation header.'
+  },
+  ANON_KEY_ATTESTATION_INVALID: {
+    statusCode: 401,
+    message: 'The attestation token is not valid: malformed, forged, expired, or for another project.',
+    nextActions: 'Get a fresh attestation token from the app\'s attestation provider and retry; a token is checked against the provider\'s keys, issuer, audience and expiry.'
+  },
   ANON_KEY_NOT_INITIALIZED: {
     statusCode: 404,
     message: 'The store holds no anon key yet.',
@@ -81,8 +96,8 @@ export const ERROR_CODES = {
     nextActions: 'The key store did not answer in time. Retry later; a rotation that timed out may still have happened, so check GET /api/metadata/anon-key first.',
     meaning: 'the key store did not answer in time'
   },
-  // The codes below are never raised by the plugin itself: they render an error that the host raised on an admin
-  // route (a global rate limit, a maintenance hook, an authorize that throws), keeping the host's status.
+  // The codes below render an error that the host raised on an admin route (a global rate limit, a maintenance
+  // hook, an authorize that throws), keeping the host's status. RATE_LIMITED is also anonKeyRateLimit's 429.
   METHOD_NOT_ALLOWED: { statusCode: 405, message: 'This method is not allowed here.', nextActions: 'Use the method the route documents.' },
   REQUEST_TIMEOUT: { statusCode: 408, message: 'The request took too long.', nextActions: 'Send the request again.' },
   GONE: { statusCode: 410, message: 'This route is gone.', nextActions: 'This route is no longer served here; ask the operator where it moved.' },

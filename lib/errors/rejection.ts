@@ -2,8 +2,13 @@ import { ERROR_CODES, type ErrorBody } from './codes.js'
 
 export type RejectionCode = 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED'
 
-/** What verifyAnonKey can refuse with: a 401 for the key, a 403 for its origin, a 503 for a tenant it cannot load, or a 500 when it is used where the plugin is not registered. */
-export type RefusalCode = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'STORE_UNAVAILABLE' | 'INTERNAL_ERROR'
+/**
+ * What verifyAnonKey can refuse with: a 401 for the key or its attestation token, a 403 for its origin or app, a
+ * 503 for a tenant it cannot load, or a 500 when it is used where the plugin is not registered; and the 429 of
+ * anonKeyRateLimit.
+ */
+export type RefusalCode = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED' | 'ANON_KEY_ATTESTATION_REQUIRED' |
+  'ANON_KEY_ATTESTATION_INVALID' | 'STORE_UNAVAILABLE' | 'INTERNAL_ERROR' | 'RATE_LIMITED'
 
 /**
  * What verifyAnonKey hands to `done()` (or rejects with, when awaited) for a refused request.

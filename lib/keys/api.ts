@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { anonKeyError } from '../errors/codes.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
 import type { AnonKeyEvents } from './events.js'
 import type { Mirror } from './mirror.js'
 import { aim, KeyOperations, ProjectKeys, tenantModeError, type Announce } from './operations.js'
@@ -18,11 +19,14 @@ const Emitter = EventEmitter as new (options?: { captureRejections?: boolean }) 
 export class AnonKeys extends KeyOperations(Emitter) {
   readonly [MIRROR]: Mirror
 
-  constructor (mirror: Mirror) {
+  private readonly attest: AttestationCheck | null
+
+  constructor (mirror: Mirror, attest: AttestationCheck | null) {
     // An async listener's rejection comes back to the captureRejectionSymbol method below, never unhandled.
     super({ captureRejections: true })
     this[MIRROR] = mirror
-    aim(this, { mirror, project: mirror.tenants === null ? SINGLE_PROJECT : null, announce: this.announce })
+    this.attest = attest
+    aim(this, { mirror, project: mirror.tenants === null ? SINGLE_PROJECT : null, announce: this.announce, attest })
     if (mirror.tenants !== null) {
       // In tenant mode the operations belong to forTenant(id): here they throw at once, not as a rejection.
       for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(ProjectKeys.prototype))) {
@@ -44,7 +48,7 @@ export class AnonKeys extends KeyOperations(Emitter) {
         nextActions: 'Pass the tenant id your tenant(request) resolver returns for the tenant.'
       })
     }
-    return new ProjectKeys({ mirror, project: tenant, announce: this.announce })
+    return new ProjectKeys({ mirror, project: tenant, announce: this.announce, attest: this.attest })
   }
 
   /** Emits an audit event. The change has happened: a listener that throws is logged, never a failure. */

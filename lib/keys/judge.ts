@@ -1,17 +1,9 @@
+import { clientRefusal, type AttestationCheck, type ClientInputs, type ClientRefusal } from '../domain/client-rules.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from './project-keys.js'
 
-/**
- * The request headers a key's restrictions are judged by. Absent (a script's `verify(key)`): the key alone is
- * judged, as a server-side check that has no browser to restrict.
- */
-export interface RequestHeaders {
-  origin?: string
-  referer?: string
-}
-
-/** Why a key is refused, when the key itself is the reason. */
-export type KeyRefusal = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED'
+/** Why a key is refused, when the key or what it asks of its client is the reason. */
+export type KeyRefusal = RejectionCode | ClientRefusal
 
 /** The one verdict on a presented key: its valid entry, or why it is refused. */
 export type Verdict = ValidEntry | KeyRefusal
@@ -19,15 +11,35 @@ export type Verdict = ValidEntry | KeyRefusal
 /** Loads a project's retired keys into its cache; never rejects. */
 export type RetiredLoader = (cache: KeyCache) => Promise<void>
 
-/** A valid key's restrictions, judged against the request's headers (none given: no restriction applies). */
-export function admit (entry: ValidEntry, headers: RequestHeaders | undefined): Verdict {
-  if (headers === undefined || entry.origins === null || entry.origins.allows(headers.origin, headers.referer)) return entry
-  return 'ANON_KEY_ORIGIN_NOT_ALLOWED'
+/** What a judgement needs beyond the key: how to load retired keys, and what the request says of its client. */
+export interface Judging {
+  loadRetired: RetiredLoader
+  /** Checks attestation tokens; null without the `attestation` option. */
+  attest: AttestationCheck | null
+  /**
+   * The request's headers as the key's rules read them, built only for a key that has rules. Absent (a script's
+   * `verify(key)`): the key alone is judged, as a server-side check that has no client to restrict.
+   */
+  inputs: (() => ClientInputs) | undefined
+  /** The request, for an `attestation.verify(token, request)` of the host's. */
+  request?: unknown
 }
 
-function judgeCached (cache: KeyCache, key: unknown, headers: RequestHeaders | undefined, loaded: boolean): Verdict | typeof NEEDS_RETIRED {
+/**
+ * What a valid key asks of its client (origins, apps, attestation), judged against the request. Synchronous
+ * unless an attestation token has to be verified.
+ */
+export function admit (entry: ValidEntry, judging: Judging): Verdict | Promise<Verdict> {
+  if (entry.rules === null || judging.inputs === undefined) return entry
+  const refusal = clientRefusal(entry.rules, judging.inputs(), judging.attest, judging.request)
+  if (refusal === null) return entry
+  if (typeof refusal === 'string') return refusal
+  return refusal.then((code) => code ?? entry)
+}
+
+function judgeCached (cache: KeyCache, key: unknown, judging: Judging, loaded: boolean): Verdict | Promise<Verdict> | typeof NEEDS_RETIRED {
   const entry = loaded ? cache.lookupLoaded(key, Date.now()) : cache.lookup(key, Date.now())
-  return typeof entry === 'object' ? admit(entry, headers) : entry
+  return typeof entry === 'object' ? admit(entry, judging) : entry
 }
 
 /**
@@ -35,8 +47,8 @@ function judgeCached (cache: KeyCache, key: unknown, headers: RequestHeaders | u
  * call, except that a well-formed key the document does not know waits for the project's retired keys (loaded
  * once per version of the project and shared by every caller that waits). Synchronous whenever it can be.
  */
-export function judge (cache: KeyCache, key: unknown, headers: RequestHeaders | undefined, loadRetired: RetiredLoader): Verdict | Promise<Verdict> {
-  const verdict = judgeCached(cache, key, headers, false)
+export function judge (cache: KeyCache, key: unknown, judging: Judging): Verdict | Promise<Verdict> {
+  const verdict = judgeCached(cache, key, judging, false)
   if (verdict !== NEEDS_RETIRED) return verdict
-  return loadRetired(cache).then(() => judgeCached(cache, key, headers, true) as Verdict)
+  return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, true) as Verdict | Promise<Verdict>)
 }

@@ -1,4 +1,5 @@
 import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
+import { keySettingsInfo, type AllowedApps, type RateLimit } from './key-settings-info.js'
 import type { NamedKey, PreviousKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
 import type { UsageCounter } from '../domain/usage.js'
@@ -22,6 +23,12 @@ export interface AnonKeyInfo {
   fingerprint: string
   description: string
   allowedOrigins: string[] | null
+  /** Apps allowed to use the key, or null for any. */
+  allowedApps: AllowedApps | null
+  /** Whether requests with the key need a valid attestation token. */
+  requireAttestation: boolean
+  /** The key's own rate limit, or null for the defaults of anonKeyRateLimit. */
+  rateLimit: RateLimit | null
   createdAt: string
   previousKeys: PreviousKeyInfo[]
 }
@@ -53,6 +60,7 @@ export function anonKeyInfo (key: NamedKey, usage: UsageCounter | undefined, now
     fingerprint: fingerprintOf(key.currentKey),
     description: key.description,
     allowedOrigins: key.allowedOrigins === null ? null : [...key.allowedOrigins],
+    ...keySettingsInfo(key),
     createdAt: iso(key.createdAt),
     previousKeys: previousKeyInfos(key.previousKeys, usage, now)
   }

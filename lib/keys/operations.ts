@@ -4,8 +4,13 @@ import { normaliseAllowedOrigins } from '../domain/origins.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import { anonKeyError, ROTATE_BODY_ADVICE } from '../errors/codes.js'
+import type { AllowedApps } from '../domain/apps.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
+import { KEY_SETTINGS, normaliseKeySettings, type KeySettings } from '../domain/key-settings.js'
+import type { RateLimit } from '../domain/rate-limit.js'
+import { keySettingsInfo } from './key-settings-info.js'
 import type { AnonKeyEvents } from './events.js'
-import { judge, type RequestHeaders, type Verdict } from './judge.js'
+import { judge, type Verdict } from './judge.js'
 import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
 import type { Mirror } from './mirror.js'
 import type { VerifyResult } from './project-keys.js'
@@ -50,16 +55,38 @@ export interface CreateKeyOptions {
   description?: string
   /** Origins allowed to use the key in a browser, or null (the default) for any. */
   allowedOrigins?: string[] | null
+  /** Android and iOS apps allowed to use the key, or null (the default) for any. */
+  allowedApps?: AllowedApps | null
+  /** Whether requests with the key need a valid attestation token (the plugin's `attestation` option). Default false. */
+  requireAttestation?: boolean
+  /** The key's own rate limit, or null (the default) for the defaults given to anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
 export interface UpdateKeyOptions {
   description?: string
   /** null lifts the restriction. */
   allowedOrigins?: string[] | null
+  /** null lifts the restriction. */
+  allowedApps?: AllowedApps | null
+  requireAttestation?: boolean
+  /** null returns the key to the defaults of anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
-/** The request headers a restricted key is judged by, as verifyAnonKey judges them. */
-export type VerifyContext = RequestHeaders
+/** The request headers a restricted key is judged by, as verifyAnonKey reads them. */
+export interface VerifyContext {
+  origin?: string
+  referer?: string
+  /** X-Android-Package */
+  androidPackage?: string
+  /** X-Android-Cert */
+  androidCert?: string
+  /** X-Ios-Bundle-Identifier */
+  iosBundle?: string
+  /** The attestation token, from the header the `attestation` option names. */
+  attestationToken?: string
+}
 
 /** Emits an audit event; the change has happened, so a listener that throws is logged, never a failure. */
 export type Announce = <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
@@ -69,6 +96,8 @@ export interface OperationsTarget {
   mirror: Mirror
   project: string | null
   announce: Announce
+  /** Checks attestation tokens; null without the `attestation` option. */
+  attest: AttestationCheck | null
 }
 
 const targets = new WeakMap<object, OperationsTarget>()
@@ -80,6 +109,7 @@ export function aim (operations: object, target: OperationsTarget): void {
 
 interface Project {
   mirror: Mirror
+  attest: AttestationCheck | null
   project: string
   /** The tenant, or null for the single project. */
   tenant: string | null
@@ -147,6 +177,20 @@ function checkOrigins (allowedOrigins: unknown): string[] | null | undefined {
     })
   }
   return checked.origins
+}
+
+/** Apps, attestation and rate limit, checked; requiring attestation needs the plugin's `attestation` option. */
+function checkSettings (project: Project, input: CreateKeyOptions | UpdateKeyOptions): KeySettings {
+  const checked = normaliseKeySettings(input)
+  if ('problem' in checked) {
+    throw anonKeyError('INVALID_INPUT', `${checked.problem}.`, { nextActions: 'Fix the setting the message names, or leave it out to keep it as it is.' })
+  }
+  if (checked.settings.requireAttestation === true && project.attest === null) {
+    throw anonKeyError('INVALID_INPUT', 'requireAttestation needs the plugin\'s attestation option, which this server was registered without.', {
+      nextActions: 'Register the plugin with attestation: { issuer, audience } (Firebase App Check) or attestation: { verify }, then set requireAttestation.'
+    })
+  }
+  return checked.settings
 }
 
 function unknownName (name: string): Error {
@@ -242,14 +286,14 @@ export function KeyOperations<B extends Constructor> (Base: B) {
      * `context` (the request's Origin or Referer) a key's origin restriction is judged too; without, the key alone.
      */
     verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
-      const { mirror, project } = projectOf(this)
-      const loadRetired = mirror.loadRetired.bind(mirror)
+      const { mirror, project, attest } = projectOf(this)
+      const judging = { loadRetired: mirror.loadRetired.bind(mirror), attest, inputs: context === undefined ? undefined : () => context }
       // Not an async function: a cached project answers with one resolved promise, nothing suspended.
       const cache = mirror.held(project)
       if (cache === undefined) {
-        return mirror.cacheOf(project).then((loaded) => judge(loaded, key, context, loadRetired)).then(resultOf, () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
+        return mirror.cacheOf(project).then((loaded) => judge(loaded, key, judging)).then(resultOf, () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
       }
-      const verdict = judge(cache, key, context, loadRetired)
+      const verdict = judge(cache, key, judging)
       return verdict instanceof Promise ? verdict.then(resultOf) : Promise.resolve(resultOf(verdict))
     }
 
@@ -322,18 +366,27 @@ export function KeyOperations<B extends Constructor> (Base: B) {
     async createKey (options: CreateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
       const project = projectOf(this)
       if (options === null || typeof options !== 'object') {
-        throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins? }.', { nextActions: 'Call createKey({ name: \'web\' }).' })
+        throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins?, allowedApps?, requireAttestation?, rateLimit? }.', {
+          nextActions: 'Call createKey({ name: \'web\' }).'
+        })
       }
       checkName(options.name)
       const description = checkDescription(options.description) ?? ''
       const allowedOrigins = checkOrigins(options.allowedOrigins) ?? null
+      const settings = checkSettings(project, options)
       const now = Date.now()
       const { key } = await change<{ key: NamedKey }>(project, 'createKey', (state) => {
         if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
-        return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, maxKeys: project.mirror.options.maxKeys })
+        return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, settings, maxKeys: project.mirror.options.maxKeys })
       }, DEFAULT_KEY_NAME)
       report(project, 'created', {
-        ...where(project, key.name), actor: context.actor ?? null, fingerprint: fingerprintOf(key.currentKey), description, allowedOrigins, createdAt: iso(now)
+        ...where(project, key.name),
+        actor: context.actor ?? null,
+        fingerprint: fingerprintOf(key.currentKey),
+        description,
+        allowedOrigins,
+        ...keySettingsInfo(key),
+        createdAt: iso(now)
       }, 'anon key created')
       return anonKeyInfo(key, project.mirror.unreported(project.project), now)
     }
@@ -342,17 +395,24 @@ export function KeyOperations<B extends Constructor> (Base: B) {
     async updateKey (name: string, changes: UpdateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
       const project = projectOf(this)
       checkName(name)
-      if (changes === null || typeof changes !== 'object' || (changes.description === undefined && changes.allowedOrigins === undefined)) {
-        throw anonKeyError('INVALID_INPUT', 'Name at least one of description and allowedOrigins to change.', {
-          nextActions: 'Send { "description": "…" } or { "allowedOrigins": [...] | null }, or both.'
+      if (changes === null || typeof changes !== 'object' ||
+        (changes.description === undefined && changes.allowedOrigins === undefined && KEY_SETTINGS.every((setting) => changes[setting] === undefined))) {
+        throw anonKeyError('INVALID_INPUT', `Name at least one of description, allowedOrigins, ${KEY_SETTINGS.join(', ')} to change.`, {
+          nextActions: 'Send { "description": "…" }, { "allowedOrigins": [...] | null }, or another setting to change.'
         })
       }
       const description = checkDescription(changes.description)
       const allowedOrigins = checkOrigins(changes.allowedOrigins)
-      const { key } = await change(project, 'updateKey', (state) => updateKey(state, { name, description, allowedOrigins }), name)
+      const settings = checkSettings(project, changes)
+      const { key } = await change(project, 'updateKey', (state) => updateKey(state, { name, description, allowedOrigins, settings }), name)
       const now = Date.now()
       report(project, 'updated', {
-        ...where(project, name), actor: context.actor ?? null, description: key.description, allowedOrigins: key.allowedOrigins, updatedAt: iso(now)
+        ...where(project, name),
+        actor: context.actor ?? null,
+        description: key.description,
+        allowedOrigins: key.allowedOrigins,
+        ...keySettingsInfo(key),
+        updatedAt: iso(now)
       }, 'anon key updated')
       return anonKeyInfo(key, project.mirror.unreported(project.project), now)
     }

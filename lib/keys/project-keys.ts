@@ -1,6 +1,8 @@
 import { digestOf, fingerprintOf, fingerprintOfDigest, isAnonKey } from '../domain/key.js'
 import { DEFAULT_KEY_NAME } from '../domain/names.js'
-import { OriginMatcher } from '../domain/origins.js'
+import { clientRules, type ClientRefusal, type ClientRules } from '../domain/client-rules.js'
+import type { RateLimit } from '../domain/rate-limit.js'
+import { rememberRateLimit } from './key-limits.js'
 import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
 import { projectProblem } from '../domain/snapshot-check.js'
@@ -25,26 +27,28 @@ export interface AnonKeyIdentity {
  */
 export const NEEDS_RETIRED: unique symbol = Symbol('fastify-anon-key.needsRetired')
 
-export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | ClientRefusal }
 
 /** A key that verifies, with both answers built once so that verifying allocates nothing. */
 export interface ValidEntry {
   identity: Readonly<AnonKeyIdentity>
   result: Readonly<VerifyResult>
-  /** The key's origin restriction, or null when any origin may use it. */
-  origins: OriginMatcher | null
+  /** What the key asks of its client (origins, apps, attestation), or null when nothing. */
+  rules: ClientRules | null
 }
 
 interface PreviousEntry {
   record: PreviousKeyRecord
   /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
   name: string | null
-  origins: OriginMatcher | null
+  rules: ClientRules | null
+  rateLimit: RateLimit | null
   /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
   valid: ValidEntry | null
 }
 
-function validEntry (name: string, fingerprint: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+function validEntry (name: string, fingerprint: string, expiresAt: number | null, rules: ClientRules | null, rateLimit: RateLimit | null,
+  tenant: string | null): ValidEntry {
   const identity: AnonKeyIdentity = {
     role: 'anon' as const,
     name,
@@ -53,7 +57,8 @@ function validEntry (name: string, fingerprint: string, expiresAt: number | null
   }
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins }
+  if (rateLimit !== null) rememberRateLimit(identity, rateLimit)
+  return { identity, result: Object.freeze({ valid: true as const, ...identity }), rules }
 }
 
 /**
@@ -127,15 +132,16 @@ export class KeyCache {
     const currentHeader = new Map<string, ValidEntry>()
     const previous = new Map<string, PreviousEntry>()
     for (const key of snapshot.state.keys) {
-      const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
-      const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, origins, this.tenant)
+      const rules = clientRules(key)
+      const rateLimit = key.rateLimit ?? null
+      const entry = validEntry(key.name, fingerprintOf(key.currentKey), null, rules, rateLimit, this.tenant)
       current.set(key.currentKey, entry)
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
       // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
-      for (const record of key.previousKeys) previous.set(record.digest, { record, name: key.name, origins, valid: null })
+      for (const record of key.previousKeys) previous.set(record.digest, { record, name: key.name, rules, rateLimit, valid: null })
     }
     for (const record of snapshot.state.deletedKeys ?? []) {
-      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
+      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, rules: null, rateLimit: null, valid: null })
     }
     this.forgetRetired()
     this.version = snapshot.version
@@ -176,7 +182,7 @@ export class KeyCache {
     const { record, name } = previous
     if (name !== null && record.revokedAt === null && now < record.expiresAt) {
       this.countUse(record.digest, now)
-      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.origins, this.tenant)
+      previous.valid ??= validEntry(name, fingerprintOfDigest(record.digest), record.expiresAt, previous.rules, previous.rateLimit, this.tenant)
       return previous.valid
     }
     return refusalOf(record, now)

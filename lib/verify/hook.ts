@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { bearerToken } from '../domain/bearer.js'
 import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { AnonKeyRejection } from '../errors/rejection.js'
-import { admit, judge, type RetiredLoader, type Verdict } from '../keys/judge.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
+import { admit, judge, type Judging, type RetiredLoader, type Verdict } from '../keys/judge.js'
+import { clientInputs } from './client-inputs.js'
 import type { Mirror } from '../keys/mirror.js'
 import type { KeyCache } from '../keys/project-keys.js'
 import { setIdentity } from './request-identity.js'
@@ -22,6 +24,9 @@ export interface VerifyHookSettings {
   /** Whether a request verified with a previous key gets its expiry in `Anon-Key-Expires-At`. */
   expiryHeader: boolean
 }
+
+/** Checks attestation tokens, and the header they come in (lower case); null without the `attestation` option. */
+export type AttestationSetting = { check: AttestationCheck, header: string } | null
 
 /** Where the plugin leaves its hook on the instance it is registered in, for the standalone export to find. */
 export const HOOK = Symbol('fastify-anon-key.verifyAnonKey')
@@ -58,27 +63,39 @@ function later (judged: Promise<void | undefined>, done: HookHandlerDoneFunction
  * path is one Map lookup of the whole Authorization value "Bearer <current key>" (see KeyCache).
  */
 function judgeRequest (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined,
-  loadRetired: RetiredLoader): Promise<void> | undefined {
+  loadRetired: RetiredLoader, attestation: AttestationSetting): Promise<void> | undefined {
   // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
   const headers = request.headers // a getter that may copy: read it once
   const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
   const fast = presented === undefined ? cache.currentForHeader(headers.authorization) : undefined
+  // The fast path of a key without rules allocates nothing: the judging is built only when the key needs it.
   const verdict = fast !== undefined
-    ? admit(fast, headers)
-    : judge(cache, presented === undefined ? bearerToken(headers.authorization) : presented, headers, loadRetired)
+    ? fast.rules === null ? fast : admit(fast, judgingOf(request, loadRetired, attestation))
+    : judge(cache, presented === undefined ? bearerToken(headers.authorization) : presented, judgingOf(request, loadRetired, attestation))
   if (verdict instanceof Promise) {
     return later(verdict.then((settled) => answer(settled, settings, request, reply, presented !== undefined, undefined)), done)
   }
   return answer(verdict, settings, request, reply, presented !== undefined, done)
 }
 
+/** What the judge needs of a request beyond its key. */
+function judgingOf (request: FastifyRequest, loadRetired: RetiredLoader, attestation: AttestationSetting): Judging {
+  return {
+    loadRetired,
+    attest: attestation?.check ?? null,
+    inputs: () => clientInputs(request.headers, attestation?.header ?? null),
+    request
+  }
+}
+
 /** Lets the request through with its identity, or refuses it with the verdict's code. */
 function answer (verdict: Verdict, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, fromApiKeyHeader: boolean,
   done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
   if (typeof verdict === 'string') {
-    if (verdict === 'ANON_KEY_ORIGIN_NOT_ALLOWED') return refuse(new AnonKeyRejection(verdict), done)
+    const rejection = new AnonKeyRejection(verdict)
+    if (rejection.statusCode !== 401) return refuse(rejection, done)
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
-    return refuse(verdict === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, fromApiKeyHeader) : new AnonKeyRejection(verdict), done)
+    return refuse(verdict === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, fromApiKeyHeader) : rejection, done)
   }
   setIdentity(request, verdict.identity)
   if (settings.expiryHeader && verdict.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, verdict.identity.expiresAt)
@@ -96,11 +113,11 @@ function answer (verdict: Verdict, settings: VerifyHookSettings, request: Fastif
  * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1. A request that names no
  * tenant gets 401.
  */
-export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings): VerifyAnonKeyHook {
+export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings, attestation: AttestationSetting): VerifyAnonKeyHook {
   const loadRetired: RetiredLoader = (cache) => mirror.loadRetired(cache)
   if (mirror.single !== null) {
     return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-      return judgeRequest(mirror.held(SINGLE_PROJECT) as KeyCache, settings, request, reply, done, loadRetired)
+      return judgeRequest(mirror.held(SINGLE_PROJECT) as KeyCache, settings, request, reply, done, loadRetired, attestation)
     } as VerifyAnonKeyHook
   }
   const tenantOf = mirror.options.tenant as NonNullable<typeof mirror.options.tenant>
@@ -108,12 +125,12 @@ export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings):
     const tenant = tenantOf(request)
     // Only well-formed tenant ids are ever cached, so a cached tenant needs no check of its id.
     const cache = mirror.held(tenant as string)
-    if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, loadRetired)
+    if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, loadRetired, attestation)
     if (!isTenantId(tenant)) {
       reply.header('www-authenticate', 'Bearer')
       return refuse(invalidKey(settings.apiKeyHeader, false), done)
     }
-    return later(mirror.cacheOf(tenant).then((loaded) => judgeRequest(loaded, settings, request, reply, undefined, loadRetired), (error: unknown) => {
+    return later(mirror.cacheOf(tenant).then((loaded) => judgeRequest(loaded, settings, request, reply, undefined, loadRetired, attestation), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
       throw new AnonKeyRejection('STORE_UNAVAILABLE')

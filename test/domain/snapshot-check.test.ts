@@ -38,10 +38,16 @@ t.test('every malformed part of a snapshot is named', async (t) => {
     [withRecord({ expiresAt: Infinity }), /rotatedAt or expiresAt/],
     [withRecord({ revokedAt: 'now' }), /revokedAt/],
     [withKey({ allowedOrigins: ['https://a.com/'] }), /allowedOrigins/],
+    [withKey({ allowedApps: { ios: ['x'] } }), /keys\[0\]: allowedApps\.ios\[0\]/],
+    [withKey({ allowedApps: {} }), /keys\[0\]: allowedApps/],
+    [withKey({ requireAttestation: 'yes' }), /keys\[0\]: requireAttestation must be true or false/],
+    [withKey({ rateLimit: { max: 0, timeWindowMs: 1 } }), /keys\[0\]: rateLimit\.max/],
     [{ ...good, state: { ...good.state, deletedKeys: [{ ...record, revokedAt: undefined }] } }, /deletedKeys\[0\]\.revokedAt/]
   ]
   for (const [snapshot, message] of cases) t.match(projectProblem(snapshot), message, JSON.stringify(snapshot)?.slice(0, 100))
   t.equal(projectProblem(withKey({ allowedOrigins: null })), null)
+  t.equal(projectProblem(withKey({ allowedApps: null, requireAttestation: false, rateLimit: null })), null, 'settings turned off')
+  t.equal(projectProblem(withKey({ allowedApps: { android: [{ packageName: 'a.b', certSha1: 'f'.repeat(40) }] }, requireAttestation: true, rateLimit: { max: 1, timeWindowMs: 1 } })), null)
   t.equal(projectProblem(withRecord({ revokedAt: 5 })), null)
   t.equal(projectProblem({ version: 1, state: { keys: [] } }), null, 'a document without deletedKeys (written since retired keys moved out)')
   t.match(retiredProblem({}), /not an array/)

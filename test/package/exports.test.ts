@@ -29,6 +29,9 @@ t.test('ERROR_CODES lists every code of the contract with its status and next ac
     ANON_KEY_REVOKED: 401,
     FORBIDDEN: 403,
     ANON_KEY_ORIGIN_NOT_ALLOWED: 403,
+    ANON_KEY_APP_NOT_ALLOWED: 403,
+    ANON_KEY_ATTESTATION_REQUIRED: 401,
+    ANON_KEY_ATTESTATION_INVALID: 401,
     ANON_KEY_NOT_INITIALIZED: 404,
     NOT_FOUND: 404,
     CONFLICT: 409,
@@ -36,7 +39,7 @@ t.test('ERROR_CODES lists every code of the contract with its status and next ac
     UNSUPPORTED_MEDIA_TYPE: 415,
     INTERNAL_ERROR: 500,
     STORE_UNAVAILABLE: 503,
-    // Only for errors a host raises on the admin routes (HOST_ERROR_CODES).
+    // For errors a host raises on the admin routes (HOST_ERROR_CODES); RATE_LIMITED is anonKeyRateLimit's too.
     METHOD_NOT_ALLOWED: 405,
     REQUEST_TIMEOUT: 408,
     GONE: 410,
@@ -64,7 +67,7 @@ t.test('AnonKeyRejection renders in the contract format', async (t) => {
 
 t.test('the main entry exports what a host needs, and no internals', async (t) => {
   t.same(Object.keys(entry).sort(), [
-    'AnonKeyRejection', 'ERROR_CODES', 'default', 'fastifyAnonKey', 'memoryStore', 'postgresStore', 'redisStore', 'sqliteStore', 'verifyAnonKey'
+    'AnonKeyRejection', 'ERROR_CODES', 'anonKeyRateLimit', 'default', 'fastifyAnonKey', 'memoryStore', 'postgresStore', 'redisStore', 'sqliteStore', 'verifyAnonKey'
   ])
   for (const [name, value] of Object.entries(entry)) t.not(value, undefined, `${name} is exported`)
 })
