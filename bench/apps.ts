@@ -1,6 +1,7 @@
 import bearerAuth from '@fastify/bearer-auth'
 import Fastify, { type FastifyInstance } from 'fastify'
-import anonKey, { generateAnonKey, verifyAnonKey, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import anonKey, { verifyAnonKey, type AnonKeyStore, type FastifyAnonKeyOptions } from '../lib/index.js'
+import { generateAnonKey } from '../lib/stores/index.js'
 import { countingStore, type CountingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace, type Connection, type StoreKind } from './stores.js'
 
@@ -61,9 +62,9 @@ export function bearerAuthApp (key: string): FastifyInstance {
  * The plugin on `store`, and the route behind verifyAnonKey: the decorator (`guarded.verifyAnonKey`) or the
  * standalone import, which finds the plugin through request.server on each request.
  */
-export function anonKeyApp (store: AnonKeyStore, form: 'decorator' | 'import' = 'decorator'): FastifyInstance {
+export function anonKeyApp (store: AnonKeyStore, form: 'decorator' | 'import' = 'decorator', options: Partial<FastifyAnonKeyOptions> = {}): FastifyInstance {
   const app = Fastify({ logger: false })
-  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store, cacheTtlMs: BENCH_TIMER_MS, usageFlushMs: BENCH_TIMER_MS })
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store, cacheTtlMs: BENCH_TIMER_MS, usageFlushMs: BENCH_TIMER_MS, ...options })
   app.register(async (guarded) => {
     guarded.addHook('onRequest', form === 'decorator' ? guarded.verifyAnonKey : verifyAnonKey)
     route(guarded)
@@ -83,6 +84,43 @@ async function originVariant (): Promise<Served> {
     headers: async () => {
       const web = await app.anonKey.createKey({ name: 'web', allowedOrigins: [BENCH_ORIGIN, 'https://*.preview.example.com'] })
       return { authorization: `Bearer ${web.anonKey}`, origin: BENCH_ORIGIN }
+    }
+  }
+}
+
+/** The app-bound path: a named key bound to an Android and an iOS app, sent with the Android app's headers in normal form. */
+async function appsVariant (): Promise<Served> {
+  const { app, counting, connection } = await countedApp('memory', (store) => anonKeyApp(store))
+  const certSha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709'
+  return {
+    app,
+    counting,
+    connection,
+    headers: async () => {
+      const mobile = await app.anonKey.createKey({ name: 'mobile', allowedApps: { android: [{ packageName: 'com.example.app', certSha1 }], ios: ['com.example.app'] } })
+      return { authorization: `Bearer ${mobile.anonKey}`, 'x-android-package': 'com.example.app', 'x-android-cert': certSha1 }
+    }
+  }
+}
+
+/**
+ * The attested path with a token already verified: a named key with requireAttestation, sent with a token of the
+ * size Firebase App Check issues (about 900 characters). The provider is a verify() that keeps its tokens a day:
+ * a cached token is a lookup whatever the provider, so the JWKS plays no part in this path.
+ */
+async function attestedVariant (): Promise<Served> {
+  const token = ['eyJ' + 'a'.repeat(120), 'eyJ' + 'b'.repeat(420), 'c'.repeat(342)].join('.')
+  const { app, counting, connection } = await countedApp('memory', (store) => anonKeyApp(store, 'decorator', {
+    attestation: { verify: (candidate) => candidate === token && { expiresAt: Date.now() + 24 * 60 * 60 * 1000 } }
+  }))
+  return {
+    app,
+    counting,
+    connection,
+    headers: async () => {
+      const mobile = await app.anonKey.createKey({ name: 'mobile', requireAttestation: true })
+      await app.anonKey.verify(mobile.anonKey, { attestationToken: token }) // verifies and keeps it, as a first request would
+      return { authorization: `Bearer ${mobile.anonKey}`, 'x-firebase-appcheck': token }
     }
   }
 }
@@ -203,6 +241,8 @@ export const VARIANTS: Record<string, () => Promise<Served>> = {
   'anon-postgres': () => anonVariant('postgres', 'decorator'),
   'anon-redis': () => anonVariant('redis', 'decorator'),
   'anon-origin': () => originVariant(),
+  'anon-apps': () => appsVariant(),
+  'anon-attested': () => attestedVariant(),
   'anon-listed': () => listedVariant(),
   'anon-tenant': () => tenantVariant()
 }

@@ -6,7 +6,8 @@ import { serve } from './child.js'
 import { settledHeap } from './heap.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { backend, uniqueNamespace } from './stores.js'
-import type { AnonKeyService } from '../lib/keys/service.js'
+import { MIRROR } from '../lib/keys/api.js'
+import type { Mirror } from '../lib/keys/mirror.js'
 
 /**
  * Child process, run with --expose-gc: heap figures, each taken after full garbage collections.
@@ -71,7 +72,7 @@ async function main (): Promise<void> {
       for (const other of others) await other.close()
       const keys: string[] = [(await app.anonKey.get()) as string]
       for (let i = 0; i < PREVIOUS_KEYS; i++) keys.push((await app.anonKey.rotate({ gracePeriodHours: 24 })).anonKey)
-      await (app.anonKey as unknown as AnonKeyService).refresh()
+      await (app.anonKey as unknown as { [MIRROR]: Mirror })[MIRROR].refresh()
       const withPreviousKeys = await settledHeap() - before
 
       // The cache alone: a second KeyCache over the same snapshot (the snapshot itself is held either way).

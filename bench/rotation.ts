@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { generateAnonKey, type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
+import { type AnonKeyStore, type ProjectSnapshot } from '../lib/index.js'
+import { generateAnonKey } from '../lib/stores/index.js'
 import { anonKeyApp } from './apps.js'
 import { serve } from './child.js'
 import { percentile } from './stats.js'

@@ -1,4 +1,4 @@
-import { generateAnonKey } from '../lib/index.js'
+import { generateAnonKey } from '../lib/stores/index.js'
 import { keyHandle } from '../lib/conformance/index.js'
 import { serve } from './child.js'
 import { median } from './stats.js'

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { initializeProject } from '../lib/domain/transitions.js'
-import { generateAnonKey, type AnonKeyProjectApi, type AnonKeyStore } from '../lib/index.js'
+import { type AnonKeyProjectApi, type AnonKeyStore } from '../lib/index.js'
+import { generateAnonKey } from '../lib/stores/index.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { anonKeyApp, tenantModeApp } from './apps.js'
 import { serve } from './child.js'

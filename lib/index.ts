@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAdminGuard } from './admin/guard.js'
-import { AnonKeyService, type AnonKeyApi } from './keys/service.js'
+import { AnonKeys, type AnonKeyApi } from './keys/api.js'
+import { Mirror } from './keys/mirror.js'
+import { createAttestation } from './attestation/attestation.js'
 import type { AnonKeyIdentity } from './keys/project-keys.js'
 import { OptionError } from './errors/option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options/options.js'
@@ -36,10 +38,12 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   checkOptions(options)
   const settings = ensureDefaults(options)
   warnIfKeyIsLostOnRestart(settings, app.log)
-  const api = new AnonKeyService(settings, app.log, await loadMetrics(settings.metrics))
+  const mirror = new Mirror(settings, app.log, await loadMetrics(settings.metrics))
+  const attestation = settings.attestation === null ? null : createAttestation(settings.attestation, app.log)
+  const api = new AnonKeys(mirror, attestation?.check ?? null)
   const guard = await createAdminGuard(settings)
 
-  const hook = createVerifyHook(api, settings)
+  const hook = createVerifyHook(mirror, settings, attestation)
   app.decorate('anonKey', api as AnonKeyApi)
   app.decorate('verifyAnonKey', hook)
   app.decorate(HOOK, hook)
@@ -48,12 +52,12 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   await app.register(async function anonKeyAdmin (child) {
     // preClose runs before every onClose hook of the host, which may end the pool or client the store uses
     // (a pool.end() waits for the store's listening connection). onClose stops again for an app that never got ready.
-    child.addHook('preClose', async () => { await api.stop() })
+    child.addHook('preClose', async () => { await mirror.stop() })
     child.addHook('onClose', async () => {
-      await api.stop()
+      await mirror.stop()
       await guard.close()
     })
-    await api.start()
+    await mirror.start(settings.autoInitialize ? () => api.initialize() : null)
     try {
       await child.register(adminRoutes, { prefix: settings.prefix, api, guard, settings })
     } catch (error) {
@@ -75,18 +79,15 @@ function registeredInSibling (prefix: string, cause: unknown): Error {
 export const fastifyAnonKey = fp(anonKeyPlugin, { fastify: '5.x', name: 'fastify-anon-key' })
 export default fastifyAnonKey
 
-export type { AnonKeyApi, AnonKeyProjectApi } from './keys/service.js'
+export type { AnonKeyApi, AnonKeyProjectApi } from './keys/api.js'
 export type { AnonKeyEvents, CreatedEvent, DeletedEvent, FirstUsedEvent, RevokedEvent, RotatedEvent, UpdatedEvent } from './keys/events.js'
 export type { AnonKeyInfo, PreviousKeyInfo } from './keys/key-info.js'
 export type { KeyUsage, KeyUsageReport } from './keys/usage-report.js'
 export type {
   ChangeContext, CreateKeyOptions, DeleteResult, KeyContext, RevokeResult, RotateOptions, RotateResult, UpdateKeyOptions, VerifyContext
 } from './keys/operations.js'
-export { normaliseAllowedOrigins } from './domain/origins.js'
 export { ERROR_CODES } from './errors/codes.js'
 export type { ErrorBody, ErrorCode } from './errors/codes.js'
-export { ANON_KEY_PATTERN, digestOf, fingerprintOf, generateAnonKey, isAnonKey } from './domain/key.js'
-export { DEFAULT_KEY_NAME, KEY_NAME_PATTERN, SINGLE_PROJECT, TENANT_ID_PATTERN } from './domain/names.js'
 export type { AnonKeyIdentity, VerifyResult } from './keys/project-keys.js'
 export type { OptionErrorCode } from './errors/option-errors.js'
 export type { AdminJwtOptions, AuthorizeResult, FastifyAnonKeyOptions } from './options/options.js'
@@ -107,4 +108,9 @@ export type { SqliteStoreOptions } from './stores/sqlite/sqlite-store.js'
 export type { SqliteDatabase, SqliteStatement } from './stores/sqlite/database.js'
 export type { AnonKeyStore, ProjectSnapshot } from './stores/interface.js'
 export { verifyAnonKey } from './verify/hook.js'
+export { anonKeyRateLimit } from './verify/rate-limit.js'
+export type { AnonKeyRateLimitOptions, RateLimitContext } from './verify/rate-limit.js'
+export type { RateLimit } from './domain/rate-limit.js'
+export type { AllowedApps, AndroidApp } from './domain/apps.js'
+export type { AttestationOptions, AttestationVerdict } from './attestation/attestation-options.js'
 export type { VerifyAnonKeyHook } from './verify/hook.js'

@@ -1,18 +1,9 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { validationMessage } from './validation-message.js'
-import { errorBody, hostErrorCode, isErrorCode, type ErrorBody, type ErrorCode } from '../errors/codes.js'
+import { ERROR_CODES, errorBody, hostErrorCode, isErrorCode, type ErrorBody, type ErrorCode } from '../errors/codes.js'
 
-/**
- * Messages for errors raised by Fastify itself (bad content type, body too large) or by a host's `authorize`
- * (401 "not signed in", 403 "not allowed"), whose own wording speaks of neither the route nor the fix.
- */
-const MESSAGES: Partial<Record<ErrorCode, string>> = {
-  INVALID_INPUT: 'The request is not valid.',
-  AUTH_INVALID_CREDENTIALS: 'Admin credentials are missing or invalid.',
-  FORBIDDEN: 'This route is for project admins only.',
-  PAYLOAD_TOO_LARGE: 'The body is larger than this route accepts.',
-  UNSUPPORTED_MEDIA_TYPE: 'The body must be JSON (content-type: application/json), or absent.'
-}
+/** Codes whose table message replaces the host's or Fastify's own wording, which speaks of neither the route nor the fix. */
+const OWN_WORDING = new Set<ErrorCode>(['INVALID_INPUT', 'AUTH_INVALID_CREDENTIALS', 'FORBIDDEN', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'])
 
 /** The HTTP status an error asks for (`statusCode`, or `status` as http-errors sets it), when it is 4xx or 5xx. */
 function requestedStatus (error: FastifyError & { status?: unknown }): number | null {
@@ -26,9 +17,8 @@ function requestedStatus (error: FastifyError & { status?: unknown }): number | 
  */
 function fromStatus (error: FastifyError, status: number): ErrorBody {
   const code = hostErrorCode(status)
-  const fallback = MESSAGES[code] ?? 'The server could not handle the request.'
-  const own = typeof error.message === 'string' && error.message !== '' ? error.message.slice(0, 200) : fallback
-  const message = status === 500 ? 'Something went wrong on the server.' : MESSAGES[code] ?? own
+  const own = typeof error.message === 'string' && error.message !== '' ? error.message.slice(0, 200) : 'The server could not handle the request.'
+  const message = status === 500 ? ERROR_CODES.INTERNAL_ERROR.message : OWN_WORDING.has(code) ? ERROR_CODES[code].message : own
   return { ...errorBody(code, message), statusCode: status }
 }
 
@@ -53,7 +43,7 @@ export function createErrorHandler (maxGracePeriodHours: number) {
     } else if (status !== null) {
       body = fromStatus(error, status)
     } else {
-      body = errorBody('INTERNAL_ERROR', 'Something went wrong on the server.')
+      body = errorBody('INTERNAL_ERROR', ERROR_CODES.INTERNAL_ERROR.message)
     }
     if (error.headers !== null && typeof error.headers === 'object') reply.headers(error.headers)
     if (body.statusCode === 401 && !/^bearer\b/i.test(String(reply.getHeader('www-authenticate') ?? ''))) {

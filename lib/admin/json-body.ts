@@ -20,12 +20,12 @@ export function acceptJsonOrNothing (app: FastifyInstance, bodyLimit: number): v
     try {
       value = JSON.parse(text)
     } catch {
-      done(anonKeyError('INVALID_INPUT', 'The body is not valid JSON.'), undefined)
+      done(anonKeyError('INVALID_INPUT', 'The body is not valid JSON.', { nextActions: 'Send the body as valid JSON, or send no body.' }), undefined)
       return
     }
     const problem = strictJsonProblem(text, value)
     if (problem === null) done(null, value)
-    else done(anonKeyError('INVALID_INPUT', problem), undefined)
+    else done(anonKeyError('INVALID_INPUT', problem, { nextActions: 'Send plain JSON: each property once, and whole numbers written without a fraction or an exponent.' }), undefined)
   })
 }
 

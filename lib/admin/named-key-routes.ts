@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { anonKeyError } from '../errors/codes.js'
+import { refuseEmptyFingerprint } from './empty-fingerprint.js'
 import { absentBodyAsEmptyObject } from './json-body.js'
-import type { ChangeContext, ProjectApi, RotateOptions } from '../keys/operations.js'
+import type { AnonKeyProjectApi } from '../keys/api.js'
+import type { ChangeContext, RotateOptions } from '../keys/operations.js'
 import type { ResolvedOptions } from '../options/options.js'
 import { rotateBodySchema } from './schemas.js'
 import { namedKeyRouteSchemas as schemas, type CreateKeyInput, type UpdateKeyInput } from './named-key-schemas.js'
@@ -9,10 +10,9 @@ import { namedKeyRouteSchemas as schemas, type CreateKeyInput, type UpdateKeyInp
 export interface NamedKeyRoutesOptions {
   settings: ResolvedOptions
   /** The project a request acts on (its tenant's, in tenant mode). */
-  projectOf: (request: FastifyRequest) => ProjectApi
+  projectOf: (request: FastifyRequest) => AnonKeyProjectApi
   contextOf: (request: FastifyRequest) => ChangeContext
   /** Whether the request's path ends with a slash, which a host's ignoreTrailingSlash routes to the path without. */
-  endsWithSlash: (request: FastifyRequest) => boolean
 }
 
 type NameParams = { name: string }
@@ -28,7 +28,7 @@ function noStore<T> (reply: FastifyReply, body: T): T {
  * body parser and error handler as the seed's routes). The rotate and previous-key routes behave exactly as
  * the seed's, for the key named in the path.
  */
-export async function namedKeyRoutes (app: FastifyInstance, { settings, projectOf, contextOf, endsWithSlash }: NamedKeyRoutesOptions): Promise<void> {
+export async function namedKeyRoutes (app: FastifyInstance, { settings, projectOf, contextOf }: NamedKeyRoutesOptions): Promise<void> {
   app.get('/secrets/anon-keys', { schema: schemas.list }, async (request, reply) => {
     return noStore(reply, { anonKeys: await projectOf(request).listKeys() })
   })
@@ -67,10 +67,7 @@ export async function namedKeyRoutes (app: FastifyInstance, { settings, projectO
 
   app.delete('/secrets/anon-keys/:name/previous', { schema: schemas.revokeAll }, async (request) => {
     const { name } = request.params as NameParams
-    // A host's ignoreTrailingSlash routes ".../previous/" here: an empty fingerprint, a client's bug, never "all".
-    if (endsWithSlash(request)) {
-      throw anonKeyError('INVALID_INPUT', 'The fingerprint is empty. To revoke every previous key, send DELETE to the path without a trailing slash.')
-    }
+    refuseEmptyFingerprint(request, `${settings.prefix}/secrets/anon-keys/${name}/previous`)
     return projectOf(request).revokePrevious(undefined, { ...contextOf(request), name })
   })
 

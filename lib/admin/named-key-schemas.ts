@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { FINGERPRINT_LENGTH } from '../domain/key.js'
 import { MAX_ALLOWED_ORIGINS } from '../domain/origins.js'
+import { MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
+import { AllowedApps, AllowedAppsInfo, RateLimitSchema, RequireAttestation } from './key-settings-schemas.js'
 import { errorResponses, FingerprintParams, PreviousKeysResponse, RevokeResponse, RotateResponse } from './schemas.js'
 
 /** Schemas of the named-key routes (CONTRACT.md section 9). Bodies are as strict as the rotate body. */
@@ -8,7 +10,6 @@ import { errorResponses, FingerprintParams, PreviousKeysResponse, RevokeResponse
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
 
 /** The most characters a key's description holds. */
-export const MAX_DESCRIPTION_LENGTH = 200
 
 export const KeyName = Type.String({
   pattern: '^[a-z][a-z0-9_-]{0,31}$',
@@ -33,14 +34,20 @@ export const NameFingerprintParams = Type.Object({ name: KeyName, fingerprint: F
 export const CreateKeyBody = Type.Object({
   name: KeyName,
   description: Type.Optional(Description),
-  allowedOrigins: Type.Optional(AllowedOrigins)
+  allowedOrigins: Type.Optional(AllowedOrigins),
+  allowedApps: Type.Optional(AllowedApps),
+  requireAttestation: Type.Optional(RequireAttestation),
+  rateLimit: Type.Optional(RateLimitSchema)
 }, { additionalProperties: false, examples: [{ name: 'web', description: 'Web app', allowedOrigins: ['https://app.example.com'] }] })
 export type CreateKeyInput = Static<typeof CreateKeyBody>
 
 export const UpdateKeyBody = Type.Object({
   description: Type.Optional(Description),
-  allowedOrigins: Type.Optional(AllowedOrigins)
-}, { additionalProperties: false, minProperties: 1, examples: [{ allowedOrigins: null }] })
+  allowedOrigins: Type.Optional(AllowedOrigins),
+  allowedApps: Type.Optional(AllowedApps),
+  requireAttestation: Type.Optional(RequireAttestation),
+  rateLimit: Type.Optional(RateLimitSchema)
+}, { additionalProperties: false, minProperties: 1, examples: [{ allowedOrigins: null }, { rateLimit: { max: 100, timeWindowMs: 60000 } }] })
 export type UpdateKeyInput = Static<typeof UpdateKeyBody>
 
 /** The properties each body accepts, for the message that names an unknown one. */
@@ -55,6 +62,9 @@ export const AnonKeyInfo = Type.Object({
   fingerprint: Type.String({ description: `First ${FINGERPRINT_LENGTH} hex characters of the SHA-256 of the current key` }),
   description: Type.String(),
   allowedOrigins: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'Normalised origins, or null for any' }),
+  allowedApps: AllowedAppsInfo,
+  requireAttestation: Type.Boolean({ description: 'Whether requests with the key need a valid attestation token' }),
+  rateLimit: Type.Union([RateLimitSchema.anyOf[0], Type.Null()], { description: 'The key\'s own rate limit, or null for the defaults of anonKeyRateLimit' }),
   createdAt: Type.String({ format: 'date-time' }),
   previousKeys: PreviousKeysResponse.properties.previousKeys
 }, { description: 'A named anon key' })
@@ -78,7 +88,7 @@ export const namedKeyRouteSchemas = {
   create: {
     ...admin,
     summary: 'Create a named anon key',
-    description: 'A new key under a name of its own (one per platform), optionally restricted to origins.',
+    description: 'A new key under a name of its own (one per platform), optionally restricted to origins or apps, requiring attestation, or with its own rate limit.',
     body: CreateKeyBody,
     response: { 201: AnonKeyInfo, ...errorResponses('INVALID_INPUT', 'CONFLICT', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE') }
   },
@@ -92,7 +102,7 @@ export const namedKeyRouteSchemas = {
   update: {
     ...admin,
     summary: 'Change a named anon key',
-    description: 'Changes the description or the allowed origins (null lifts the restriction). The keys stay as they are.',
+    description: 'Changes the description, the allowed origins or apps (null lifts the restriction), requireAttestation or the rate limit (null for the defaults). The keys stay as they are.',
     params: NameParams,
     body: UpdateKeyBody,
     response: { 200: AnonKeyInfo, ...errorResponses('INVALID_INPUT', 'NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE') }

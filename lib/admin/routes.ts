@@ -1,28 +1,27 @@
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AdminGuard } from './guard.js'
-import type { AnonKeyService } from '../keys/service.js'
+import type { AnonKeyProjectApi, AnonKeys } from '../keys/api.js'
+import { tenantOf } from '../keys/tenant-of.js'
 import { createErrorHandler } from './error-handler.js'
 import { anonKeyError } from '../errors/codes.js'
+import { refuseEmptyFingerprint } from './empty-fingerprint.js'
 import { absentBodyAsEmptyObject, acceptJsonOrNothing } from './json-body.js'
 import { documentAdminRoute } from './openapi.js'
 import type { ResolvedOptions } from '../options/options.js'
-import type { ProjectApi, RotateOptions } from '../keys/operations.js'
+import { ensureInitialized, type ProjectKeys, type RotateOptions } from '../keys/operations.js'
 import { namedKeyRoutes } from './named-key-routes.js'
 import { usageRoutes } from './usage-routes.js'
 import { ErrorResponse, rotateBodySchema, routeSchemas } from './schemas.js'
 
 export interface AdminRoutesOptions {
-  api: AnonKeyService
+  api: AnonKeys
   guard: AdminGuard
   settings: ResolvedOptions
 }
 
-/** The path of a request URL, without what a router may read as a query (`?`, or `;` with useSemicolonDelimiter). */
-const pathOf = (url: string): string => url.split(/[?;#]/, 1)[0]
-
 const actors = new WeakMap<FastifyRequest, string | null>()
-const projects = new WeakMap<FastifyRequest, ProjectApi>()
+const projects = new WeakMap<FastifyRequest, ProjectKeys>()
 
 /**
  * The admin routes, registered in their own encapsulated context: their validator (no coercion, no stripping
@@ -41,21 +40,22 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   app.addHook('onRequest', async (request) => {
     actors.set(request, (await guard(request)).actor)
   })
-  if (api.tenants !== null) {
+  if (settings.tenant !== null) {
     app.addHook('preHandler', async (request) => {
-      const tenant = api.tenantOf(request)
+      const tenant = tenantOf(settings, request)
       if (tenant === null) {
-        throw anonKeyError('NOT_FOUND', 'This request names no tenant, so it has no anon keys.')
+        throw anonKeyError('NOT_FOUND', 'This request names no tenant, so it has no anon keys.', {
+          nextActions: 'Name the tenant the way the tenant(request) option reads it (a header, the host name), with an id of 1 to 64 characters from [A-Za-z0-9._-].'
+        })
       }
       const project = api.forTenant(tenant)
-      if (settings.autoInitialize) await project.ensureInitialized()
+      if (settings.autoInitialize) await ensureInitialized(project)
       projects.set(request, project)
     })
   }
-  const single = api.tenants === null ? api.forProject() : null
-  const projectOf = (request: FastifyRequest): ProjectApi => single ?? projects.get(request) as ProjectApi
+  const single = settings.tenant === null ? api : null
+  const projectOf = (request: FastifyRequest): AnonKeyProjectApi => single ?? projects.get(request) as ProjectKeys
   const contextOf = (request: FastifyRequest) => ({ actor: actors.get(request) ?? null })
-  const endsWithSlash = (request: FastifyRequest): boolean => pathOf(request.url).endsWith('/')
 
   app.get('/metadata/anon-key', { schema: routeSchemas.getAnonKey }, async (request, reply) => {
     const anonKey = await projectOf(request).get()
@@ -81,12 +81,7 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
   })
 
   app.delete('/secrets/anon-key/previous', { schema: routeSchemas.revokeAll }, async (request) => {
-    // A host's ignoreTrailingSlash routes ".../previous/" here: an empty fingerprint, a client's bug, never "all".
-    if (endsWithSlash(request)) {
-      throw anonKeyError('INVALID_INPUT', 'The fingerprint is empty. To revoke every previous key, send DELETE to the path without a trailing slash.', {
-        nextActions: 'Name a fingerprint listed by GET /api/secrets/anon-key/previous, or DELETE /api/secrets/anon-key/previous (no trailing slash) to revoke them all.'
-      })
-    }
+    refuseEmptyFingerprint(request, `${settings.prefix}/secrets/anon-key/previous`)
     return projectOf(request).revokePrevious(undefined, contextOf(request))
   })
 
@@ -95,6 +90,6 @@ export async function adminRoutes (app: FastifyInstance, { api, guard, settings 
     return projectOf(request).revokePrevious(fingerprint, contextOf(request))
   })
 
-  await app.register(namedKeyRoutes, { settings, projectOf, contextOf, endsWithSlash })
+  await app.register(namedKeyRoutes, { settings, projectOf, contextOf })
   await app.register(usageRoutes, { projectOf })
 }

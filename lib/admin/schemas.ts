@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import { ERROR_CODES, type ErrorCode, type HostErrorCode } from '../errors/codes.js'
+import { ERROR_CODES, ROTATE_BODY_ADVICE, type ErrorCode, type HostErrorCode } from '../errors/codes.js'
 import { FINGERPRINT_LENGTH } from '../domain/key.js'
 
 const EXAMPLE_KEY = 'anon_1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcd'
@@ -8,32 +8,19 @@ export const ErrorResponse = Type.Object({
   error: Type.String({ description: 'Error code for programmatic handling', examples: ['INVALID_INPUT'] }),
   message: Type.String({ description: 'Human-readable error message', examples: ['gracePeriodHours must be an integer from 0 to 720'] }),
   statusCode: Type.Integer({ description: 'HTTP status code, equal to the response status', examples: [400] }),
-  nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ERROR_CODES.INVALID_INPUT.nextActions] }))
+  nextActions: Type.Optional(Type.String({ description: 'Suggested action to resolve the error', examples: [ROTATE_BODY_ADVICE] }))
 }, { $id: 'AnonKeyErrorResponse', title: 'ErrorResponse' })
 
-type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | HostErrorCode>
-
-/** What each code means on an admin route: the description of its response in the OpenAPI document. */
-const RESPONSE_DESCRIPTIONS: Record<AdminErrorCode, string> = {
-  INVALID_INPUT: 'INVALID_INPUT: the body or a path parameter is not valid',
-  AUTH_INVALID_CREDENTIALS: 'AUTH_INVALID_CREDENTIALS: no admin token, or one that is not valid',
-  FORBIDDEN: 'FORBIDDEN: a valid token, but not a project admin',
-  ANON_KEY_NOT_INITIALIZED: 'ANON_KEY_NOT_INITIALIZED: the store holds no anon key yet',
-  NOT_FOUND: 'NOT_FOUND: no key has this name, or no valid previous key has this fingerprint',
-  CONFLICT: 'CONFLICT: the name is taken, maxKeys names exist already, or the key is "default", which cannot be deleted',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE: the body is over the size limit',
-  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE: a body that is not JSON',
-  INTERNAL_ERROR: 'INTERNAL_ERROR: an unexpected failure',
-  NOT_IMPLEMENTED: 'NOT_IMPLEMENTED: the key store keeps no usage history (it has no recordUsage() and loadUsage())',
-  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE: the key store did not answer in time'
-}
+/** verifyAnonKey's refusals of a client: never an admin route's answer. */
+type ClientErrorCode = 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED' | 'ANON_KEY_ATTESTATION_REQUIRED' | 'ANON_KEY_ATTESTATION_INVALID'
+type AdminErrorCode = Exclude<ErrorCode, 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | ClientErrorCode | HostErrorCode>
 
 /** The error responses every admin route can give, plus the ones named, each described by its codes. */
 export function errorResponses (...codes: AdminErrorCode[]): Record<number, TSchema> {
   const byStatus = new Map<number, string[]>()
   for (const code of ['AUTH_INVALID_CREDENTIALS', 'FORBIDDEN', 'INTERNAL_ERROR', 'STORE_UNAVAILABLE', ...codes] as const) {
     const status = ERROR_CODES[code].statusCode
-    byStatus.set(status, [...(byStatus.get(status) ?? []), RESPONSE_DESCRIPTIONS[code]])
+    byStatus.set(status, [...(byStatus.get(status) ?? []), `${code}: ${ERROR_CODES[code].meaning}`])
   }
   return Object.fromEntries([...byStatus].map(([status, descriptions]) =>
     [status, Type.Ref(ErrorResponse.$id as string, { description: descriptions.join('; ') })]))

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ProjectApi } from '../keys/operations.js'
+import type { AnonKeyProjectApi } from '../keys/api.js'
 import { usageRouteSchemas } from './usage-schemas.js'
 
 export interface UsageRoutesOptions {
   /** The project a request acts on (its tenant's, in tenant mode). */
-  projectOf: (request: FastifyRequest) => ProjectApi
+  projectOf: (request: FastifyRequest) => AnonKeyProjectApi
 }
 
 /** The usage routes, inside the admin context (same guard and error format as the other admin routes). */

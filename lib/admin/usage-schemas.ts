@@ -30,7 +30,7 @@ export const KeyUsageResponse = Type.Object({
     code: Type.Union(REFUSED_USAGE_CODES.map((code) => Type.Literal(code))),
     fingerprint: Fingerprint,
     requests: Type.Integer()
-  }), { description: 'Per hour, requests refused although they carried a key of this name (expired, revoked, or from an origin not allowed): clients still shipping it' })
+  }), { description: 'Per hour, requests refused although they carried a key of this name (expired, revoked, or from an origin or app not allowed): clients still shipping it' })
 }, {
   description: 'Usage of the keys of one name over the last 7 days, summed over every instance',
   examples: [{
@@ -44,7 +44,7 @@ export const KeyUsageResponse = Type.Object({
 })
 
 const admin = { tags: ['Admin'], security: [{ bearerAuth: [] }] }
-const description = 'Per hour over the last 7 days, summed over every instance: the requests each key verified, and the requests refused although they carried a known key (expired, revoked, from an origin not allowed). Each previous key says whether it is safe to revoke.'
+const description = 'Per hour over the last 7 days, summed over every instance: the requests each key verified, and the requests refused although they carried a known key (expired, revoked, from an origin or app not allowed). Each previous key says whether it is safe to revoke.'
 
 export const usageRouteSchemas = {
   defaultKey: {

@@ -1,6 +1,7 @@
-import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/service.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/api.js'
 import type { RevokedEvent, RotatedEvent } from '../keys/events.js'
 import type { RotateOptions } from '../keys/operations.js'
+import type { AnonKeyInfo } from '../keys/key-info.js'
 import { parseDuration, signAdminToken } from './admin-token.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
 
@@ -126,17 +127,31 @@ const revoke: Command = {
 const keys: Command = {
   name: 'keys',
   usage: 'keys',
-  summary: 'List the named keys: name, fingerprint, allowed origins, description (never a previous key).',
+  summary: 'List the named keys: name, fingerprint, allowed origins and apps, attestation, rate limit, description (never a previous key).',
   flags: {},
   arguments: 0,
   store: true,
   async run ({ print, withApi }) {
     const named = (await withApi((api) => api.listKeys()))
-      .map(({ name, fingerprint, description, allowedOrigins, createdAt }) => ({ name, fingerprint, description, allowedOrigins, createdAt }))
+      .map(({ name, fingerprint, description, allowedOrigins, allowedApps, requireAttestation, rateLimit, createdAt }) =>
+        ({ name, fingerprint, description, allowedOrigins, allowedApps, requireAttestation, rateLimit, createdAt }))
     const width = Math.max(0, ...named.map((key) => key.name.length))
-    const lines = named.map((key) => [key.name.padEnd(width), key.fingerprint, key.allowedOrigins?.join(',') ?? 'any origin', key.description].join('  ').trimEnd())
+    const lines = named.map((key) => [key.name.padEnd(width), key.fingerprint, restrictionsOf(key), key.description].join('  ').trimEnd())
     print(lines.length === 0 ? 'The store holds no anon key in this namespace yet.' : lines.join('\n'), { keys: named })
   }
+}
+
+/** What a key asks of its clients, on one line: origins and apps (or "any origin"), attestation, rate limit. */
+function restrictionsOf (key: Pick<AnonKeyInfo, 'allowedOrigins' | 'allowedApps' | 'requireAttestation' | 'rateLimit'>): string {
+  const apps = key.allowedApps === null
+    ? []
+    : [...(key.allowedApps.android ?? []).map((app) => `android:${app.packageName}`), ...(key.allowedApps.ios ?? []).map((bundle) => `ios:${bundle}`)]
+  const where = [...(key.allowedOrigins ?? []), ...apps]
+  return [
+    where.length === 0 ? 'any origin' : where.join(','),
+    key.requireAttestation ? 'attestation' : '',
+    key.rateLimit === null ? '' : `${key.rateLimit.max} per ${key.rateLimit.timeWindowMs} ms`
+  ].filter((part) => part !== '').join('  ')
 }
 
 const token: Command = {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/service.js'
+import type { AnonKeyApi, AnonKeyProjectApi } from '../keys/api.js'
 import { isTenantId } from '../domain/names.js'
 import { cliApp } from './cli-app.js'
 import { CliError, EXIT, usageError, type ExitCode } from './cli-error.js'

@@ -30,3 +30,10 @@ export function fingerprintOfDigest (digest: string): string {
 export function fingerprintOf (key: string): string {
   return fingerprintOfDigest(digestOf(key))
 }
+
+const FINGERPRINT_PATTERN = new RegExp(`^[0-9a-f]{${FINGERPRINT_LENGTH}}$`)
+
+/** Whether `value` has the form of a fingerprint: FINGERPRINT_LENGTH lowercase hex characters. */
+export function isFingerprint (value: unknown): value is string {
+  return typeof value === 'string' && FINGERPRINT_PATTERN.test(value)
+}

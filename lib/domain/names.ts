@@ -22,3 +22,6 @@ export function isTenantId (value: unknown): value is string {
 export function isProject (value: unknown): value is string {
   return value === SINGLE_PROJECT || isTenantId(value)
 }
+
+/** The longest description a named key may carry. */
+export const MAX_DESCRIPTION_LENGTH = 200

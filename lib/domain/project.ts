@@ -1,4 +1,6 @@
+import type { AllowedApps } from './apps.js'
 import { DEFAULT_KEY_NAME } from './names.js'
+import type { RateLimit } from './rate-limit.js'
 
 /** A key that stopped being current. Kept only as its SHA-256 digest: it can be verified, never read back. */
 export interface PreviousKeyRecord {
@@ -46,6 +48,12 @@ export interface NamedKey {
   description: string
   /** Normalised origins allowed to use the key, or null for no restriction. */
   allowedOrigins: string[] | null
+  /** Apps allowed to use the key (normalised), or null or absent for no restriction. */
+  allowedApps?: AllowedApps | null
+  /** Whether a request with the key needs a valid attestation token; absent is false. */
+  requireAttestation?: boolean
+  /** The key's own rate limit, or null or absent for the defaults of anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
   createdAt: number
   /** When the current key was first verified by any instance; null for a rotated-in key not used yet (absent: not tracked). */
   currentKeyFirstUsedAt?: number | null
@@ -55,6 +63,8 @@ export interface NamedKey {
 export interface ProjectState {
   /** Sorted by name; empty means not initialized. `default` is made by initializeProject. */
   keys: NamedKey[]
+  /** A random id given by every write (see revision.ts); absent in documents written by 0.2. */
+  revision?: string
   /**
    * Only in a document written before retired keys moved out of it (never released): the keys of deleted
    * names. It is read as it is, and the next write moves them to the retired keys.

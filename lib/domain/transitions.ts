@@ -2,6 +2,7 @@ import { digestOf } from './key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from './names.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState, type RetiredKeyRecord } from './project.js'
 import { capPreviousKeys } from './previous-key-cap.js'
+import type { KeySettings } from './key-settings.js'
 import { isStillValid, pruneProject, RETIRED_RETENTION_MS, type RetireKeys } from './retention.js'
 import type { UsageReport } from './usage.js'
 import { fixFirstUseGraces } from './first-use.js'
@@ -127,6 +128,8 @@ export interface CreateKeyChange {
   now: number
   description?: string
   allowedOrigins?: string[] | null
+  /** Apps, attestation, rate limit: off when left out. */
+  settings?: KeySettings
   /** The most names a project may hold. */
   maxKeys: number
 }
@@ -137,7 +140,7 @@ export function createKey (state: ProjectState, change: CreateKeyChange): StateC
   if (findKey(state, change.name) !== undefined) return refuse('CONFLICT', `An anon key named "${change.name}" already exists.`)
   if (state.keys.length >= change.maxKeys) return refuse('CONFLICT', `This project already holds ${change.maxKeys} named keys, the most maxKeys allows.`)
   if (keyInUse(state, change.key)) return refuse('CONFLICT', 'The new key is already used in this project.')
-  const key = newKey(change.name, change.key, change.now, change.description ?? '', change.allowedOrigins ?? null)
+  const key = { ...newKey(change.name, change.key, change.now, change.description ?? '', change.allowedOrigins ?? null), ...change.settings }
   return written(withKey(state, key), change.now, () => ({ key }))
 }
 
@@ -146,6 +149,8 @@ export interface UpdateKeyChange {
   description?: string
   /** null lifts the restriction; absent leaves it as it is. */
   allowedOrigins?: string[] | null
+  /** The settings named change; the others stay as they are. */
+  settings?: KeySettings
 }
 
 /** Changes a named key's description or allowed origins; its keys stay as they are. */
@@ -155,7 +160,8 @@ export function updateKey (state: ProjectState, change: UpdateKeyChange): StateC
   const updated: NamedKey = {
     ...key,
     description: change.description ?? key.description,
-    allowedOrigins: change.allowedOrigins === undefined ? key.allowedOrigins : change.allowedOrigins
+    allowedOrigins: change.allowedOrigins === undefined ? key.allowedOrigins : change.allowedOrigins,
+    ...change.settings
   }
   return { result: { key: updated }, next: withKey(state, updated) }
 }

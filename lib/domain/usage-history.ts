@@ -3,10 +3,10 @@ import { HOUR_MS } from './time.js'
 /** How long hourly usage is kept: the last 7 days. */
 export const USAGE_HISTORY_MS = 7 * 24 * HOUR_MS
 
-/** The refusals counted by key: a known key that no longer verifies, or a valid key used from a wrong origin. */
-export type RefusedUsageCode = 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED'
+/** The refusals counted by key: a known key that no longer verifies, or a valid key used from a wrong origin or app. */
+export type RefusedUsageCode = 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED'
 
-export const REFUSED_USAGE_CODES: readonly RefusedUsageCode[] = ['ANON_KEY_EXPIRED', 'ANON_KEY_REVOKED', 'ANON_KEY_ORIGIN_NOT_ALLOWED']
+export const REFUSED_USAGE_CODES: readonly RefusedUsageCode[] = ['ANON_KEY_EXPIRED', 'ANON_KEY_REVOKED', 'ANON_KEY_ORIGIN_NOT_ALLOWED', 'ANON_KEY_APP_NOT_ALLOWED']
 
 /** Verified requests that carried one key (name, fingerprint) in one hour (its first millisecond, UTC). */
 export interface KeyHourCount {

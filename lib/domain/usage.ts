@@ -1,6 +1,6 @@
 import { fingerprintOfDigest } from './key.js'
+import { emptyHistory, hourOf, mergeUsage, type RefusedUsageCode, type UsageHistory } from './usage-history.js'
 import { HOUR_MS } from './time.js'
-import { emptyHistory, hourOf, isEmptyUsage, mergeUsage, type RefusedUsageCode, type UsageHistory } from './usage-history.js'
 
 /** How often one instance saw one previous key since its last report to the store (the document's figures). */
 export interface UsageReport {
@@ -10,22 +10,17 @@ export interface UsageReport {
   lastSeenAt: number
 }
 
-/** A key as counted: what a verification knows of it, built once per snapshot. */
-export interface CountedKey {
+/**
+ * One key's verified requests since they were last taken: a verification adds one to `requests` and does
+ * nothing else (no clock, no allocation). Which hour they fall in is decided when they are taken.
+ */
+export interface KeyTally {
   readonly name: string
   readonly fingerprint: string
   readonly digest: string
   /** Whether it is a previous key (its requests also count toward the key's figures since its rotation). */
   readonly previous: boolean
-}
-
-/** One key's figures since the last take: its requests in the hour being counted, and over the whole batch. */
-interface Tally {
-  key: CountedKey
-  hour: number
   requests: number
-  previousRequests: number
-  lastUsedAt: number
 }
 
 /** What a counter hands over: the history to add, and the previous-key reports for a store without a history. */
@@ -35,129 +30,93 @@ export interface UsageTake {
   reports: UsageReport[]
 }
 
-// Shared and never written: a counter that never counted anything allocates no Map of its own.
-const NONE = new Map<string, Tally>()
+type RefusalCounts = Partial<Record<RefusedUsageCode, number>>
 
 /**
- * Counts, in process, one project's requests per key and hour (verified) and per code, key and hour (refused
- * with a known key), until they are handed to the store in one batch. Only keys the project knows are counted,
- * so random keys cost nothing here. A verified request of a key already counted this hour costs one Map lookup
- * and three additions; a counter with nothing to report is listed in `pending` only from its first count on.
+ * One project's usage in process, until it is handed to the store in one batch. Verifications count into the
+ * keys' tallies; a tally is listed here on its first request since the last take. `close(at)` moves what was
+ * counted into the hour of `at` (the plugin closes at every hour's end and before every flush, so that counts
+ * never straddle an hour), and `take(at)` hands everything over. Refusals of known keys are counted here, by key
+ * and code. Only keys the project knows are counted, so random keys cost nothing here.
  */
 export class UsageCounter {
-  private tallies = NONE
-  /** Hours that ended since the last take. */
-  private ended: UsageHistory = emptyHistory()
-  private refusals = new Map<string, { hour: number, code: RefusedUsageCode, digest: string, requests: number }>()
-  /** Batches that failed to reach the store, to go with the next take. */
-  private returned: UsageTake[] = []
-  private readonly pending: Set<UsageCounter> | null
-
   /** The project counted (a tenant id, or '' for the single project). */
   readonly project: string
+  /** Tallies that counted a request since they were last closed. */
+  private counting: KeyTally[] = []
+  /** Refused requests by digest and code since the last close. */
+  private refusals: Map<string, RefusalCounts> | null = null
+  /** What was closed and not taken yet, with what was given back. */
+  private closed: UsageTake = { history: emptyHistory(), reports: [] }
 
-  constructor (project: string, pending: Set<UsageCounter> | null = null) {
+  constructor (project: string) {
     this.project = project
-    this.pending = pending
   }
 
-  /** A verified request with `key` at `now`. */
-  verified (key: CountedKey, now: number): void {
-    const tally = this.tallies.get(key.fingerprint)
-    if (tally !== undefined && tally.key === key && now >= tally.hour && now - tally.hour < HOUR_MS) {
-      tally.requests += 1
-      if (key.previous) tally.previousRequests += 1
-      if (now > tally.lastUsedAt) tally.lastUsedAt = now
-      return
-    }
-    this.startTally(key, tally, now)
+  /** A tally's first request since it was last closed (see KeyTally). */
+  verified (tally: KeyTally): void {
+    this.counting.push(tally)
   }
 
   /** A request refused with `code` although it carried a key the project knows (by its digest). */
-  refused (code: RefusedUsageCode, digest: string, now: number): void {
-    const hour = hourOf(now)
-    const id = `${hour} ${code} ${digest}`
-    const held = this.refusals.get(id)
-    if (held !== undefined) {
-      held.requests += 1
-      return
-    }
-    this.refusals.set(id, { hour, code, digest, requests: 1 })
-    this.pending?.add(this)
+  refused (code: RefusedUsageCode, digest: string): void {
+    this.refusals ??= new Map()
+    let counts = this.refusals.get(digest)
+    if (counts === undefined) this.refusals.set(digest, counts = {})
+    counts[code] = (counts[code] ?? 0) + 1
   }
 
-  /** Everything counted so far (with what was given back), and a fresh start. */
-  take (): UsageTake {
-    const fresh: UsageHistory = { verified: [...this.ended.verified], refused: [], keys: [...this.ended.keys] }
-    const reports: UsageReport[] = []
-    for (const tally of this.tallies.values()) {
-      const { name, fingerprint, digest } = tally.key
-      if (tally.requests > 0) fresh.verified.push({ name, fingerprint, hour: tally.hour, requests: tally.requests })
-      fresh.keys.push({ name, fingerprint, lastUsedAt: tally.lastUsedAt, previousRequests: tally.previousRequests })
-      if (tally.previousRequests > 0) reports.push({ digest, requests: tally.previousRequests, lastSeenAt: tally.lastUsedAt })
-    }
-    for (const { hour, code, digest, requests } of this.refusals.values()) {
-      fresh.refused.push({ hour, code, fingerprint: fingerprintOfDigest(digest), requests })
-    }
-    const returned = this.returned
-    this.tallies = NONE
-    this.ended = emptyHistory()
-    this.refusals = new Map()
-    this.returned = []
-    return {
-      history: mergeUsage(...returned.map((take) => take.history), fresh),
-      reports: mergeReports([...returned.flatMap((take) => take.reports), ...reports])
-    }
+  /**
+   * Moves what was counted since the last close into the hour of `at`, as used last at `at` (no later than the
+   * end of that hour), and starts the tallies again from 0.
+   */
+  close (at: number): void {
+    const fresh = this.counted(at)
+    for (const tally of this.counting) tally.requests = 0
+    this.counting = []
+    this.refusals = null
+    this.closed = joined([this.closed, fresh])
+  }
+
+  /** Everything counted until `at` (see close), and a fresh start. */
+  take (at: number): UsageTake {
+    this.close(at)
+    const taken = this.closed
+    this.closed = { history: emptyHistory(), reports: [] }
+    return taken
   }
 
   /** Puts back a batch that could not be delivered, so that no request is lost from the figures. */
   giveBack (take: UsageTake): void {
-    if (isEmptyUsage(take.history)) return
-    this.returned.push(take)
-    this.pending?.add(this)
+    this.closed = joined([take, this.closed])
   }
 
-  /** This instance's counts not handed to the store yet (taken or not), as a history. */
-  unreported (): UsageHistory {
-    const counted: UsageHistory = { verified: [...this.ended.verified], refused: [], keys: [...this.ended.keys] }
-    for (const tally of this.tallies.values()) {
-      const { name, fingerprint } = tally.key
-      counted.verified.push({ name, fingerprint, hour: tally.hour, requests: tally.requests })
-      counted.keys.push({ name, fingerprint, lastUsedAt: tally.lastUsedAt, previousRequests: tally.previousRequests })
-    }
-    for (const { hour, code, digest, requests } of this.refusals.values()) {
-      counted.refused.push({ hour, code, fingerprint: fingerprintOfDigest(digest), requests })
-    }
-    return mergeUsage(...this.returned.map((take) => take.history), counted)
+  /** This instance's counts not handed to the store yet, as if closed at `at`; nothing changes. */
+  unreported (at: number): UsageHistory {
+    return joined([this.closed, this.counted(at)]).history
   }
 
-  private startTally (key: CountedKey, tally: Tally | undefined, now: number): void {
-    if (tally === undefined) {
-      if (this.tallies === NONE) {
-        this.tallies = new Map()
-        this.pending?.add(this)
-      }
-      this.tallies.set(key.fingerprint, { key, hour: hourOf(now), requests: 1, previousRequests: key.previous ? 1 : 0, lastUsedAt: now })
-      return
+  private counted (at: number): UsageTake {
+    const hour = hourOf(at)
+    const lastUsedAt = Math.min(at, hour + HOUR_MS - 1)
+    const history = emptyHistory()
+    const reports: UsageReport[] = []
+    for (const { name, fingerprint, digest, previous, requests } of this.counting) {
+      history.verified.push({ name, fingerprint, hour, requests })
+      history.keys.push({ name, fingerprint, lastUsedAt, previousRequests: previous ? requests : 0 })
+      if (previous) reports.push({ digest, requests, lastSeenAt: lastUsedAt })
     }
-    // Another hour, or the same key under a newer snapshot (rotated, renamed): the counted hour ends here.
-    if (tally.requests > 0) this.ended.verified.push({ name: tally.key.name, fingerprint: tally.key.fingerprint, hour: tally.hour, requests: tally.requests })
-    if (tally.key.name !== key.name) {
-      this.ended.keys.push({ name: tally.key.name, fingerprint: tally.key.fingerprint, lastUsedAt: tally.lastUsedAt, previousRequests: tally.previousRequests })
-      tally.previousRequests = 0
-      tally.lastUsedAt = now
+    for (const [digest, counts] of this.refusals ?? []) {
+      const fingerprint = fingerprintOfDigest(digest)
+      for (const [code, requests] of Object.entries(counts) as Array<[RefusedUsageCode, number]>) history.refused.push({ hour, code, fingerprint, requests })
     }
-    tally.key = key
-    tally.hour = hourOf(now)
-    tally.requests = 1
-    if (key.previous) tally.previousRequests += 1
-    if (now > tally.lastUsedAt) tally.lastUsedAt = now
+    return { history: mergeUsage(history), reports }
   }
 }
 
-function mergeReports (reports: UsageReport[]): UsageReport[] {
+function joined (takes: UsageTake[]): UsageTake {
   const byDigest = new Map<string, UsageReport>()
-  for (const report of reports) {
+  for (const report of takes.flatMap((take) => take.reports)) {
     const held = byDigest.get(report.digest)
     if (held === undefined) byDigest.set(report.digest, { ...report })
     else {
@@ -165,5 +124,5 @@ function mergeReports (reports: UsageReport[]): UsageReport[] {
       held.lastSeenAt = Math.max(held.lastSeenAt, report.lastSeenAt)
     }
   }
-  return [...byDigest.values()]
+  return { history: mergeUsage(...takes.map((take) => take.history)), reports: [...byDigest.values()] }
 }

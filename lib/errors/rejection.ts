@@ -2,17 +2,13 @@ import { ERROR_CODES, type ErrorBody } from './codes.js'
 
 export type RejectionCode = 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED'
 
-/** What verifyAnonKey can refuse with: a 401 for the key, a 403 for its origin, a 503 for a tenant it cannot load, or a 500 when it is used where the plugin is not registered. */
-export type RefusalCode = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'STORE_UNAVAILABLE' | 'INTERNAL_ERROR'
-
-const MESSAGES: Record<RefusalCode, string> = {
-  AUTH_INVALID_CREDENTIALS: 'A valid anon key is required in the Authorization header as "Bearer anon_…".',
-  ANON_KEY_EXPIRED: 'This anon key was rotated and its grace period has ended.',
-  ANON_KEY_REVOKED: 'This anon key was revoked.',
-  ANON_KEY_ORIGIN_NOT_ALLOWED: 'This anon key may not be used from this origin.',
-  STORE_UNAVAILABLE: 'The keys of this project could not be loaded right now.',
-  INTERNAL_ERROR: 'Something went wrong on the server.'
-}
+/**
+ * What verifyAnonKey can refuse with: a 401 for the key or its attestation token, a 403 for its origin or app, a
+ * 503 for a tenant it cannot load, or a 500 when it is used where the plugin is not registered; and the 429 of
+ * anonKeyRateLimit.
+ */
+export type RefusalCode = RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED' | 'ANON_KEY_ATTESTATION_REQUIRED' |
+  'ANON_KEY_ATTESTATION_INVALID' | 'STORE_UNAVAILABLE' | 'INTERNAL_ERROR' | 'RATE_LIMITED'
 
 /**
  * What verifyAnonKey hands to `done()` (or rejects with, when awaited) for a refused request.
@@ -33,7 +29,7 @@ export class AnonKeyRejection {
   readonly statusCode: number
   readonly nextActions: string
 
-  constructor (code: RefusalCode, message: string = MESSAGES[code], nextActions: string = ERROR_CODES[code].nextActions) {
+  constructor (code: RefusalCode, message: string = ERROR_CODES[code].message, nextActions: string = ERROR_CODES[code].nextActions) {
     this.error = code
     this.code = code
     this.message = message

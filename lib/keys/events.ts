@@ -1,3 +1,5 @@
+import type { AllowedApps, RateLimit } from './key-settings-info.js'
+
 /**
  * The audit events of `app.anonKey`, typed: `app.anonKey.on('rotated', (event) => …)` infers `event`.
  * Every event names the key (`name`), and in tenant mode the tenant; none ever holds a whole key.
@@ -31,14 +33,21 @@ export interface RevokedEvent extends EventBase {
   revokedAt: string
 }
 
-export interface CreatedEvent extends EventBase {
+/** A key's apps, attestation and rate limit, as they are after the change. */
+interface KeySettingsInEvent {
+  allowedApps: AllowedApps | null
+  requireAttestation: boolean
+  rateLimit: RateLimit | null
+}
+
+export interface CreatedEvent extends EventBase, KeySettingsInEvent {
   fingerprint: string
   description: string
   allowedOrigins: string[] | null
   createdAt: string
 }
 
-export interface UpdatedEvent extends EventBase {
+export interface UpdatedEvent extends EventBase, KeySettingsInEvent {
   description: string
   allowedOrigins: string[] | null
   updatedAt: string

@@ -1,6 +1,7 @@
 import { fingerprintOf, fingerprintOfDigest } from '../domain/key.js'
 import { isSafeToRevoke, type KeyUses } from '../domain/key-usage.js'
 import { withEffectiveExpiry } from '../domain/first-use.js'
+import { keySettingsInfo, type AllowedApps, type RateLimit } from './key-settings-info.js'
 import type { NamedKey, PreviousKeyRecord } from '../domain/project.js'
 import { isStillValid } from '../domain/retention.js'
 
@@ -29,6 +30,12 @@ export interface AnonKeyInfo {
   fingerprint: string
   description: string
   allowedOrigins: string[] | null
+  /** Apps allowed to use the key, or null for any. */
+  allowedApps: AllowedApps | null
+  /** Whether requests with the key need a valid attestation token. */
+  requireAttestation: boolean
+  /** The key's own rate limit, or null for the defaults of anonKeyRateLimit. */
+  rateLimit: RateLimit | null
   createdAt: string
   previousKeys: PreviousKeyInfo[]
 }
@@ -55,7 +62,7 @@ export function previousKeyInfos (name: string, records: readonly PreviousKeyRec
         rotatedAt: iso(record.rotatedAt),
         expiresAt: iso(record.expiresAt),
         requests: previousRequests,
-        lastSeenAt: lastUsedAt !== null && (lastUsedAt >= record.rotatedAt || record.lastSeenAt === lastUsedAt) ? iso(lastUsedAt) : null,
+        lastSeenAt: previousRequests > 0 ? isoOrNull(lastUsedAt) : null,
         lastUsedAt: isoOrNull(lastUsedAt),
         safeToRevoke: isSafeToRevoke(record.rotatedAt, lastUsedAt, now, usage.safeToRevokeAfterHours),
         graceStartsAt: record.graceStartsAt ?? 'rotation'
@@ -70,6 +77,7 @@ export function anonKeyInfo (key: NamedKey, usage: UsageView, now: number): Anon
     fingerprint: fingerprintOf(key.currentKey),
     description: key.description,
     allowedOrigins: key.allowedOrigins === null ? null : [...key.allowedOrigins],
+    ...keySettingsInfo(key),
     createdAt: iso(key.createdAt),
     previousKeys: previousKeyInfos(key.name, withEffectiveExpiry(key), usage, now)
   }

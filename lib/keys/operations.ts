@@ -1,25 +1,24 @@
-import type { FastifyBaseLogger } from 'fastify'
-import { FINGERPRINT_LENGTH, fingerprintOf, fingerprintOfDigest, generateAnonKey } from '../domain/key.js'
-import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN } from '../domain/names.js'
+import { fingerprintOf, fingerprintOfDigest, FINGERPRINT_LENGTH, generateAnonKey, isFingerprint } from '../domain/key.js'
+import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN, MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
 import { normaliseAllowedOrigins } from '../domain/origins.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
-import type { UsageCounter } from '../domain/usage.js'
-import { KeyUses } from '../domain/key-usage.js'
-import { withEffectiveExpiry } from '../domain/first-use.js'
-import { emptyHistory, mergeUsage, type UsageHistory } from '../domain/usage-history.js'
-import { keyUsageReport, type KeyUsageReport } from './usage-report.js'
-import { anonKeyError } from '../errors/codes.js'
+import { anonKeyError, ROTATE_BODY_ADVICE } from '../errors/codes.js'
+import type { AllowedApps } from '../domain/apps.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
+import { KEY_SETTINGS, normaliseKeySettings, type KeySettings } from '../domain/key-settings.js'
+import type { RateLimit } from '../domain/rate-limit.js'
+import { keySettingsInfo } from './key-settings-info.js'
 import type { AnonKeyEvents } from './events.js'
-import { NEEDS_RETIRED, type KeyCache, type ValidEntry, type VerifyResult } from './project-keys.js'
-import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo, type UsageView } from './key-info.js'
-import type { ResolvedOptions } from '../options/options.js'
-import { MAX_DESCRIPTION_LENGTH } from '../admin/named-key-schemas.js'
-import type { RejectionCode } from '../errors/rejection.js'
-import type { ProjectSnapshot } from '../stores/interface.js'
-
-const HOUR_MS = 60 * 60 * 1000
-const FINGERPRINT_PATTERN = new RegExp(`^[0-9a-f]{${FINGERPRINT_LENGTH}}$`)
+import { judge, type Verdict } from './judge.js'
+import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
+import type { Mirror } from './mirror.js'
+import type { ValidEntry, VerifyResult } from './project-keys.js'
+import { recordFirstUse as firstUseChange, withEffectiveExpiry } from '../domain/first-use.js'
+import { isStillValid } from '../domain/retention.js'
+import { HOUR_MS } from '../domain/time.js'
+import { keyUsageReport, type KeyUsageReport } from './usage-report.js'
+import { requireUsageHistory, unusedView, usageHistory, usageView } from './usage-view.js'
 
 export interface RotateResult {
   success: true
@@ -64,352 +63,447 @@ export interface CreateKeyOptions {
   description?: string
   /** Origins allowed to use the key in a browser, or null (the default) for any. */
   allowedOrigins?: string[] | null
+  /** Android and iOS apps allowed to use the key, or null (the default) for any. */
+  allowedApps?: AllowedApps | null
+  /** Whether requests with the key need a valid attestation token (the plugin's `attestation` option). Default false. */
+  requireAttestation?: boolean
+  /** The key's own rate limit, or null (the default) for the defaults given to anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
 export interface UpdateKeyOptions {
   description?: string
   /** null lifts the restriction. */
   allowedOrigins?: string[] | null
+  /** null lifts the restriction. */
+  allowedApps?: AllowedApps | null
+  requireAttestation?: boolean
+  /** null returns the key to the defaults of anonKeyRateLimit. */
+  rateLimit?: RateLimit | null
 }
 
-/** The headers an origin-restricted key is judged by. */
+/** The request headers a restricted key is judged by, as verifyAnonKey reads them. */
 export interface VerifyContext {
   origin?: string
   referer?: string
+  /** X-Android-Package */
+  androidPackage?: string
+  /** X-Android-Cert */
+  androidCert?: string
+  /** X-Ios-Bundle-Identifier */
+  iosBundle?: string
+  /** The attestation token, from the header the `attestation` option names. */
+  attestationToken?: string
 }
 
-/** What one project's operations need from the plugin: the store call, the cache, the events. */
-export interface ProjectHost {
-  readonly options: ResolvedOptions
-  readonly log: FastifyBaseLogger
-  call: <T>(operation: string, run: () => Promise<T>) => Promise<T>
-  /** Hands a snapshot the store returned to the project's cache. */
-  take: (project: string, snapshot: ProjectSnapshot) => void
-  /** The project's cache, loaded from the store if it is not held. */
-  cacheOf: (project: string) => Promise<KeyCache>
-  /** Loads the retired keys of the cache's project into it; never rejects. */
-  loadRetired: (cache: KeyCache) => Promise<void>
-  /** The project's cache if it is held, else undefined; never calls the store. */
-  cachedOf: (project: string) => KeyCache | undefined
-  usageOf: (project: string) => UsageCounter
-  announce: <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
+/** Emits an audit event; the change has happened, so a listener that throws is logged, never a failure. */
+export type Announce = <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
+
+/** The project a set of operations acts on. `project` is null for the root of a plugin in tenant mode. */
+export interface OperationsTarget {
+  mirror: Mirror
+  project: string | null
+  announce: Announce
+  /** Checks attestation tokens; null without the `attestation` option. */
+  attest: AttestationCheck | null
 }
 
-/** What verify() answers for a cache's entry of a key; origins are judged only when `context` is given. */
-function resultOf (entry: ValidEntry | RejectionCode, context: VerifyContext | undefined, cache: KeyCache): VerifyResult {
-  if (typeof entry === 'string') {
-    cache.metrics?.refused(entry, undefined, cache.hasKeys ? cache.tenant ?? undefined : undefined)
-    return { valid: false, code: entry }
+const targets = new WeakMap<object, OperationsTarget>()
+
+/** Points a set of operations at its project. */
+export function aim (operations: object, target: OperationsTarget): void {
+  targets.set(operations, target)
+}
+
+interface Project {
+  mirror: Mirror
+  attest: AttestationCheck | null
+  project: string
+  /** The tenant, or null for the single project. */
+  tenant: string | null
+  announce: Announce
+}
+
+/** What calling an operation on `app.anonKey` itself in tenant mode throws, at once. */
+export function tenantModeError (): Error {
+  return anonKeyError('INVALID_INPUT', 'The plugin runs in tenant mode: use app.anonKey.forTenant(id) to act on one tenant\'s keys.', {
+    nextActions: 'Call app.anonKey.forTenant(tenantId) and use the operations it returns.'
+  })
+}
+
+function projectOf (operations: object): Project {
+  const target = targets.get(operations) as OperationsTarget
+  if (target.project === null) throw tenantModeError()
+  return { ...target, project: target.project, tenant: target.project === '' ? null : target.project }
+}
+
+/** What the events and logs of a change name: the key, and the tenant in tenant mode. */
+function where (project: Project, name: string): { name: string, tenant?: string } {
+  return project.tenant === null ? { name } : { name, tenant: project.tenant }
+}
+
+/** Builds a change's event once, logs it and announces it. */
+function report<E extends keyof AnonKeyEvents> (project: Project, event: E, payload: AnonKeyEvents[E][0], message: string): void {
+  project.mirror.log.info(payload as object, message)
+  project.announce(event, payload)
+}
+
+function resultOf (verdict: Verdict): VerifyResult {
+  return typeof verdict === 'string' ? { valid: false, code: verdict } : verdict.result
+}
+
+function nameOf (name: string | undefined): string {
+  if (name === undefined) return DEFAULT_KEY_NAME
+  checkName(name)
+  return name
+}
+
+function checkName (name: unknown): asserts name is string {
+  if (!isKeyName(name)) {
+    throw anonKeyError('INVALID_INPUT', `A key name must match ${String(KEY_NAME_PATTERN)} (web, ios, android), got ${JSON.stringify(name)?.slice(0, 40)}.`, {
+      nextActions: 'Use a name of 1 to 32 characters: a lowercase letter, then lowercase letters, digits, _ or -.'
+    })
   }
-  const now = Date.now()
-  if (context !== undefined && entry.origins !== null && !entry.origins.allows(context.origin, context.referer)) {
-    cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, now)
-    cache.metrics?.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted, cache.tenant ?? undefined)
-    return { valid: false, code: 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+}
+
+function checkDescription (description: unknown): string | undefined {
+  if (description === undefined) return undefined
+  if (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH) {
+    throw anonKeyError('INVALID_INPUT', `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`, {
+      nextActions: `Send a description of at most ${MAX_DESCRIPTION_LENGTH} characters, or leave it out.`
+    })
   }
-  cache.usage.verified(entry.counted, now)
-  if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
-  if (cache.metrics !== null) cache.metrics.verified(entry)
-  return entry.result
+  return description
+}
+
+function checkOrigins (allowedOrigins: unknown): string[] | null | undefined {
+  if (allowedOrigins === undefined) return undefined
+  const checked = normaliseAllowedOrigins(allowedOrigins)
+  if ('problem' in checked) {
+    throw anonKeyError('INVALID_INPUT', `${checked.problem}.`, {
+      nextActions: 'Send allowedOrigins as an array of origins such as "https://app.example.com" or "https://*.example.com", or null for any origin.'
+    })
+  }
+  return checked.origins
+}
+
+/** Apps, attestation and rate limit, checked; requiring attestation needs the plugin's `attestation` option. */
+function checkSettings (project: Project, input: CreateKeyOptions | UpdateKeyOptions): KeySettings {
+  const checked = normaliseKeySettings(input)
+  if ('problem' in checked) {
+    throw anonKeyError('INVALID_INPUT', `${checked.problem}.`, { nextActions: 'Fix the setting the message names, or leave it out to keep it as it is.' })
+  }
+  if (checked.settings.requireAttestation === true && project.attest === null) {
+    throw anonKeyError('INVALID_INPUT', 'requireAttestation needs the plugin\'s attestation option, which this server was registered without.', {
+      nextActions: 'Register the plugin with attestation: { issuer, audience } (Firebase App Check) or attestation: { verify }, then set requireAttestation.'
+    })
+  }
+  return checked.settings
+}
+
+function unknownName (name: string): Error {
+  return anonKeyError('NOT_FOUND', `No anon key is named "${name}".`, { nextActions: 'List the names with GET /api/secrets/anon-keys (or listKeys()).' })
+}
+
+async function load (project: Project): Promise<ProjectState> {
+  return (await project.mirror.read(project.project)).state
 }
 
 /**
- * Every operation on the keys of one project (the single project, or one tenant): the seed operations on the
- * key `default`, and the named-key operations of CONTRACT.md section 9. Each change is one atomic `update` of
- * the project's document through a pure transition, so concurrent changes to different names never lose one.
+ * One atomic change of the project's document through a pure transition, so concurrent changes to different
+ * names never lose one. A refusal becomes the error of its code; a name that does not exist is
+ * ANON_KEY_NOT_INITIALIZED for `default` (the seed's contract), else NOT_FOUND.
  */
-export class ProjectApi {
-  private readonly host: ProjectHost
-  private readonly project: string
-  private readonly tenant: string | null
-
-  constructor (host: ProjectHost, project: string, tenant: string | null) {
-    this.host = host
-    this.project = project
-    this.tenant = tenant
+async function change<T extends object> (project: Project, operation: string, transition: (state: ProjectState) => StateChange<T | Refusal>, name?: string): Promise<T> {
+  const { result } = await project.mirror.write(operation, project.project, transition)
+  if (!isRefusal(result)) return result
+  if (result.refused === 'NOT_FOUND' && name === DEFAULT_KEY_NAME) {
+    throw anonKeyError('ANON_KEY_NOT_INITIALIZED', operation === 'rotate'
+      ? 'The store holds no anon key yet, so there is nothing to rotate.'
+      : 'The project holds no anon key yet: create it with initialize() (or autoInitialize) first.')
   }
+  if (result.refused === 'NOT_FOUND' && name !== undefined) throw unknownName(name)
+  throw anonKeyError(result.refused, result.message)
+}
 
-  /** The current key of `default`, read from the store; null when there is none. */
-  async get (): Promise<string | null> {
-    const state = await this.load()
-    return findKey(state, DEFAULT_KEY_NAME)?.currentKey ?? null
-  }
+type Constructor = new (...args: any[]) => object
 
-  /** Creates `default` (initialKey or a random key) unless the project has it already. */
-  async initialize (): Promise<{ created: boolean, anonKey: string }> {
-    const candidate = (this.tenant === null ? this.host.options.initialKey : null) ?? generateAnonKey()
-    const result = await this.change('initialize', (state) => initializeProject(state, { key: candidate, now: Date.now() }))
-      .catch((error: { code?: string }) => {
-        // Only a given initialKey can already be in use (a random key never is).
-        if (error.code === 'CONFLICT') throw anonKeyError('CONFLICT', 'The initial key is already used in this project. Pass another initialKey, or none.')
-        throw error
-      })
-    if (result.created) this.host.log.info({ ...this.where(), fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
-    return { created: result.created, anonKey: result.key.currentKey }
-  }
-
-  async rotate (options: RotateOptions = {}, context: ChangeContext = {}): Promise<RotateResult> {
-    const name = this.nameOf(options.name)
-    const { defaultGracePeriodHours, maxGracePeriodHours, maxPreviousKeys } = this.host.options
-    // Only an absent value means the default: a null from a script is refused, as it is over HTTP.
-    const gracePeriodHours = options.gracePeriodHours === undefined ? defaultGracePeriodHours : options.gracePeriodHours
-    if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > maxGracePeriodHours) {
-      throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`)
+/**
+ * Every operation on the keys of one project (the single project, or one tenant): the seed's operations on the
+ * key `default` and the named-key operations. Written once, as a mixin, so that `app.anonKey` (an event emitter
+ * too) and `forTenant(id)` are the same operations.
+ */
+export function KeyOperations<B extends Constructor> (Base: B) {
+  return class KeyOperations extends Base {
+    /** The current key of `default`, read from the store; null when there is none. */
+    async get (): Promise<string | null> {
+      return findKey(await load(projectOf(this)), DEFAULT_KEY_NAME)?.currentKey ?? null
     }
-    const graceStartsAt = options.graceStartsAt ?? 'rotation'
-    if (graceStartsAt !== 'rotation' && graceStartsAt !== 'first-use') {
-      throw anonKeyError('INVALID_INPUT', 'graceStartsAt must be "rotation" or "first-use"')
+
+    /** Creates `default` (initialKey or a random key) unless the project has it already. */
+    async initialize (): Promise<{ created: boolean, anonKey: string }> {
+      const project = projectOf(this)
+      const candidate = (project.tenant === null ? project.mirror.options.initialKey : null) ?? generateAnonKey()
+      const result = await change(project, 'initialize', (state) => initializeProject(state, { key: candidate, now: Date.now() }))
+        .catch((error: { code?: string }) => {
+          // Only a given initialKey can already be in use (a random key never is).
+          if (error.code === 'CONFLICT') throw anonKeyError('CONFLICT', 'The initial key is already used in this project. Pass another initialKey, or none.')
+          throw error
+        })
+      if (result.created) project.mirror.log.info({ ...where(project, DEFAULT_KEY_NAME), fingerprint: fingerprintOf(candidate) }, 'anon key initialized')
+      return { created: result.created, anonKey: result.key.currentKey }
     }
-    const newKey = generateAnonKey()
-    const now = Date.now()
-    const firstUse = graceStartsAt === 'first-use'
-    // From first use, the old key verifies at the latest until the longest grace allowed after the rotation.
-    const expiresAt = now + (firstUse ? maxGracePeriodHours : gracePeriodHours) * HOUR_MS
-    const graceMs = firstUse ? gracePeriodHours * HOUR_MS : undefined
-    const result = await this.change('rotate', (state) => rotateKey(state, { name, newKey, now, expiresAt, graceMs, maxPreviousKeys }), name)
-    const event = {
-      ...this.where(name),
-      actor: context.actor ?? null,
-      gracePeriodHours,
-      graceStartsAt,
-      rotatedAt: iso(now),
-      oldKeyExpiresAt: iso(result.retired.expiresAt),
-      oldFingerprint: fingerprintOfDigest(result.retired.digest),
-      newFingerprint: fingerprintOf(newKey),
-      evictedFingerprints: result.capped.map((record) => fingerprintOfDigest(record.digest))
-    }
-    this.host.log.info(event, 'anon key rotated')
-    this.host.announce('rotated', event)
-    return {
-      success: true,
-      message: gracePeriodHours === 0 && !firstUse
-        ? 'Anon key rotated successfully. The old key stopped working immediately.'
-        : 'Anon key rotated successfully. Old key will remain valid during grace period.',
-      anonKey: newKey,
-      oldKeyExpiresAt: event.oldKeyExpiresAt
-    }
-  }
 
-  /**
-   * Never throws: a malformed or unknown key resolves to `{ valid: false, code }`. With `context` (the request's
-   * Origin or Referer), a key restricted to origins is refused with ANON_KEY_ORIGIN_NOT_ALLOWED outside them.
-   */
-  verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
-    // Not an async function: a cached project answers with one resolved promise, nothing suspended.
-    const cache = this.host.cachedOf(this.project)
-    if (cache !== undefined) return this.judge(cache, key, context)
-    return this.host.cacheOf(this.project).then((loaded) => this.judge(loaded, key, context), () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
-  }
-
-  /** Judges `key` from the cache, loading the project's retired keys first when only they can tell. */
-  private judge (cache: KeyCache, key: unknown, context: VerifyContext | undefined): Promise<VerifyResult> {
-    const entry = cache.lookup(key, Date.now())
-    if (entry !== NEEDS_RETIRED) return Promise.resolve(resultOf(entry, context, cache))
-    return this.host.loadRetired(cache).then(() => resultOf(cache.lookupLoaded(key, Date.now()), context, cache))
-  }
-
-  /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
-  async listPrevious (options: { name?: string } = {}): Promise<PreviousKeyInfo[]> {
-    const name = this.nameOf(options.name)
-    const key = findKey(await this.load(), name)
-    if (key === undefined) {
-      if (name === DEFAULT_KEY_NAME) return []
-      throw this.unknown(name)
-    }
-    return previousKeyInfos(name, withEffectiveExpiry(key), await this.usageView(), Date.now())
-  }
-
-  /**
-   * The name's keys (`default` when absent) with their use per hour over the last 7 days, summed over every
-   * instance, and the refused requests that carried its dead keys. Needs a store that keeps usage history.
-   */
-  async usage (options: { name?: string } = {}): Promise<KeyUsageReport> {
-    const name = this.nameOf(options.name)
-    const store = this.host.options.store
-    if (store.loadUsage === undefined || store.recordUsage === undefined) {
-      const missing = [store.recordUsage === undefined ? 'recordUsage()' : null, store.loadUsage === undefined ? 'loadUsage()' : null].filter(Boolean).join(' and ')
-      throw anonKeyError('NOT_IMPLEMENTED', `The key store keeps no usage history: it has no ${missing} ${missing.includes(' and ') ? 'methods' : 'method'}.`, {
-        nextActions: `Use a built-in store (memoryStore, postgresStore, redisStore, sqliteStore), or add ${missing} to the store (see docs/writing-a-store.md).`
-      })
-    }
-    const [state, history, retired] = await Promise.all([
-      this.load(),
-      this.history(),
-      this.host.call('loadRetired', () => store.loadRetired(this.project))
-    ])
-    const key = findKey(state, name)
-    if (key === undefined) {
-      if (name === DEFAULT_KEY_NAME) throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The project holds no anon key yet.')
-      throw this.unknown(name)
-    }
-    return keyUsageReport(key, retired, history, Date.now(), this.host.options.safeToRevokeAfterHours)
-  }
-
-  /** Revokes one previous key of the name by fingerprint, or every previous key of it when none is named. */
-  async revokePrevious (fingerprint?: string, context: KeyContext = {}): Promise<RevokeResult> {
-    const name = this.nameOf(context.name)
-    if (fingerprint !== undefined && (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint))) {
-      throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`)
-    }
-    const now = Date.now()
-    let revoked: PreviousKeyRecord[]
-    try {
-      revoked = (await this.change('revoke', (state) => revokePrevious(state, { name, now, fingerprint }), name)).revoked
-    } catch (error: any) {
-      // The seed's routes answer a project without keys as one without previous keys.
-      if (name !== DEFAULT_KEY_NAME || error?.code !== 'ANON_KEY_NOT_INITIALIZED') throw error
-      revoked = []
-    }
-    if (fingerprint !== undefined && revoked.length === 0) {
-      throw anonKeyError('NOT_FOUND', `No previous key of "${name}" that still verifies has the fingerprint ${fingerprint}.`)
-    }
-    const event = {
-      ...this.where(name),
-      actor: context.actor ?? null,
-      scope: fingerprint === undefined ? 'all' as const : 'one' as const,
-      revoked: revoked.length,
-      fingerprints: revoked.map((record) => fingerprintOfDigest(record.digest)),
-      revokedAt: iso(now)
-    }
-    this.host.log.info(event, 'previous anon keys revoked')
-    this.host.announce('revoked', event)
-    return { success: true, revoked: revoked.length }
-  }
-
-  /** Every named key of the project, sorted by name, `default` included. */
-  async listKeys (): Promise<AnonKeyInfo[]> {
-    const [state, usage] = await Promise.all([this.load(), this.usageView()])
-    const now = Date.now()
-    return state.keys.map((key) => anonKeyInfo(key, usage, now))
-  }
-
-  async getKey (name: string): Promise<AnonKeyInfo> {
-    this.checkName(name)
-    const [state, usage] = await Promise.all([this.load(), this.usageView()])
-    const key = findKey(state, name)
-    if (key === undefined) throw this.unknown(name)
-    return anonKeyInfo(key, usage, Date.now())
-  }
-
-  /** Adds a key under a new name. 409 CONFLICT when the name exists or the project holds `maxKeys` names. */
-  async createKey (options: CreateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
-    if (options === null || typeof options !== 'object') throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins? }.')
-    this.checkName(options.name)
-    const description = this.checkDescription(options.description) ?? ''
-    const allowedOrigins = this.checkOrigins(options.allowedOrigins) ?? null
-    const now = Date.now()
-    const { key } = await this.change<{ key: NamedKey }>('createKey', (state) => {
-      if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
-      return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, maxKeys: this.host.options.maxKeys })
-    }, DEFAULT_KEY_NAME)
-    const event = { ...this.where(key.name), actor: context.actor ?? null, fingerprint: fingerprintOf(key.currentKey), description, allowedOrigins, createdAt: iso(now) }
-    this.host.log.info(event, 'anon key created')
-    this.host.announce('created', event)
-    return anonKeyInfo(key, { uses: new KeyUses(emptyHistory()), safeToRevokeAfterHours: this.host.options.safeToRevokeAfterHours }, now)
-  }
-
-  /** Changes a key's description or allowed origins (null lifts the restriction); its keys stay as they are. */
-  async updateKey (name: string, changes: UpdateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
-    this.checkName(name)
-    if (changes === null || typeof changes !== 'object' || (changes.description === undefined && changes.allowedOrigins === undefined)) {
-      throw anonKeyError('INVALID_INPUT', 'Name at least one of description and allowedOrigins to change.')
-    }
-    const description = this.checkDescription(changes.description)
-    const allowedOrigins = this.checkOrigins(changes.allowedOrigins)
-    const { key } = await this.change('updateKey', (state) => updateKey(state, { name, description, allowedOrigins }), name)
-    const now = Date.now()
-    const event = { ...this.where(name), actor: context.actor ?? null, description: key.description, allowedOrigins: key.allowedOrigins, updatedAt: iso(now) }
-    this.host.log.info(event, 'anon key updated')
-    this.host.announce('updated', event)
-    return anonKeyInfo(key, await this.usageView(), now)
-  }
-
-  /** Deletes a name: its current and previous keys stop verifying at once (ANON_KEY_REVOKED). Not `default`. */
-  async deleteKey (name: string, context: ChangeContext = {}): Promise<DeleteResult> {
-    this.checkName(name)
-    const now = Date.now()
-    const { revoked } = await this.change('deleteKey', (state) => deleteKey(state, { name, now }), name)
-    const event = { ...this.where(name), actor: context.actor ?? null, fingerprints: revoked.map((record) => fingerprintOfDigest(record.digest)), deletedAt: iso(now) }
-    this.host.log.info(event, 'anon key deleted')
-    this.host.announce('deleted', event)
-    return { success: true, deleted: name }
-  }
-
-  /** @internal Creates `default` if the project has no key yet: a tenant's first admin request. */
-  async ensureInitialized (): Promise<void> {
-    const cache = await this.host.cacheOf(this.project)
-    if (cache.defaultKey === null) await this.initialize()
-  }
-
-  /** Every instance's usage of the project's keys: the store's history (when it keeps one) and this instance's unreported counts. */
-  private async history (): Promise<UsageHistory> {
-    const store = this.host.options.store
-    const kept = store.loadUsage === undefined
-      ? emptyHistory()
-      : await this.host.call('loadUsage', () => (store.loadUsage as NonNullable<typeof store.loadUsage>)(this.project))
-    return mergeUsage(kept, this.host.usageOf(this.project).unreported())
-  }
-
-  private async usageView (): Promise<UsageView> {
-    return { uses: new KeyUses(await this.history()), safeToRevokeAfterHours: this.host.options.safeToRevokeAfterHours }
-  }
-
-  private async load (): Promise<ProjectState> {
-    const snapshot = await this.host.call('load', () => this.host.options.store.load(this.project))
-    this.host.take(this.project, snapshot)
-    return snapshot.state
-  }
-
-  /**
-   * One atomic change of the project's document. A refusal of the transition becomes the error of its code;
-   * a name that does not exist is ANON_KEY_NOT_INITIALIZED for `default` (the seed's contract), else NOT_FOUND.
-   */
-  private async change<T extends object> (operation: string, transition: (state: ProjectState) => StateChange<T | Refusal>, name?: string): Promise<T> {
-    const { snapshot, result } = await this.host.call(operation, () => this.host.options.store.update(this.project, transition))
-    this.host.take(this.project, snapshot)
-    if (isRefusal(result)) {
-      if (result.refused === 'NOT_FOUND' && name === DEFAULT_KEY_NAME) {
-        throw anonKeyError('ANON_KEY_NOT_INITIALIZED', operation === 'rotate'
-          ? 'The store holds no anon key yet, so there is nothing to rotate.'
-          : 'The project holds no anon key yet: create it with initialize() (or autoInitialize) first.')
+    /** Rotates `default`, or the key named in `options.name`; the old key verifies for the grace period. */
+    async rotate (options: RotateOptions = {}, context: ChangeContext = {}): Promise<RotateResult> {
+      const project = projectOf(this)
+      const name = nameOf(options.name)
+      const { defaultGracePeriodHours, maxGracePeriodHours, maxPreviousKeys } = project.mirror.options
+      // Only an absent value means the default: a null from a script is refused, as it is over HTTP.
+      const gracePeriodHours = options.gracePeriodHours === undefined ? defaultGracePeriodHours : options.gracePeriodHours
+      if (!Number.isInteger(gracePeriodHours) || gracePeriodHours < 0 || gracePeriodHours > maxGracePeriodHours) {
+        throw anonKeyError('INVALID_INPUT', `gracePeriodHours must be an integer from 0 to ${maxGracePeriodHours}`, { nextActions: ROTATE_BODY_ADVICE })
       }
-      throw anonKeyError(result.refused, result.message)
+      const graceStartsAt = options.graceStartsAt ?? 'rotation'
+      if (graceStartsAt !== 'rotation' && graceStartsAt !== 'first-use') {
+        throw anonKeyError('INVALID_INPUT', 'graceStartsAt must be "rotation" or "first-use"', { nextActions: ROTATE_BODY_ADVICE })
+      }
+      const newKey = generateAnonKey()
+      const now = Date.now()
+      const firstUse = graceStartsAt === 'first-use'
+      // From first use, the old key verifies at the latest until the longest grace allowed after the rotation.
+      const expiresAt = now + (firstUse ? maxGracePeriodHours : gracePeriodHours) * HOUR_MS
+      const graceMs = firstUse ? gracePeriodHours * HOUR_MS : undefined
+      const result = await change(project, 'rotate', (state) => rotateKey(state, { name, newKey, now, expiresAt, graceMs, maxPreviousKeys }), name)
+      const event = {
+        ...where(project, name),
+        actor: context.actor ?? null,
+        gracePeriodHours,
+        graceStartsAt,
+        rotatedAt: iso(now),
+        oldKeyExpiresAt: iso(result.retired.expiresAt),
+        oldFingerprint: fingerprintOfDigest(result.retired.digest),
+        newFingerprint: fingerprintOf(newKey),
+        evictedFingerprints: result.capped.map((record) => fingerprintOfDigest(record.digest))
+      }
+      report(project, 'rotated', event, 'anon key rotated')
+      return {
+        success: true,
+        message: gracePeriodHours === 0 && !firstUse
+          ? 'Anon key rotated successfully. The old key stopped working immediately.'
+          : 'Anon key rotated successfully. Old key will remain valid during grace period.',
+        anonKey: newKey,
+        oldKeyExpiresAt: event.oldKeyExpiresAt
+      }
     }
-    return result
-  }
 
-  private where (name?: string): { name: string, tenant?: string } {
-    const where: { name: string, tenant?: string } = { name: name ?? DEFAULT_KEY_NAME }
-    if (this.tenant !== null) where.tenant = this.tenant
-    return where
-  }
-
-  private nameOf (name: string | undefined): string {
-    if (name === undefined) return DEFAULT_KEY_NAME
-    this.checkName(name)
-    return name
-  }
-
-  private checkName (name: unknown): asserts name is string {
-    if (!isKeyName(name)) throw anonKeyError('INVALID_INPUT', `A key name must match ${String(KEY_NAME_PATTERN)} (web, ios, android), got ${JSON.stringify(name)?.slice(0, 40)}.`)
-  }
-
-  private checkDescription (description: unknown): string | undefined {
-    if (description === undefined) return undefined
-    if (typeof description !== 'string' || description.length > MAX_DESCRIPTION_LENGTH) {
-      throw anonKeyError('INVALID_INPUT', `description must be a string of at most ${MAX_DESCRIPTION_LENGTH} characters.`)
+    /**
+     * Never throws: resolves to the key's identity or `{ valid: false, code }`, as verifyAnonKey judges it. With
+     * `context` (the request's Origin or Referer) a key's origin restriction is judged too; without, the key alone.
+     */
+    verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
+      const { mirror, project, attest } = projectOf(this)
+      const judging = { loadRetired: mirror.loadRetired.bind(mirror), attest, inputs: context === undefined ? undefined : () => context }
+      // Not an async function: a cached project answers with one resolved promise, nothing suspended.
+      const cache = mirror.held(project)
+      if (cache === undefined) {
+        return mirror.cacheOf(project).then((loaded) => judge(loaded, key, judging)).then(resultOf, () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
+      }
+      const verdict = judge(cache, key, judging)
+      return verdict instanceof Promise ? verdict.then(resultOf) : Promise.resolve(resultOf(verdict))
     }
-    return description
-  }
 
-  private checkOrigins (allowedOrigins: unknown): string[] | null | undefined {
-    if (allowedOrigins === undefined) return undefined
-    const checked = normaliseAllowedOrigins(allowedOrigins)
-    if ('problem' in checked) throw anonKeyError('INVALID_INPUT', `${checked.problem}.`)
-    return checked.origins
-  }
+    /** Previous keys of the name (`default` when absent) that still verify, newest rotation first. */
+    async listPrevious (options: { name?: string } = {}): Promise<PreviousKeyInfo[]> {
+      const project = projectOf(this)
+      const name = nameOf(options.name)
+      const key = findKey(await load(project), name)
+      if (key === undefined) {
+        if (name === DEFAULT_KEY_NAME) return []
+        throw unknownName(name)
+      }
+      return previousKeyInfos(name, withEffectiveExpiry(key), await usageView(project.mirror, project.project), Date.now())
+    }
 
-  private unknown (name: string): Error {
-    return anonKeyError('NOT_FOUND', `No anon key is named "${name}".`)
+    /**
+     * The name's keys (`default` when absent) with their use per hour over the last 7 days, summed over every
+     * instance, and the refused requests that carried its dead keys. Needs a store that keeps usage history.
+     */
+    async usage (options: { name?: string } = {}): Promise<KeyUsageReport> {
+      const project = projectOf(this)
+      const name = nameOf(options.name)
+      const { mirror } = project
+      const store = requireUsageHistory(mirror.options.store)
+      const [state, history, retired] = await Promise.all([
+        load(project),
+        usageHistory(mirror, project.project),
+        mirror.call('loadRetired', () => store.loadRetired(project.project))
+      ])
+      const key = findKey(state, name)
+      if (key === undefined) {
+        if (name === DEFAULT_KEY_NAME) throw anonKeyError('ANON_KEY_NOT_INITIALIZED', 'The project holds no anon key yet.')
+        throw unknownName(name)
+      }
+      return keyUsageReport(key, retired, history, Date.now(), mirror.options.safeToRevokeAfterHours)
+    }
+
+    /**
+     * Revokes one previous key by fingerprint, or every previous key of the name when none is given:
+     * `revokePrevious(fingerprint?, { name?, actor? })`, or `revokePrevious({ name?, fingerprint? }, { actor? })`.
+     */
+    async revokePrevious (which?: string | { name?: string, fingerprint?: string }, context: KeyContext = {}): Promise<RevokeResult> {
+      const project = projectOf(this)
+      const options = typeof which === 'object' && which !== null ? which : { fingerprint: which, name: context.name }
+      const name = nameOf(options.name ?? context.name)
+      const fingerprint = options.fingerprint
+      if (fingerprint !== undefined && !isFingerprint(fingerprint)) {
+        throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`, {
+          nextActions: 'Copy the fingerprint from the list of previous keys (GET /api/secrets/anon-key/previous or listPrevious()).'
+        })
+      }
+      const now = Date.now()
+      let revoked: PreviousKeyRecord[]
+      try {
+        revoked = (await change(project, 'revoke', (state) => revokePrevious(state, { name, now, fingerprint }), name)).revoked
+      } catch (error: any) {
+        // The seed's routes answer a project without keys as one without previous keys.
+        if (name !== DEFAULT_KEY_NAME || error?.code !== 'ANON_KEY_NOT_INITIALIZED') throw error
+        revoked = []
+      }
+      if (fingerprint !== undefined && revoked.length === 0) {
+        throw anonKeyError('NOT_FOUND', `No previous key of "${name}" that still verifies has the fingerprint ${fingerprint}.`)
+      }
+      report(project, 'revoked', {
+        ...where(project, name),
+        actor: context.actor ?? null,
+        scope: fingerprint === undefined ? 'all' : 'one',
+        revoked: revoked.length,
+        fingerprints: revoked.map((record) => fingerprintOfDigest(record.digest)),
+        revokedAt: iso(now)
+      }, 'previous anon keys revoked')
+      return { success: true, revoked: revoked.length }
+    }
+
+    /** Every named key of the project, sorted by name, `default` included. */
+    async listKeys (): Promise<AnonKeyInfo[]> {
+      const project = projectOf(this)
+      const [state, usage] = await Promise.all([load(project), usageView(project.mirror, project.project)])
+      const now = Date.now()
+      return state.keys.map((key) => anonKeyInfo(key, usage, now))
+    }
+
+    async getKey (name: string): Promise<AnonKeyInfo> {
+      const project = projectOf(this)
+      checkName(name)
+      const [state, usage] = await Promise.all([load(project), usageView(project.mirror, project.project)])
+      const key = findKey(state, name)
+      if (key === undefined) throw unknownName(name)
+      return anonKeyInfo(key, usage, Date.now())
+    }
+
+    /** Adds a key under a new name. 409 CONFLICT when the name exists or the project holds `maxKeys` names. */
+    async createKey (options: CreateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
+      const project = projectOf(this)
+      if (options === null || typeof options !== 'object') {
+        throw anonKeyError('INVALID_INPUT', 'createKey takes { name, description?, allowedOrigins?, allowedApps?, requireAttestation?, rateLimit? }.', {
+          nextActions: 'Call createKey({ name: \'web\' }).'
+        })
+      }
+      checkName(options.name)
+      const description = checkDescription(options.description) ?? ''
+      const allowedOrigins = checkOrigins(options.allowedOrigins) ?? null
+      const settings = checkSettings(project, options)
+      const now = Date.now()
+      const { key } = await change<{ key: NamedKey }>(project, 'createKey', (state) => {
+        if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
+        return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, settings, maxKeys: project.mirror.options.maxKeys })
+      }, DEFAULT_KEY_NAME)
+      report(project, 'created', {
+        ...where(project, key.name),
+        actor: context.actor ?? null,
+        fingerprint: fingerprintOf(key.currentKey),
+        description,
+        allowedOrigins,
+        ...keySettingsInfo(key),
+        createdAt: iso(now)
+      }, 'anon key created')
+      return anonKeyInfo(key, unusedView(project.mirror), now)
+    }
+
+    /** Changes a key's description or allowed origins (null lifts the restriction); its keys stay as they are. */
+    async updateKey (name: string, changes: UpdateKeyOptions, context: ChangeContext = {}): Promise<AnonKeyInfo> {
+      const project = projectOf(this)
+      checkName(name)
+      if (changes === null || typeof changes !== 'object' ||
+        (changes.description === undefined && changes.allowedOrigins === undefined && KEY_SETTINGS.every((setting) => changes[setting] === undefined))) {
+        throw anonKeyError('INVALID_INPUT', `Name at least one of description, allowedOrigins, ${KEY_SETTINGS.join(', ')} to change.`, {
+          nextActions: 'Send { "description": "…" }, { "allowedOrigins": [...] | null }, or another setting to change.'
+        })
+      }
+      const description = checkDescription(changes.description)
+      const allowedOrigins = checkOrigins(changes.allowedOrigins)
+      const settings = checkSettings(project, changes)
+      const { key } = await change(project, 'updateKey', (state) => updateKey(state, { name, description, allowedOrigins, settings }), name)
+      const now = Date.now()
+      report(project, 'updated', {
+        ...where(project, name),
+        actor: context.actor ?? null,
+        description: key.description,
+        allowedOrigins: key.allowedOrigins,
+        ...keySettingsInfo(key),
+        updatedAt: iso(now)
+      }, 'anon key updated')
+      return anonKeyInfo(key, await usageView(project.mirror, project.project), now)
+    }
+
+    /** Deletes a name: its current and previous keys stop verifying at once (ANON_KEY_REVOKED). Not `default`. */
+    async deleteKey (name: string, context: ChangeContext = {}): Promise<DeleteResult> {
+      const project = projectOf(this)
+      checkName(name)
+      const now = Date.now()
+      const { revoked } = await change(project, 'deleteKey', (state) => deleteKey(state, { name, now }), name)
+      report(project, 'deleted', {
+        ...where(project, name), actor: context.actor ?? null, fingerprints: revoked.map((record) => fingerprintOfDigest(record.digest)), deletedAt: iso(now)
+      }, 'anon key deleted')
+      return { success: true, deleted: name }
+    }
   }
+}
+
+/** The operations on one tenant's keys: what `app.anonKey.forTenant(id)` returns. */
+export class ProjectKeys extends KeyOperations(Object) {
+  constructor (target: OperationsTarget) {
+    super()
+    aim(this, target)
+  }
+}
+
+/**
+ * Writes the first use of a rotated-in key (`entry`, current in the snapshot that verified it) once, whatever
+ * the number of instances that see it at once: the change writes only while the key is current and its first
+ * use unrecorded. Reports the grace it starts. Never awaited by a request; a failure is logged, and the next
+ * snapshot of the project reports the first use again.
+ */
+export async function recordFirstUse (target: OperationsTarget & { project: string }, entry: ValidEntry, at: number): Promise<void> {
+  const project: Project = { ...target, tenant: target.project === '' ? null : target.project }
+  const { name, digest, fingerprint } = entry
+  let result: { recorded: boolean, key: NamedKey | null }
+  try {
+    result = (await project.mirror.write('recordFirstUse', project.project, (state) => firstUseChange(state, { name, digest, at }))).result
+  } catch (error) {
+    project.mirror.log.warn({ err: error, ...where(project, name), fingerprint }, 'anon key first use not recorded; the next reload of the keys tries again')
+    return
+  }
+  if (!result.recorded) return
+  const key = result.key as NamedKey
+  const graceStarted = withEffectiveExpiry(key)
+    .filter((record, index) => key.previousKeys[index].graceMs !== undefined && isStillValid(key.previousKeys[index], at))
+    .map((record) => ({ fingerprint: fingerprintOfDigest(record.digest), expiresAt: iso(record.expiresAt) }))
+  report(project, 'firstUsed', { ...where(project, name), actor: null, fingerprint, firstUsedAt: iso(at), graceStarted }, 'anon key first used')
+}
+
+/** Creates `default` if the project has no key yet: a tenant's first admin request, with autoInitialize. */
+export async function ensureInitialized (operations: ProjectKeys): Promise<void> {
+  const { mirror, project } = projectOf(operations)
+  if ((await mirror.cacheOf(project)).defaultKey === null) await operations.initialize()
 }

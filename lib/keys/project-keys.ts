@@ -1,11 +1,12 @@
 import { digestOf, fingerprintOfDigest, isAnonKey } from '../domain/key.js'
 import { DEFAULT_KEY_NAME } from '../domain/names.js'
-import { OriginMatcher } from '../domain/origins.js'
+import { clientRules, type ClientRefusal, type ClientRules } from '../domain/client-rules.js'
+import type { RateLimit } from '../domain/rate-limit.js'
+import { rememberRateLimit } from './key-limits.js'
 import type { PreviousKeyRecord, ProjectState, RetiredKeyRecord } from '../domain/project.js'
 import { RETIRED_RETENTION_MS, retiredAt } from '../domain/retention.js'
-import { UsageCounter, type CountedKey } from '../domain/usage.js'
 import { withEffectiveExpiry } from '../domain/first-use.js'
-import type { AnonKeyMetrics, VerificationCell } from '../metrics/metrics.js'
+import type { KeyTally } from '../domain/usage.js'
 import { projectProblem } from '../domain/snapshot-check.js'
 import type { RejectionCode } from '../errors/rejection.js'
 import type { ProjectSnapshot } from '../stores/interface.js'
@@ -28,32 +29,53 @@ export interface AnonKeyIdentity {
  */
 export const NEEDS_RETIRED: unique symbol = Symbol('fastify-anon-key.needsRetired')
 
-export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | 'ANON_KEY_ORIGIN_NOT_ALLOWED' }
+export type VerifyResult = ({ valid: true } & AnonKeyIdentity) | { valid: false, code: RejectionCode | ClientRefusal }
 
-/** A key that verifies, with both answers built once so that verifying allocates nothing. */
-export interface ValidEntry {
+/**
+ * A key that verifies, with both answers built once so that verifying allocates nothing. It is also the key's
+ * tally: a verification adds one to `requests` (see keys/judge.ts `pass`).
+ */
+export interface ValidEntry extends KeyTally {
   identity: Readonly<AnonKeyIdentity>
   result: Readonly<VerifyResult>
-  /** The key's origin restriction, or null when any origin may use it. */
-  origins: OriginMatcher | null
-  /** The key as its usage is counted. */
-  counted: CountedKey
-  /** A rotated-in current key whose first use is not recorded yet: the first request that verifies records it. */
+  /** What the key asks of its client (origins, apps, attestation), or null when nothing. */
+  rules: ClientRules | null
+  /** Where the project's verifications are counted. */
+  readonly uses: UseCounter
+  /** A rotated-in current key whose first use is not recorded yet: the first request that verifies reports it. */
   awaitingFirstUse: boolean
-  /** Its series of the verifications counter, found on its first verification while metrics are recorded. */
-  metricCell: VerificationCell | null
 }
+
+/**
+ * Where one project's verdicts are counted (the Mirror's usage counters and metrics). Told only what the verdict
+ * path saw, without a clock: a tally's first request since its counts were taken, a first use, a refusal.
+ */
+export interface UseCounter {
+  /** A key's first verified request since its tally was last taken: the tally is listed for the next take. */
+  counting (entry: ValidEntry): void
+  /** The first verification this instance saw of a rotated-in key (see ValidEntry.awaitingFirstUse). */
+  firstUse (entry: ValidEntry): void
+  /** A request refused for its key: unknown (`digest` null), or known to the project but no longer valid. */
+  refusedKey (code: RejectionCode, digest: string | null): void
+  /** A request refused, although its key is valid, for what the key asks of its client. */
+  refusedClient (entry: ValidEntry, code: ClientRefusal): void
+}
+
+/** Counts nothing: a KeyCache outside the plugin (tests, tools). */
+const UNCOUNTED: UseCounter = { counting () {}, firstUse () {}, refusedKey () {}, refusedClient () {} }
 
 interface PreviousEntry {
   record: PreviousKeyRecord
   /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
   name: string | null
-  origins: OriginMatcher | null
+  rules: ClientRules | null
+  rateLimit: RateLimit | null
   /** Built on the first request that verifies with it: most records are retired keys that never verify again. */
   valid: ValidEntry | null
 }
 
-function validEntry (name: string, digest: string, expiresAt: number | null, origins: OriginMatcher | null, tenant: string | null): ValidEntry {
+function validEntry (name: string, digest: string, expiresAt: number | null, rules: ClientRules | null, rateLimit: RateLimit | null,
+  tenant: string | null, uses: UseCounter): ValidEntry {
   const fingerprint = fingerprintOfDigest(digest)
   const identity: AnonKeyIdentity = {
     role: 'anon' as const,
@@ -63,8 +85,19 @@ function validEntry (name: string, digest: string, expiresAt: number | null, ori
   }
   if (tenant !== null) identity.tenant = tenant
   Object.freeze(identity)
-  const counted = Object.freeze({ name, fingerprint, digest, previous: expiresAt !== null })
-  return { identity, result: Object.freeze({ valid: true as const, ...identity }), origins, counted, awaitingFirstUse: false, metricCell: null }
+  if (rateLimit !== null) rememberRateLimit(identity, rateLimit)
+  return {
+    identity,
+    result: Object.freeze({ valid: true as const, ...identity }),
+    rules,
+    name,
+    fingerprint,
+    digest,
+    previous: expiresAt !== null,
+    requests: 0,
+    uses,
+    awaitingFirstUse: false
+  }
 }
 
 /**
@@ -85,8 +118,10 @@ function validEntry (name: string, digest: string, expiresAt: number | null, ori
  */
 export class KeyCache {
   version = -1
-  /** In tenant mode, the cache epoch of the last reload (see AnonKeyService.epoch). */
+  /** The freshness epoch of the last reload (see Mirror): a cache of an older epoch is reloaded on its next use. */
   epoch = 0
+  /** When the snapshot held was asked for (see Mirror.take): a load that started earlier never replaces it. */
+  ticket = -1
   /** The project's document as last taken. */
   state: ProjectState = { keys: [] }
   private current = new Map<string, ValidEntry>()
@@ -101,24 +136,17 @@ export class KeyCache {
   private retiredFailed = false
   /** The tenant whose keys these are, or null for the single project. */
   readonly tenant: string | null
-  /** Requests per key and hour, verified or refused with a known key, not yet reported to the store. */
-  readonly usage: UsageCounter
+  /** Where the verdicts on this project's keys are counted. */
+  private readonly uses: UseCounter
 
-  constructor (tenant: string | null = null, usage: UsageCounter = new UsageCounter(tenant ?? '')) {
+  constructor (tenant: string | null = null, uses: UseCounter = UNCOUNTED) {
     this.tenant = tenant
-    this.usage = usage
+    this.uses = uses
   }
 
-  /** The OpenTelemetry instruments (set by the plugin), or null when nothing is recorded. */
-  metrics: AnonKeyMetrics | null = null
-
-  /** Records the first use of a rotated-in key (set by the plugin); never awaited by a request. */
-  onFirstUse: ((cache: KeyCache, entry: ValidEntry, now: number) => void) | null = null
-
-  /** A verified request with a current key whose first use is not recorded: hands it over once per snapshot. */
-  firstUsed (entry: ValidEntry, now: number): void {
-    entry.awaitingFirstUse = false
-    this.onFirstUse?.(this, entry, now)
+  /** The revision of the document held (see domain/revision.ts). */
+  get revision (): string | undefined {
+    return this.state.revision
   }
 
   /** Whether the project holds any key at all (a tenant without keys is cached as such). */
@@ -132,37 +160,28 @@ export class KeyCache {
   }
 
   /**
-   * Takes a snapshot unless it is not newer than the one already held. Returns whether it was taken. A malformed
+   * Takes a snapshot: whether it should replace the one held is the Mirror's rule, not the cache's. A malformed
    * snapshot throws a TypeError naming what is wrong and leaves the cache exactly as it was: the new maps are
    * built aside, then swapped in.
-   *
-   * A version already held is the same document (a store's version grows on every write), so it is neither
-   * checked nor rebuilt: every change made in this process comes back once more through the store's own
-   * notification, and checking and rebuilding a project with 1,000 retired records twice per rotation was most
-   * of a rotation's cost on the memory store.
    */
-  apply (snapshot: ProjectSnapshot): boolean {
-    if (Number.isInteger(snapshot?.version) && snapshot.version <= this.version) {
-      // The same document, but a reload still gives retired keys whose load failed another try.
-      if (this.retiredFailed) this.forgetRetired()
-      return false
-    }
+  apply (snapshot: ProjectSnapshot): void {
     const problem = projectProblem(snapshot)
     if (problem !== null) throw new TypeError(`malformed anon key snapshot: ${problem}`)
     const current = new Map<string, ValidEntry>()
     const currentHeader = new Map<string, ValidEntry>()
     const previous = new Map<string, PreviousEntry>()
     for (const key of snapshot.state.keys) {
-      const origins = key.allowedOrigins === null ? null : new OriginMatcher(key.allowedOrigins)
-      const entry = validEntry(key.name, digestOf(key.currentKey), null, origins, this.tenant)
+      const rules = clientRules(key)
+      const rateLimit = key.rateLimit ?? null
+      const entry = validEntry(key.name, digestOf(key.currentKey), null, rules, rateLimit, this.tenant, this.uses)
       entry.awaitingFirstUse = key.currentKeyFirstUsedAt === null
       current.set(key.currentKey, entry)
       currentHeader.set(`Bearer ${key.currentKey}`, entry)
       // Retention is judged at lookup (refusalOf), so a record past it is kept here until the next change.
-      for (const record of withEffectiveExpiry(key)) previous.set(record.digest, { record, name: key.name, origins, valid: null })
+      for (const record of withEffectiveExpiry(key)) previous.set(record.digest, { record, name: key.name, rules, rateLimit, valid: null })
     }
     for (const record of snapshot.state.deletedKeys ?? []) {
-      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, origins: null, valid: null })
+      if (!previous.has(record.digest)) previous.set(record.digest, { record, name: null, rules: null, rateLimit: null, valid: null })
     }
     this.forgetRetired()
     this.version = snapshot.version
@@ -170,7 +189,11 @@ export class KeyCache {
     this.current = current
     this.currentHeader = currentHeader
     this.previous = previous
-    return true
+  }
+
+  /** The same document was read again: retired keys whose load failed get another try. */
+  reread (): void {
+    if (this.retiredFailed) this.forgetRetired()
   }
 
   /** Drops the retired keys held or being loaded: the next unknown key loads them again. */
@@ -192,22 +215,22 @@ export class KeyCache {
   lookup (key: unknown, now: number): ValidEntry | RejectionCode | typeof NEEDS_RETIRED {
     const entry = this.current.get(key as string)
     if (entry !== undefined) return entry
-    if (!isAnonKey(key)) return 'AUTH_INVALID_CREDENTIALS'
+    if (!isAnonKey(key)) return this.refused('AUTH_INVALID_CREDENTIALS', null)
     const digest = digestOf(key)
     const previous = this.previous.get(digest)
     if (previous === undefined) return this.retiredRefusal(digest, now)
     const { record, name } = previous
     if (name !== null && record.revokedAt === null && now < record.expiresAt) {
-      previous.valid ??= validEntry(name, record.digest, record.expiresAt, previous.origins, this.tenant)
+      previous.valid ??= validEntry(name, record.digest, record.expiresAt, previous.rules, previous.rateLimit, this.tenant, this.uses)
       return previous.valid
     }
-    return this.counted(refusalOf(record, now), record.digest, now)
+    return this.refused(refusalOf(record, now), digest)
   }
 
   /** `lookup` once the retired keys were loaded. Still not known means the project changed meanwhile: refused. */
   lookupLoaded (key: unknown, now: number): ValidEntry | RejectionCode {
     const entry = this.lookup(key, now)
-    return entry === NEEDS_RETIRED ? 'AUTH_INVALID_CREDENTIALS' : entry
+    return entry === NEEDS_RETIRED ? this.refused('AUTH_INVALID_CREDENTIALS', null) : entry
   }
 
   /**
@@ -231,14 +254,14 @@ export class KeyCache {
 
   private retiredRefusal (digest: string, now: number): RejectionCode | typeof NEEDS_RETIRED {
     // A project without keys never retired one (`default` cannot be deleted): nothing to load.
-    if (this.retired === null) return this.hasKeys ? NEEDS_RETIRED : 'AUTH_INVALID_CREDENTIALS'
+    if (this.retired === null) return this.hasKeys ? NEEDS_RETIRED : this.refused('AUTH_INVALID_CREDENTIALS', null)
     const record = this.retired.get(digest)
-    return record === undefined ? 'AUTH_INVALID_CREDENTIALS' : this.counted(refusalOf(record, now), digest, now)
+    return record === undefined ? this.refused('AUTH_INVALID_CREDENTIALS', null) : this.refused(refusalOf(record, now), digest)
   }
 
-  /** A refusal of a key the project knows is counted, by code and key, unless retention forgot the key. */
-  private counted (code: RejectionCode, digest: string, now: number): RejectionCode {
-    if (code !== 'AUTH_INVALID_CREDENTIALS') this.usage.refused(code, digest, now)
+  /** Every refusal of a key is counted here, once, whoever asked (verifyAnonKey or `verify()`). */
+  private refused (code: RejectionCode, digest: string | null): RejectionCode {
+    this.uses.refusedKey(code, digest)
     return code
   }
 }

@@ -30,7 +30,7 @@ export interface KeyUsage {
 export interface KeyUsageReport {
   name: string
   keys: KeyUsage[]
-  /** Per hour, requests refused although they carried a key of this name: expired, revoked, or from a wrong origin. */
+  /** Per hour, requests refused although they carried a key of this name: expired, revoked, or from a wrong origin or app. */
   refused: Array<{ hour: string, code: RefusedUsageCode, fingerprint: string, requests: number }>
 }
 

@@ -1,4 +1,4 @@
-import type { CountedKey } from '../domain/usage.js'
+import type { KeyTally } from '../domain/usage.js'
 import type { CounterLike, HistogramLike, MeterLike, MeterProviderLike, MetricAttributes, OtelApiLike } from './otel-types.js'
 
 /** The `metrics` option. */
@@ -9,18 +9,14 @@ export interface MetricsOptions {
   meterProvider?: MeterProviderLike
 }
 
-/** The count of one series of `anon_key.verifications`: a plain number the hot path adds to. */
-export interface VerificationCell {
+/** One series of `anon_key.verifications`: its attributes, and the count of the requests taken into it. */
+interface VerificationCell {
   attributes: MetricAttributes
   count: number
 }
 
-/** A verified key as the hook holds it, with a slot for its series, found on its first verification. */
-export interface MeteredEntry {
-  counted: CountedKey
-  identity: { tenant?: string }
-  metricCell: VerificationCell | null
-}
+/** A key as a refusal names it. */
+type RefusedKey = Pick<KeyTally, 'name' | 'previous'>
 
 const SECONDS = 's'
 /** Bucket bounds in seconds, from a cached store's half a millisecond to a store timeout (the SDK's default bounds are for milliseconds). */
@@ -28,15 +24,17 @@ const SECOND_BUCKETS = { explicitBucketBoundaries: [0.0005, 0.001, 0.0025, 0.005
 
 /**
  * The plugin's OpenTelemetry instruments. Made only when a meter provider is there (see loadMetrics): without
- * one, the plugin holds null and its hot path pays one comparison. With one, a verified request adds one to a
- * plain number, its key's series found once per key and snapshot: `anon_key.verifications` is an observable
- * counter that reports those numbers when the metrics are collected. Why not `counter.add(1, attributes)` per
- * request: the SDK hashes the attributes on every call, which cost several times the whole verification.
- * Series exist only for keys that verified and for refusals by code (with a known key's name and role): an
- * unknown key or tenant adds none.
+ * one, the plugin holds null and nothing is recorded. A verified request costs nothing more with them: its count
+ * is the usage tally's (see keys/judge.ts `pass`), and `anon_key.verifications` is an observable counter that,
+ * when the metrics are collected, reports each series' taken counts plus what its tallies counted since. Why
+ * not `counter.add(1, attributes)` per request: the SDK hashes the attributes on every call, which cost several
+ * times the whole verification. Series exist only for keys that verified and for refusals by code (with a known
+ * key's name and role): an unknown key or tenant adds none.
  */
 export class AnonKeyMetrics {
   private readonly cells = new Map<string, VerificationCell>()
+  /** The tallies counting since they were last taken, each with its series. */
+  private live: Array<{ tally: KeyTally, cell: VerificationCell }> = []
   private readonly storeDuration: HistogramLike
   private readonly storeErrors: CounterLike
   private readonly propagationDelay: HistogramLike
@@ -47,22 +45,32 @@ export class AnonKeyMetrics {
     this.meter = meter
     this.tenantAttribute = tenantAttribute
     meter.createObservableCounter('anon_key.verifications', { description: 'Anon key verifications, by outcome (valid, refused), refusal code, key name and role' })
-      .addCallback((result) => { for (const cell of this.cells.values()) result.observe(cell.count, cell.attributes) })
+      .addCallback((result) => {
+        const counting = new Map<VerificationCell, number>()
+        for (const { tally, cell } of this.live) counting.set(cell, (counting.get(cell) ?? 0) + tally.requests)
+        for (const cell of this.cells.values()) result.observe(cell.count + (counting.get(cell) ?? 0), cell.attributes)
+      })
     this.storeDuration = meter.createHistogram('anon_key.store.duration', { description: 'Duration of the calls to the key store', unit: SECONDS, advice: SECOND_BUCKETS })
     this.storeErrors = meter.createCounter('anon_key.store.errors', { description: 'Calls to the key store that failed or timed out' })
     this.propagationDelay = meter.createHistogram('anon_key.propagation.delay', { description: 'From a change written by any instance to this instance\'s refreshed cache', unit: SECONDS, advice: SECOND_BUCKETS })
   }
 
-  /** A request that verified. */
-  verified (entry: MeteredEntry): void {
-    (entry.metricCell ??= this.cell(this.keyAttributes('valid', entry.counted, entry.identity.tenant))).count += 1
+  /** A key's tally counted its first request since it was last taken: its requests are this series' too. */
+  counting (tally: KeyTally, tenant: string | undefined): void {
+    this.live.push({ tally, cell: this.cell(this.keyAttributes('valid', tally, tenant)) })
+  }
+
+  /** The tallies are about to be taken (and set back to 0): their counts move into their series. */
+  taking (): void {
+    for (const { tally, cell } of this.live) cell.count += tally.requests
+    this.live = []
   }
 
   /**
-   * A refused request; `key` when it carried a key the project knows (a wrong origin); `tenant` only for a
-   * tenant that has keys, so that requests naming random tenants add no series.
+   * A refused request; `key` when it carried a key the project knows (a wrong origin or app); `tenant` only for
+   * a tenant that has keys, so that requests naming random tenants add no series.
    */
-  refused (code: string, key?: CountedKey, tenant?: string): void {
+  refused (code: string, key?: RefusedKey, tenant?: string): void {
     const attributes = key === undefined ? { outcome: 'refused' } : this.keyAttributes('refused', key, tenant)
     attributes.code = code
     if (this.tenantAttribute && tenant !== undefined) attributes.tenant = tenant
@@ -94,7 +102,7 @@ export class AnonKeyMetrics {
     return cell
   }
 
-  private keyAttributes (outcome: string, key: CountedKey, tenant: string | undefined): MetricAttributes {
+  private keyAttributes (outcome: string, key: RefusedKey, tenant: string | undefined): MetricAttributes {
     const attributes: MetricAttributes = { outcome, 'key.name': key.name, 'key.role': key.previous ? 'previous' : 'current' }
     if (this.tenantAttribute && tenant !== undefined) attributes.tenant = tenant
     return attributes

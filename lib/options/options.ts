@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
 import { jwtOptionProblem } from './jwt-options.js'
 import { isAnonKey } from '../domain/key.js'
+import { checkAttestationOption, resolveAttestation, type AttestationOptions, type ResolvedAttestation } from '../attestation/attestation-options.js'
 import { OptionError } from '../errors/option-errors.js'
 import { memoryStore } from '../stores/memory/memory-store.js'
 import type { AnonKeyStore } from '../stores/interface.js'
@@ -75,6 +76,11 @@ export interface FastifyAnonKeyOptions {
    * it gets 503 STORE_UNAVAILABLE with Retry-After: 1. Default: 100.
    */
   maxTenantLoads?: number
+  /**
+   * Attestation tokens for named keys with requireAttestation: Firebase App Check's ({ issuer, audience }), or
+   * any provider's through verify(token, request).
+   */
+  attestation?: AttestationOptions
 }
 
 /**
@@ -103,7 +109,8 @@ const KNOWN_OPTIONS: Record<keyof FastifyAnonKeyOptions, true> = {
   metrics: true,
   tenant: true,
   maxCachedTenants: true,
-  maxTenantLoads: true
+  maxTenantLoads: true,
+  attestation: true
 }
 
 /** Fastify's own register options, which reach the plugin beside its own. */
@@ -132,6 +139,7 @@ export interface ResolvedOptions {
   tenant: ((request: FastifyRequest) => string | null | undefined) | null
   maxCachedTenants: number
   maxTenantLoads: number
+  attestation: ResolvedAttestation | null
 }
 
 const STORE_METHODS = ['load', 'update', 'loadRetired', 'subscribe', 'close'] as const
@@ -222,6 +230,7 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
   if (options.maxKeys !== undefined) checkWholeNumber('maxKeys', options.maxKeys, 1, 1000)
   checkTenantOptions(options)
   checkMetricsOption(options.metrics)
+  checkAttestationOption(options.attestation, options.apiKeyHeader)
   if (options.apiKeyHeader !== undefined && typeof options.apiKeyHeader !== 'boolean' &&
     (typeof options.apiKeyHeader !== 'string' || !/^[a-z0-9-]+$/i.test(options.apiKeyHeader) || options.apiKeyHeader.toLowerCase() === 'authorization')) {
     fail('apiKeyHeader', 'must be true, false, or a header name other than authorization', "Use true for the 'apikey' header.")
@@ -291,6 +300,7 @@ export function ensureDefaults (options: FastifyAnonKeyOptions): ResolvedOptions
     metrics: options.metrics ?? {},
     tenant: options.tenant ?? null,
     maxCachedTenants: options.maxCachedTenants ?? 10_000,
-    maxTenantLoads: options.maxTenantLoads ?? 100
+    maxTenantLoads: options.maxTenantLoads ?? 100,
+    attestation: resolveAttestation(options.attestation)
   }
 }

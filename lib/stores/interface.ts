@@ -57,7 +57,9 @@ export interface AnonKeyStore {
    */
   loadRetired (project: string): Promise<RetiredKeyRecord[]>
   /**
-   * Calls `listener(project)` after every announced change of any project of this namespace, from any process.
+   * Calls `listener(project, change)` after every announced change of any project of this namespace, from any
+   * process. `change`, when the store can tell it, is the version and revision the write gave the document: an
+   * instance that holds them already (the writer) then reloads nothing.
    * `listener(null)` means that changes may have been missed (the listening connection was lost and is back):
    * reload every project you hold. Resolves to a function that stops the calls.
    * A store that shares a backend with other processes also polls it (every `catchUpMs`, one small query
@@ -68,7 +70,7 @@ export interface AnonKeyStore {
    * `options.deadline` is aborted when the plugin stops waiting (`storeTimeoutMs`): a store still connecting may
    * then reject with why (the last connection error), which start-up names. A store may ignore it.
    */
-  subscribe (listener: (project: string | null) => void, options?: SubscribeOptions): Promise<() => Promise<void>>
+  subscribe (listener: ChangeListener, options?: SubscribeOptions): Promise<() => Promise<void>>
   /** Releases what the store opened itself (a listening connection, timers). Never closes a client it was given. */
   close (): Promise<void>
   /**
@@ -84,6 +86,15 @@ export interface AnonKeyStore {
   /** Optional, with `recordUsage`: the project's usage history as kept (empty arrays for none). */
   loadUsage? (project: string): Promise<UsageHistory>
 }
+
+/** What a notification may tell of the write it announces. */
+export interface HeardChange {
+  version: number
+  /** The document's `revision` after the write. */
+  revision?: string
+}
+
+export type ChangeListener = (project: string | null, change?: HeardChange) => void
 
 export interface SubscribeOptions {
   log?: StoreLog

@@ -1,10 +1,12 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { AnonKeyService } from '../keys/service.js'
 import { bearerToken } from '../domain/bearer.js'
-import { isTenantId } from '../domain/names.js'
-import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from '../keys/project-keys.js'
-import type { RejectionCode } from '../errors/rejection.js'
+import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { AnonKeyRejection } from '../errors/rejection.js'
+import type { AttestationCheck } from '../domain/client-rules.js'
+import { admit, judge, pass, type Judging, type RetiredLoader, type Verdict } from '../keys/judge.js'
+import { clientInputs } from './client-inputs.js'
+import type { Mirror } from '../keys/mirror.js'
+import type { KeyCache } from '../keys/project-keys.js'
 import { setIdentity } from './request-identity.js'
 
 /**
@@ -22,6 +24,9 @@ export interface VerifyHookSettings {
   /** Whether a request verified with a previous key gets its expiry in `Anon-Key-Expires-At`. */
   expiryHeader: boolean
 }
+
+/** Checks attestation tokens, and the header they come in (lower case); null without the `attestation` option. */
+export type AttestationSetting = { check: AttestationCheck, header: string } | null
 
 /** Where the plugin leaves its hook on the instance it is registered in, for the standalone export to find. */
 export const HOOK = Symbol('fastify-anon-key.verifyAnonKey')
@@ -52,47 +57,48 @@ function later (judged: Promise<void | undefined>, done: HookHandlerDoneFunction
   return undefined
 }
 
-/** Loads the retired keys of a cache's project into it (AnonKeyService.loadRetired); never rejects. */
-type RetiredLoader = (cache: KeyCache) => Promise<void>
-
 /**
- * Judges one request against one project's keys, from the in-process cache only: no store call, and no
- * allocation for a valid key. The fast path is one Map lookup of the whole Authorization value
- * "Bearer <current key>" (see KeyCache). A key restricted to origins passes only from one of them, after the key
- * itself was judged: a Set lookup for an origin a browser sent in normal form. The one exception to "no store
- * call": a well-formed key the document does not know waits for the project's retired keys, loaded once per
- * version of the project and shared by every request that waits (`retired` null: judged as loaded).
+ * Judges one request against one project's keys (see keys/judge.ts: the same judge as `verify()`), from the
+ * in-process cache: no store call but the retired keys' one load, and no allocation for a valid key. The fast
+ * path is one Map lookup of the whole Authorization value "Bearer <current key>" (see KeyCache).
  */
-function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined,
-  retired: RetiredLoader | null): Promise<void> | undefined {
+function judgeRequest (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined,
+  loadRetired: RetiredLoader, attestation: AttestationSetting): Promise<void> | undefined {
   // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
   const headers = request.headers // a getter that may copy: read it once
   const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
-  const header = headers.authorization
-  let entry: ValidEntry | RejectionCode | typeof NEEDS_RETIRED | undefined = presented === undefined ? cache.currentForHeader(header) : undefined
-  if (entry === undefined) {
-    const key = presented === undefined ? bearerToken(header) : presented
-    entry = retired === null ? cache.lookupLoaded(key, Date.now()) : cache.lookup(key, Date.now())
+  const fast = presented === undefined ? cache.currentForHeader(headers.authorization) : undefined
+  // The fast path of a key without rules allocates nothing: the judging is built only when the key needs it.
+  const verdict = fast !== undefined
+    ? fast.rules === null ? pass(fast) : admit(fast, judgingOf(request, loadRetired, attestation))
+    : judge(cache, presented === undefined ? bearerToken(headers.authorization) : presented, judgingOf(request, loadRetired, attestation))
+  if (verdict instanceof Promise) {
+    return later(verdict.then((settled) => answer(settled, settings, request, reply, presented !== undefined, undefined)), done)
   }
-  if (entry === NEEDS_RETIRED) {
-    return later((retired as RetiredLoader)(cache).then(() => judge(cache, settings, request, reply, undefined, null)), done)
+  return answer(verdict, settings, request, reply, presented !== undefined, done)
+}
+
+/** What the judge needs of a request beyond its key. */
+function judgingOf (request: FastifyRequest, loadRetired: RetiredLoader, attestation: AttestationSetting): Judging {
+  return {
+    loadRetired,
+    attest: attestation?.check ?? null,
+    inputs: () => clientInputs(request.headers, attestation?.header ?? null),
+    request
   }
-  if (typeof entry === 'string') {
-    cache.metrics?.refused(entry, undefined, cache.hasKeys ? cache.tenant ?? undefined : undefined)
+}
+
+/** Lets the request through with its identity, or refuses it with the verdict's code. */
+function answer (verdict: Verdict, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, fromApiKeyHeader: boolean,
+  done: HookHandlerDoneFunction | undefined): Promise<void> | undefined {
+  if (typeof verdict === 'string') {
+    const rejection = new AnonKeyRejection(verdict)
+    if (rejection.statusCode !== 401) return refuse(rejection, done)
     reply.header('www-authenticate', 'Bearer') // RFC 6750; set on the reply, so a host error handler keeps it
-    return refuse(entry === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, presented !== undefined) : new AnonKeyRejection(entry), done)
+    return refuse(verdict === 'AUTH_INVALID_CREDENTIALS' ? invalidKey(settings.apiKeyHeader, fromApiKeyHeader) : rejection, done)
   }
-  if (entry.origins !== null && !entry.origins.allows(headers.origin, headers.referer)) {
-    cache.usage.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted.digest, Date.now())
-    cache.metrics?.refused('ANON_KEY_ORIGIN_NOT_ALLOWED', entry.counted, cache.tenant ?? undefined)
-    return refuse(new AnonKeyRejection('ANON_KEY_ORIGIN_NOT_ALLOWED'), done)
-  }
-  const now = Date.now()
-  cache.usage.verified(entry.counted, now)
-  if (entry.awaitingFirstUse) cache.firstUsed(entry, now)
-  if (cache.metrics !== null) cache.metrics.verified(entry)
-  setIdentity(request, entry.identity)
-  if (settings.expiryHeader && entry.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, entry.identity.expiresAt)
+  setIdentity(request, verdict.identity)
+  if (settings.expiryHeader && verdict.identity.expiresAt !== null) reply.header(EXPIRY_HEADER, verdict.identity.expiresAt)
   if (done === undefined) return PASSED
   done()
   return undefined
@@ -107,37 +113,28 @@ function judge (cache: KeyCache, settings: VerifyHookSettings, request: FastifyR
  * or with the store down, the request gets 503 STORE_UNAVAILABLE with Retry-After: 1. A request that names no
  * tenant gets 401.
  */
-export function createVerifyHook (service: AnonKeyService, settings: VerifyHookSettings): VerifyAnonKeyHook {
-  const tenants = service.tenants
-  const retired: RetiredLoader = (cache) => service.loadRetired(cache)
-  if (tenants === null) {
-    const cache = service.cache
+export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings, attestation: AttestationSetting): VerifyAnonKeyHook {
+  const loadRetired: RetiredLoader = (cache) => mirror.loadRetired(cache)
+  if (mirror.single !== null) {
     return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-      return judge(cache, settings, request, reply, done, retired)
+      return judgeRequest(mirror.held(SINGLE_PROJECT) as KeyCache, settings, request, reply, done, loadRetired, attestation)
     } as VerifyAnonKeyHook
   }
-  const tenantOf = service.options.tenant as NonNullable<typeof service.options.tenant>
+  const tenantOf = mirror.options.tenant as NonNullable<typeof mirror.options.tenant>
   return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
     const tenant = tenantOf(request)
     // Only well-formed tenant ids are ever cached, so a cached tenant needs no check of its id.
-    const cache = tenants.get(tenant as string)
-    if (cache !== undefined) {
-      if (cache.epoch !== service.epoch) {
-        // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
-        cache.epoch = service.epoch
-        service.refresh(tenant as string)
-      }
-      return judge(cache, settings, request, reply, done, retired)
-    }
+    const cache = mirror.held(tenant as string)
+    if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, loadRetired, attestation)
     if (!isTenantId(tenant)) {
-      service.metrics?.refused('AUTH_INVALID_CREDENTIALS')
+      mirror.metrics?.refused('AUTH_INVALID_CREDENTIALS')
       reply.header('www-authenticate', 'Bearer')
       return refuse(invalidKey(settings.apiKeyHeader, false), done)
     }
-    return later(tenants.load(tenant).then((loaded) => judge(loaded, settings, request, reply, undefined, retired), (error: unknown) => {
+    return later(mirror.cacheOf(tenant).then((loaded) => judgeRequest(loaded, settings, request, reply, undefined, loadRetired, attestation), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
-      service.metrics?.refused('STORE_UNAVAILABLE')
+      mirror.metrics?.refused('STORE_UNAVAILABLE')
       throw new AnonKeyRejection('STORE_UNAVAILABLE')
     }), done)
   } as VerifyAnonKeyHook

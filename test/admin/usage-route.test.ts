@@ -1,5 +1,6 @@
 import t from 'tap'
-import { fingerprintOf, memoryStore, type AnonKeyStore } from '../../lib/index.js'
+import { memoryStore, type AnonKeyStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { assertError, currentKey, listPrevious, revoke, rotate, startApp, useKey } from '../helpers/app.js'
 import { CLOCK_START, fakeDateNow, HOUR_MS } from '../helpers/clock.js'
 import { createNamedKey, useKeyFrom } from '../helpers/named-keys.js'
@@ -36,7 +37,7 @@ t.test('the usage route answers the contract\'s shape: the current key, each pre
   t.same(usage.refused, [])
 })
 
-t.test('requests fall into the UTC hour they were made in, at the boundary to the millisecond; empty hours are left out', async (t) => {
+t.test('requests fall into the UTC hour they are taken in, at the boundary to the millisecond; empty hours are left out', async (t) => {
   const clock = fakeDateNow(CLOCK_START + 10 * HOUR_MS)
   t.teardown(() => clock.restore())
   const app = await startApp(t)
@@ -47,6 +48,7 @@ t.test('requests fall into the UTC hour they were made in, at the boundary to th
   await flush(app)
   clock.set(CLOCK_START + 11 * HOUR_MS)
   await useKey(app, key)
+  await flush(app)
   clock.set(CLOCK_START + 14 * HOUR_MS + 30 * 60_000)
   await useKey(app, key)
   const [current] = (await usageOf(app)).keys

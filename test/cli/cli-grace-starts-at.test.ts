@@ -1,5 +1,6 @@
 import t from 'tap'
-import { generateAnonKey, sqliteStore } from '../../lib/index.js'
+import { sqliteStore } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 import { runInProcess } from '../helpers/cli.js'
 import { openDatabase, sqliteFile } from '../helpers/sqlite.js'

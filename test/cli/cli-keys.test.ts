@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { fingerprintOf, sqliteStore } from '../../lib/index.js'
+import { sqliteStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { openSqliteFile } from '../../lib/cli/open-sqlite.js'
 import { buildApp } from '../helpers/app.js'
 import { runBin, runInProcess } from '../helpers/cli.js'
@@ -21,10 +22,17 @@ async function appOnFile (t: Test, options: Parameters<typeof buildApp>[0] = {})
   return { app, store: `sqlite:${file}` }
 }
 
-t.test('keys lists the named keys by name, fingerprint, origins and description, and prints no key', async (t) => {
-  const { app, store } = await appOnFile(t)
+t.test('keys lists the named keys by name, fingerprint, restrictions and description, and prints no key', async (t) => {
+  const { app, store } = await appOnFile(t, { attestation: { verify: () => true } })
   await app.anonKey.createKey({ name: 'web', description: 'Web app', allowedOrigins: ['https://app.example.com', 'https://*.example.org'] })
   await app.anonKey.createKey({ name: 'ios' })
+  await app.anonKey.createKey({
+    name: 'mobile',
+    allowedOrigins: ['https://m.example.com'],
+    allowedApps: { android: [{ packageName: 'com.example.app', certSha1: 'f'.repeat(40) }], ios: ['com.example.app'] },
+    requireAttestation: true,
+    rateLimit: { max: 100, timeWindowMs: 60000 }
+  })
   await app.anonKey.rotate({ name: 'web', gracePeriodHours: 1 })
   const keys = await app.anonKey.listKeys()
   const fingerprint = (name: string) => fingerprintOf(keys.find((key) => key.name === name)?.anonKey as string)
@@ -34,13 +42,15 @@ t.test('keys lists the named keys by name, fingerprint, origins and description,
   t.equal(run.stdout, [
     `default  ${fingerprint('default')}  any origin`,
     `ios      ${fingerprint('ios')}  any origin`,
+    `mobile   ${fingerprint('mobile')}  https://m.example.com,android:com.example.app,ios:com.example.app  attestation  100 per 60000 ms`,
     `web      ${fingerprint('web')}  https://app.example.com,https://*.example.org  Web app`
   ].join('\n') + '\n')
   t.notMatch(run.stdout + run.stderr, WHOLE_KEY, 'no key is printed, current or previous')
 
   const json = await runInProcess(['keys', '--json', '--store', store])
   t.same(JSON.parse(json.stdout), {
-    keys: keys.map(({ name, fingerprint, description, allowedOrigins, createdAt }) => ({ name, fingerprint, description, allowedOrigins, createdAt }))
+    keys: keys.map(({ name, fingerprint, description, allowedOrigins, allowedApps, requireAttestation, rateLimit, createdAt }) =>
+      ({ name, fingerprint, description, allowedOrigins, allowedApps, requireAttestation, rateLimit, createdAt }))
   })
   t.notMatch(json.stdout, WHOLE_KEY, 'no key in the JSON either')
 })

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { generateAnonKey, memoryStore, redisStore, verifyAnonKey } from '../../lib/index.js'
+import { memoryStore, redisStore, verifyAnonKey } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
 import { cliApp } from '../../lib/cli/cli-app.js'
 import { anonKeyError } from '../../lib/errors/codes.js'
 import { runCli, storeFailure } from '../../lib/cli/main.js'

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { fingerprintOf, postgresStore, redisStore, sqliteStore } from '../../lib/index.js'
+import { postgresStore, redisStore, sqliteStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { assertError, buildApp, currentKey, JWT_SECRET, useKey } from '../helpers/app.js'
 import { runBin, runInProcess, type CliRun } from '../helpers/cli.js'
 import { freePort } from '../helpers/free-port.js'

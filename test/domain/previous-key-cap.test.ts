@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { adminHeaders, assertError, JWT_SECRET, listPrevious, rotate, startApp, useKey } from '../helpers/app.js'
-import anonKey, { fingerprintOf, memoryStore, type RotatedEvent } from '../../lib/index.js'
+import anonKey, { memoryStore, type RotatedEvent } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import type { PreviousKeyRecord } from '../../lib/stores/index.js'
 import { capPreviousKeys, DEFAULT_MAX_PREVIOUS_KEYS } from '../../lib/domain/previous-key-cap.js'
 

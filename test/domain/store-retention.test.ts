@@ -1,5 +1,6 @@
 import t from 'tap'
-import { keepRetired, pruneRetired, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, type PreviousKeyRecord, type RetiredKeyRecord } from '../../lib/stores/index.js'
+import { keepRetired, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, type PreviousKeyRecord, type RetiredKeyRecord } from '../../lib/stores/index.js'
+import { pruneRetired } from '../../lib/domain/retention.js'
 
 const NOW = Date.UTC(2030, 0, 1)
 const record = (n: number, change: Partial<PreviousKeyRecord> = {}): PreviousKeyRecord =>

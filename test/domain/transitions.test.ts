@@ -1,10 +1,9 @@
 import t, { type Test } from 'tap'
-import { digestOf, fingerprintOf, generateAnonKey } from '../../lib/index.js'
-import {
-  createKey, deleteKey, emptyProject, findKey, fromLegacy, initializeProject, isKeyName, isProject, isRefusal, isTenantId,
-  keySnapshot, pruneProject, recordUsage, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, revokePrevious, rotateKey, updateKey,
-  type ProjectState, type RetireKeys, type StateChange
-} from '../../lib/stores/index.js'
+import { digestOf, fingerprintOf, generateAnonKey } from '../../lib/stores/index.js'
+import { emptyProject, fromLegacy, isKeyName, isProject, isTenantId, RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS, type ProjectState, type RetireKeys, type StateChange } from '../../lib/stores/index.js'
+import { findKey, keySnapshot } from '../../lib/domain/project.js'
+import { pruneProject } from '../../lib/domain/retention.js'
+import { createKey, deleteKey, initializeProject, isRefusal, recordUsage, revokePrevious, rotateKey, updateKey } from '../../lib/domain/transitions.js'
 
 const HOUR_MS = 3_600_000
 

@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createSigner } from 'fast-jwt'
 import type { Test } from 'tap'
-import type { AnonKeyService } from '../../lib/keys/service.js'
+import { MIRROR } from '../../lib/keys/api.js'
+import type { Mirror } from '../../lib/keys/mirror.js'
 import anonKey, { type FastifyAnonKeyOptions } from '../../lib/index.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'
@@ -99,6 +100,6 @@ export function assertError (
 }
 
 /** The plugin's internals behind `app.anonKey` (cache, refresh, flushUsage): off its public type, for tests only. */
-export function internalsOf (app: FastifyInstance): AnonKeyService {
-  return app.anonKey as unknown as AnonKeyService
+export function internalsOf (app: FastifyInstance): Mirror {
+  return (app.anonKey as unknown as { [MIRROR]: Mirror })[MIRROR]
 }

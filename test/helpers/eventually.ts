@@ -15,3 +15,8 @@ export async function eventually (
   }
   return performance.now() - started
 }
+
+/** Waits `ms` of real time: for a test that must show that something does NOT happen within a bound. */
+export function sleep (ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -38,7 +38,7 @@ function graceHours (graceMs: number): number | undefined {
 /** Resolves once every instance's cache holds the store's latest snapshot; fails after `timeoutMs`. */
 async function settle (apps: FastifyInstance[], store: AnonKeyStore, timeoutMs: number): Promise<void> {
   const { version } = await store.load(SINGLE_PROJECT)
-  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => internalsOf(app).cache.version >= version), timeoutMs, { pollMs: 1 })
+  await eventually(`every instance hearing of version ${version}`, () => apps.every((app) => internalsOf(app).single!.version >= version), timeoutMs, { pollMs: 1 })
 }
 
 async function rejectionCode (promise: Promise<unknown>): Promise<string> {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { currentKey, listPrevious, rotate, startApp } from '../helpers/app.js'
-import { fingerprintOf, generateAnonKey } from '../../lib/index.js'
+import { fingerprintOf, generateAnonKey } from '../../lib/stores/index.js'
 
 t.test('app.anonKey.get() resolves to the current key, null when there is none', async (t) => {
   const app = await startApp(t)

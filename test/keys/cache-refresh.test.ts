@@ -1,6 +1,7 @@
 import t from 'tap'
 import { assertError, internalsOf, startApp, useKey } from '../helpers/app.js'
-import { generateAnonKey, memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../../lib/index.js'
+import { memoryStore, type AnonKeyStore, type ProjectSnapshot } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 import { countingStore } from '../helpers/counting-store.js'
 import { eventually } from '../helpers/eventually.js'

@@ -1,7 +1,8 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { adminHeaders, adminToken, bearer, currentKey, JWT_SECRET, revoke, rotate, startApp, useKey } from '../helpers/app.js'
-import anonKey, { fingerprintOf, type RevokedEvent, type RotatedEvent } from '../../lib/index.js'
+import anonKey, { type RevokedEvent, type RotatedEvent } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 
 const WHOLE_KEY = /anon_[0-9a-f]{64}/
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/

@@ -78,7 +78,7 @@ for (const operation of ['load', 'update'] as const) {
       t.equal(await verifies(app, current), 'valid', 'the current key keeps verifying from the last known keys')
       t.equal(await verifies(app, oldKey), 'valid', 'the previous key keeps verifying within its grace')
       t.equal(await verifies(app, 'anon_' + 'e'.repeat(64)), 'AUTH_INVALID_CREDENTIALS', 'an unknown key is still refused')
-      t.equal(internalsOf(app).cache.defaultKey, current, 'the cache still holds the last known current key')
+      t.equal(internalsOf(app).single!.defaultKey, current, 'the cache still holds the last known current key')
 
       store.heal()
       faultsSurvived += 1

@@ -92,7 +92,7 @@ t.test(`${SECONDS} s of verified requests while another instance rotates every s
 
   t.equal(await served.anonKey.get(), latestKey, 'the serving instance ends on the last rotated key')
   t.equal((await served.anonKey.listPrevious()).length, rotations, 'one previous key per rotation, all in their grace period')
-  t.equal(internalsOf(served).cache.version, (await keyHandle(store).load()).version, 'the serving instance heard of every change')
+  t.equal(internalsOf(served).single!.version, (await keyHandle(store).load()).version, 'the serving instance heard of every change')
   t.equal(live(), 2, 'one store subscription per instance, none added by the load')
   t.equal(served.anonKey.listenerCount('rotated'), listenersBefore.rotated, 'no event listener added')
   t.equal(process.listenerCount('unhandledRejection'), listenersBefore.process, 'no process listener added')

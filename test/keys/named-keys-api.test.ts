@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import anonKey, { fingerprintOf, memoryStore, type CreatedEvent, type DeletedEvent, type RevokedEvent, type RotatedEvent, type UpdatedEvent } from '../../lib/index.js'
+import anonKey, { memoryStore, type CreatedEvent, type DeletedEvent, type RevokedEvent, type RotatedEvent, type UpdatedEvent } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { adminToken, JWT_SECRET, startApp } from '../helpers/app.js'
 import { fakeDateNow } from '../helpers/clock.js'
 import { keysRequest } from '../helpers/named-keys.js'

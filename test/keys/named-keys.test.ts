@@ -1,5 +1,5 @@
 import t from 'tap'
-import { fingerprintOf } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { adminHeaders, assertError, currentKey, rotate, startApp, useKey } from '../helpers/app.js'
 import { createNamedKey, keysRequest, useKeyFrom } from '../helpers/named-keys.js'
 
@@ -13,8 +13,8 @@ t.test('GET /api/secrets/anon-keys lists default with its whole info', async (t)
   t.equal(response.headers['cache-control'], 'no-store', 'an answer with whole keys is never cached')
   const { anonKeys } = response.json()
   t.equal(anonKeys.length, 1)
-  t.same(Object.keys(anonKeys[0]).sort(), ['allowedOrigins', 'anonKey', 'createdAt', 'description', 'fingerprint', 'name', 'previousKeys'])
-  t.match(anonKeys[0], { name: 'default', anonKey: key, fingerprint: fingerprintOf(key), description: '', allowedOrigins: null, previousKeys: [] })
+  t.same(Object.keys(anonKeys[0]).sort(), ['allowedApps', 'allowedOrigins', 'anonKey', 'createdAt', 'description', 'fingerprint', 'name', 'previousKeys', 'rateLimit', 'requireAttestation'])
+  t.match(anonKeys[0], { name: 'default', anonKey: key, fingerprint: fingerprintOf(key), description: '', allowedOrigins: null, allowedApps: null, requireAttestation: false, rateLimit: null, previousKeys: [] })
   t.match(anonKeys[0].createdAt, ISO)
 })
 

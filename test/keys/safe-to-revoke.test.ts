@@ -18,6 +18,7 @@ t.test('a previous key is safe to revoke once nobody used it for 24 hours and it
   t.equal(previous.safeToRevoke, false, 'a key rotated a moment ago is not safe to revoke, even unused')
   clock.advance(10 * HOUR_MS)
   await useKey(app, oldKey)
+  await flush(app)
   clock.advance(23 * HOUR_MS)
   ;[previous] = await listPrevious(app) as any[]
   t.equal(previous.lastUsedAt, iso(CLOCK_START + 10 * HOUR_MS))

@@ -1,6 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
-import anonKey, { fingerprintOf, memoryStore, type CreatedEvent, type RotatedEvent } from '../../lib/index.js'
+import anonKey, { memoryStore, type CreatedEvent, type RotatedEvent } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { adminToken, assertError, JWT_SECRET } from '../helpers/app.js'
 import { faultyStore } from '../helpers/faulty-store.js'
 import { keysRequest } from '../helpers/named-keys.js'

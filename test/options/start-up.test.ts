@@ -1,8 +1,9 @@
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { adminHeaders, assertError, buildApp, currentKey, JWT_SECRET, rotate, startApp, useKey } from '../helpers/app.js'
-import anonKey, { generateAnonKey, memoryStore, type AnonKeyStore } from '../../lib/index.js'
-import { createKey } from '../../lib/stores/index.js'
+import anonKey, { memoryStore, type AnonKeyStore } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
+import { createKey } from '../../lib/domain/transitions.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 
 t.test('initialKey is stored on start when the store holds no key', async (t) => {

@@ -57,7 +57,8 @@ function typedSurface (app: FastifyInstance): boolean {
       const expiresAt: string | null = result.expiresAt
       return expiresAt
     }
-    const code: 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' = result.code
+    const code: 'AUTH_INVALID_CREDENTIALS' | 'ANON_KEY_EXPIRED' | 'ANON_KEY_REVOKED' | 'ANON_KEY_ORIGIN_NOT_ALLOWED' | 'ANON_KEY_APP_NOT_ALLOWED' |
+      'ANON_KEY_ATTESTATION_REQUIRED' | 'ANON_KEY_ATTESTATION_INVALID' = result.code
     // @ts-expect-error a refused key has no fingerprint
     return result.fingerprint ?? code
   })

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { digestOf, fingerprintOf, generateAnonKey, memoryStore } from '../../lib/index.js'
+import { memoryStore } from '../../lib/index.js'
+import { digestOf, fingerprintOf, generateAnonKey } from '../../lib/stores/index.js'
 import { RETIRED_RECORD_LIMIT, RETIRED_RETENTION_MS } from '../../lib/stores/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 

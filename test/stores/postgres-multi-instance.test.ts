@@ -1,7 +1,7 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import { adminHeaders, currentKey, internalsOf, listPrevious, rotate, useKey } from '../helpers/app.js'
-import { fingerprintOf } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { createPool, dropTableAtEnd, onPostgres, pgInstance, startPgInstances } from '../helpers/postgres.js'
 import { uniqueNamespace } from '../helpers/services.js'
 

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import anonKey, { fingerprintOf, postgresStore } from '../../lib/index.js'
+import anonKey, { postgresStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { adminHeaders, currentKey, JWT_SECRET, listPrevious, revoke, rotate, useKey } from '../helpers/app.js'
 import { onPgBouncer, type LocalPgBouncer } from '../helpers/pgbouncer.js'
 import { createPool, dropTableAtEnd, startPgInstances } from '../helpers/postgres.js'

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { fingerprintOf, redisStore } from '../../lib/index.js'
+import { redisStore } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import type { FastifyAnonKeyOptions } from '../../lib/options/options.js'
 import { build as buildRedisExample } from '../../examples/redis.js'
 import { assertError, buildApp, currentKey, JWT_SECRET, listPrevious, rotate, useKey } from '../helpers/app.js'

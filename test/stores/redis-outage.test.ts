@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { generateAnonKey, redisStore } from '../../lib/index.js'
+import { redisStore } from '../../lib/index.js'
+import { generateAnonKey } from '../../lib/stores/index.js'
 import { adminHeaders, assertError, buildApp, currentKey, rotate, useKey } from '../helpers/app.js'
 import { deleteNamespace, onRedis, proxiedUrl, redisClient, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js'
 import { uniqueNamespace } from '../helpers/services.js'

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { digestOf, generateAnonKey, memoryStore, postgresStore, redisStore, type AnonKeyStore } from '../../lib/index.js'
+import { memoryStore, postgresStore, redisStore, type AnonKeyStore } from '../../lib/index.js'
+import { digestOf, generateAnonKey } from '../../lib/stores/index.js'
 import { SINGLE_PROJECT, type ProjectState } from '../../lib/stores/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 import { startApp } from '../helpers/app.js'

@@ -2,7 +2,8 @@ import fastifyAuth from '@fastify/auth'
 import Fastify, { type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import t from 'tap'
 import { assertError, bearer, JWT_SECRET } from '../helpers/app.js'
-import anonKey, { fingerprintOf } from '../../lib/index.js'
+import anonKey from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 
 /** Another strategy: a service token in x-service-token. */
 function serviceToken (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {

@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import { assertError, bearer, JWT_SECRET } from '../helpers/app.js'
-import anonKey, { AnonKeyRejection, fingerprintOf, verifyAnonKey, type FastifyAnonKeyOptions } from '../../lib/index.js'
+import anonKey, { AnonKeyRejection, verifyAnonKey, type FastifyAnonKeyOptions } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 
 type Form = 'decorator' | 'import'
 

@@ -3,7 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import t from 'tap'
 import { assertError, bearer, JWT_SECRET } from '../helpers/app.js'
-import anonKey, { fingerprintOf, verifyAnonKey } from '../../lib/index.js'
+import anonKey, { verifyAnonKey } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 
 /** An app whose logs are kept, parsed, in `lines`. */
 function loggedApp (t: { teardown: (fn: () => unknown) => void }): { app: FastifyInstance, lines: any[] } {

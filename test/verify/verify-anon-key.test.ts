@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import { adminToken, assertError, bearer, currentKey, JWT_SECRET, rotate, startApp, useKey } from '../helpers/app.js'
-import anonKey, { fingerprintOf, memoryStore, type FastifyAnonKeyOptions } from '../../lib/index.js'
+import anonKey, { memoryStore, type FastifyAnonKeyOptions } from '../../lib/index.js'
+import { fingerprintOf } from '../../lib/stores/index.js'
 import { countingStore } from '../helpers/counting-store.js'
 
 async function hostApp (t: { teardown: (fn: () => unknown) => void }, options: FastifyAnonKeyOptions = {}): Promise<FastifyInstance> {

@@ -2,7 +2,7 @@ import { emptyProject, type ProjectState, type RetiredKeyRecord } from '../../do
 import { keepRetired } from '../../domain/retention.js'
 import { emptyHistory, mergeUsage, trimUsage, type UsageHistory } from '../../domain/usage-history.js'
 import { markStore } from '../kind.js'
-import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, ProjectSnapshot } from '../interface.js'
 
 const memoryStores = new WeakSet<AnonKeyStore>()
 
@@ -26,7 +26,7 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
   const projects = new Map<string, ProjectSnapshot>()
   const retired = new Map<string, RetiredKeyRecord[]>()
   const usage = new Map<string, UsageHistory>()
-  const listeners = new Set<(project: string | null) => void>()
+  const listeners = new Set<ChangeListener>()
 
   function snapshot (project: string): ProjectSnapshot {
     const held = projects.get(project)
@@ -36,7 +36,10 @@ export function memoryStore (options: MemoryStoreOptions = {}): AnonKeyStore {
 
   function write (project: string, version: number, state: ProjectState, announce: boolean): ProjectSnapshot {
     projects.set(project, { version, state: structuredClone(state) })
-    if (announce) for (const listener of listeners) queueMicrotask(() => listener(project))
+    if (announce) {
+      const change = { version, revision: state.revision }
+      for (const listener of listeners) queueMicrotask(() => listener(project, change))
+    }
     return snapshot(project)
   }
 

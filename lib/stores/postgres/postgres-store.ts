@@ -11,7 +11,7 @@ import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
 import { markStore } from '../kind.js'
-import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot, StoreLog } from '../interface.js'
 
 export interface PostgresStoreOptions {
   /**
@@ -30,7 +30,7 @@ export interface PostgresStoreOptions {
   tableName?: string
   /** The table release 0.1 wrote, read once to migrate a namespace: `name` or `schema.name`. Default: 'anon_key_store'. */
   legacyTableName?: string
-  /** The LISTEN/NOTIFY channel; the payload is `[namespace, project, version]` as JSON. Default: 'anon_key_changes'. */
+  /** The LISTEN/NOTIFY channel; the payload is `[namespace, project, version, revision]` as JSON. Default: 'anon_key_changes'. */
   channel?: string
   /**
    * A pool on a direct or session-mode connection, for the one LISTEN connection only, when `pool` goes
@@ -93,7 +93,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   const channel = quoteIdentifier('channel', channelName, false)
   // An index lives in its table's schema; its name is the table's, cut so that it stays within 63 characters.
   const changedIndex = `"${(options.tableName ?? 'anon_key_projects').split('.').pop()?.slice(0, 50) as string}_changed"`
-  const listeners = new Set<(project: string | null) => void>()
+  const listeners = new Set<ChangeListener>()
   const changes = pgChanges(pool, table, namespace, notifyAll)
   let listener: PgListener | null = null
   let listening: Promise<void> | null = null
@@ -199,8 +199,8 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       ORDER BY retired_at DESC, digest DESC OFFSET $4 LIMIT 1))`, [namespace, project, keepAfter, RETIRED_RECORD_LIMIT])
   }
 
-  function notifyAll (project: string | null): void {
-    for (const notify of listeners) notify(project)
+  function notifyAll (project: string | null, change?: HeardChange): void {
+    for (const notify of listeners) notify(project, change)
   }
 
   function heard (payload: string): void {
@@ -211,8 +211,12 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
       return // someone else's notification on a shared channel
     }
     if (!Array.isArray(parsed) || parsed[0] !== namespace || probe?.heard(parsed) === true || typeof parsed[1] !== 'string') return
-    if (typeof parsed[2] === 'number') changes.heard(parsed[1], parsed[2])
-    notifyAll(parsed[1])
+    if (typeof parsed[2] !== 'number') {
+      notifyAll(parsed[1])
+      return
+    }
+    changes.heard(parsed[1], parsed[2])
+    notifyAll(parsed[1], { version: parsed[2], revision: typeof parsed[3] === 'string' ? parsed[3] : undefined })
   }
 
   /** LISTENs, learns where the catch-up poll starts, sends the probe; a close meanwhile (a new generation) stops it there. */
@@ -261,7 +265,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
         await client.query(`UPDATE ${table} SET version = $3, state = $4::jsonb, changed = CASE WHEN $5 THEN txid_current() ELSE changed END WHERE namespace = $1 AND project = $2`,
           [namespace, project, version, JSON.stringify(step.next), announce])
         if (step.retire !== undefined) await retire(client, project, step.retire)
-        if (announce) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project, version])])
+        if (announce) await client.query('SELECT pg_notify($1, $2)', [channelName, JSON.stringify([namespace, project, version, step.next.revision ?? null])])
         return { snapshot: { version, state: step.next }, result: step.result }
       })
     },

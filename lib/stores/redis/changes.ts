@@ -2,8 +2,8 @@ import type { RedisClient } from './client.js'
 import { POLL, RECORD, runScript } from './scripts.js'
 
 export interface RedisChanges {
-  /** Adds an announced change to the namespace's change log. */
-  record (project: string): Promise<void>
+  /** Adds an announced change to the namespace's change log; resolves to its sequence number. */
+  record (project: string): Promise<number>
   /** One script: the projects recorded since the last poll (the first poll only learns where to start from). */
   poll (): Promise<void>
 }
@@ -18,20 +18,20 @@ export interface RedisChanges {
  * back (Redis restarted without persistence, a replica promoted before it had the last records) cannot tell
  * what changed: the poll reports `null` then, reload everything.
  */
-export function redisChanges (client: RedisClient, tag: string, changed: (project: string | null) => void): RedisChanges {
+export function redisChanges (client: RedisClient, tag: string, changed: (project: string | null, sequence?: number) => void): RedisChanges {
   const keys = [`${tag}:sequence`, `${tag}:changed`]
   let seen = ''
 
   return {
     async record (project) {
-      await runScript(client, RECORD, keys, [project])
+      return Number(await runScript(client, RECORD, keys, [project]))
     },
     async poll () {
       const [now, recorded] = await runScript<[string, string[]]>(client, POLL, keys, [seen])
       const wentBack = seen !== '' && Number(now) < Number(seen)
       seen = now
       if (wentBack) changed(null)
-      for (let index = 0; index < recorded.length; index += 2) changed(recorded[index])
+      for (let index = 0; index < recorded.length; index += 2) changed(recorded[index], Number(recorded[index + 1]))
     }
   }
 }

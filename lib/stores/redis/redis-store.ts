@@ -9,7 +9,7 @@ import { redisUsage } from './usage.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, requireMethods } from '../factory-options.js'
 import { markStore } from '../kind.js'
-import type { AnonKeyStore, ProjectSnapshot, StoreLog } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot, StoreLog } from '../interface.js'
 
 export interface RedisStoreOptions {
   /** An ioredis client (or Cluster). The store uses it and never closes it. */
@@ -67,11 +67,31 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   const channel = `${keyPrefix}:${namespace}:changes`
   const namespaceTag = `{${keyPrefix}:${namespace}}`
   const changes = channelListener(client, channel)
-  const listeners = new Set<(project: string | null) => void>()
-  const missed = redisChanges(client, namespaceTag, (project) => {
-    for (const listener of listeners) listener(project)
+  const listeners = new Set<ChangeListener>()
+  const notifyAll = (project: string | null, change?: HeardChange): void => {
+    for (const listener of listeners) listener(project, change)
+  }
+  // The change log reports a change once more, without its version: not to the writer (its own sequence numbers),
+  // nor to an instance that heard the change's message already, which would reload twice for one change.
+  const ownSequences = new Set<number>()
+  const heardByMessage = new Set<string>()
+  const missed = redisChanges(client, namespaceTag, (project, sequence) => {
+    if (project !== null && (ownSequences.delete(sequence as number) || heardByMessage.delete(project))) return
+    notifyAll(project)
   })
+  /** A message is `<project> <version> <revision>` (a project id has no space); another message is someone else's. */
+  const heardMessage = (message: string | null): void => {
+    if (message === null) {
+      notifyAll(null)
+      return
+    }
+    const [project, version, revision] = message.split(' ')
+    if (version === undefined) return
+    heardByMessage.add(project)
+    notifyAll(project, { version: Number(version), revision: revision === '' ? undefined : revision })
+  }
   let catchingUp: Promise<void> | null = null
+  let messages: Promise<() => void> | null = null
   let stopCatchUp: (() => void) | null = null
   let log: StoreLog | undefined
   const hashOf = (project: string): string => `{${keyPrefix}:${namespace}:${project}}:state`
@@ -134,11 +154,12 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
         if (!('next' in step)) return { snapshot: before, result: step.result }
         const version = before.version + 1
         const announce = step.announce !== false ? channel : ''
+        const message = `${project} ${version} ${step.next.revision ?? ''}`
         const written = await runScript(client, COMMIT, [hashOf(project), retiredOf(project)],
-          [stored, version, JSON.stringify(step.next), announce, project, ...retiredArguments(step.retire)])
+          [stored, version, JSON.stringify(step.next), announce, message, ...retiredArguments(step.retire)])
         if (written === CONFLICT) continue
         // Written and published: a failure to record it must not report the change as failed.
-        if (announce !== '') await missed.record(project).catch(() => {})
+        if (announce !== '') await missed.record(project).then((sequence) => { ownSequences.add(sequence) }, () => {})
         return { snapshot: { version, state: step.next }, result: step.result }
       }
     },
@@ -150,24 +171,28 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     loadUsage: usage.load,
     async subscribe (listener, subscribeOptions) {
       log ??= subscribeOptions?.log
-      const remove = await changes.add(listener, subscribeOptions?.deadline)
+      // One message listener for all of this store's subscribers, while it has any.
+      const hearing = messages ??= changes.add(heardMessage, subscribeOptions?.deadline)
+      const leave = async (): Promise<void> => {
+        listeners.delete(listener)
+        if (listeners.size > 0) return
+        if (messages === hearing) messages = null
+        hearing.then((remove) => { remove() }, () => {})
+        endCatchUp()
+      }
       listeners.add(listener)
       try {
+        await hearing
         await (catchingUp ??= beginCatchUp())
       } catch (error) {
-        listeners.delete(listener)
-        remove()
-        endCatchUp()
+        await leave()
         throw error
       }
-      return async () => {
-        remove()
-        listeners.delete(listener)
-        if (listeners.size === 0) endCatchUp()
-      }
+      return leave
     },
     async close () {
       listeners.clear()
+      messages = null
       changes.close()
       endCatchUp()
     }

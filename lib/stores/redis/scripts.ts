@@ -15,10 +15,11 @@ export function script (source: string): RedisScript {
 /**
  * Compare-and-set of a project's document, announced in the same script. KEYS: the project's hash, its sorted
  * set of retired keys. ARGV: the version the hash held when read (0 for none), the new version, the document
- * (JSON), the channel ('' for a write not announced), the project, the instant up to which retired keys are
+ * (JSON), the channel ('' for a write not announced), the message, the instant up to which retired keys are
  * forgotten ('' for a write that retires nothing), then score and member pairs of the retired keys (the instant each
  * stopped verifying, its record as JSON). Writes only if the hash still holds the version read, adds the
- * retired keys and trims the set to the newest ${RETIRED_RECORD_LIMIT}, and publishes the project. Returns the
+ * retired keys and trims the set to the newest ${RETIRED_RECORD_LIMIT}, and publishes the message (the project,
+ * its new version and revision: see redis-store.ts). Returns the
  * new version, or -1 when another writer came first.
  * It decodes nothing and loops over nothing, so that it never becomes slow: SLOWLOG would log its arguments,
  * and the document carries the current keys whole. Trimming a sorted set by score and by rank costs the
@@ -40,11 +41,12 @@ return tonumber(ARGV[2])
  * Records an announced change of a project in its namespace's change log, for the catch-up poll. KEYS: the
  * namespace's sequence (a counter) and its change log (a sorted set: each project once, scored by the sequence
  * number of its last change). ARGV: the project. One member a project, so the log stays as small as the
- * namespace: nothing to trim.
+ * namespace: nothing to trim. Returns the change's sequence number.
  */
 export const RECORD = script(`
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[1]), ARGV[1])
-return 1
+local sequence = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], sequence, ARGV[1])
+return sequence
 `)
 
 /**

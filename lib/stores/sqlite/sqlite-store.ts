@@ -6,7 +6,7 @@ import { retiredTable, type RetiredTable } from './retired.js'
 import { usageTables, type UsageTables } from './usage.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
 import { markStore } from '../kind.js'
-import type { AnonKeyStore, ProjectSnapshot } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot } from '../interface.js'
 
 export interface SqliteStoreOptions {
   /**
@@ -57,7 +57,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   const namespace = namespaceOption('sqliteStore', options.namespace)
   const table = sqliteTableName(options.tableName ?? 'anon_key_projects')
   const catchUpMs = catchUpMsOption('sqliteStore', options.catchUpMs)
-  const listeners = new Set<(project: string | null) => void>()
+  const listeners = new Set<ChangeListener>()
   let statements: Statements | null = null
   let stopPolling: (() => void) | null = null
   /** The number of the last change this store told its listeners of. */
@@ -91,14 +91,23 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     return { version: Number(row.version), state: JSON.parse(row.state) as ProjectState }
   }
 
-  function notifyAll (project: string | null): void {
-    for (const listener of listeners) queueMicrotask(() => listener(project))
+  function notifyAll (project: string | null, change?: HeardChange): void {
+    for (const listener of listeners) queueMicrotask(() => listener(project, change))
   }
 
   /** One query for every change of the namespace since the last one seen. A failure (a closed file) is tried again next time. */
   async function poll (): Promise<void> {
-    const changes = prepared().log.since(lastSeen)
-    if (changes.length === 0) return
+    const { log } = prepared()
+    const changes = log.since(lastSeen)
+    if (changes.length === 0) {
+      // A log that went back (the file was restored from a copy) cannot tell what changed: reload everything.
+      const last = log.last()
+      if (last < lastSeen) {
+        lastSeen = last
+        notifyAll(null)
+      }
+      return
+    }
     const missed = changes[0].seq > lastSeen + 1
     lastSeen = changes[changes.length - 1].seq
     if (missed) notifyAll(null)
@@ -140,7 +149,7 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
         if (seq !== null) {
           // Heard here already: the next poll need not announce it again, unless an earlier change is still unseen.
           if (seq === lastSeen + 1) lastSeen = seq
-          notifyAll(project)
+          notifyAll(project, { version, revision: step.next.revision })
         }
         return { snapshot: { version, state: step.next }, result: step.result }
       } catch (error) {

@@ -1,0 +1,74 @@
+import { clientRefusal, type AttestationCheck, type ClientInputs, type ClientRefusal } from '../domain/client-rules.js'
+import type { RejectionCode } from '../errors/rejection.js'
+import { NEEDS_RETIRED, type KeyCache, type ValidEntry } from './project-keys.js'
+
+/** Why a key is refused, when the key or what it asks of its client is the reason. */
+export type KeyRefusal = RejectionCode | ClientRefusal
+
+/** The one verdict on a presented key: its valid entry, or why it is refused. */
+export type Verdict = ValidEntry | KeyRefusal
+
+/** Loads a project's retired keys into its cache; never rejects. */
+export type RetiredLoader = (cache: KeyCache) => Promise<void>
+
+/** What a judgement needs beyond the key: how to load retired keys, and what the request says of its client. */
+export interface Judging {
+  loadRetired: RetiredLoader
+  /** Checks attestation tokens; null without the `attestation` option. */
+  attest: AttestationCheck | null
+  /**
+   * The request's headers as the key's rules read them, built only for a key that has rules. Absent (a script's
+   * `verify(key)`): the key alone is judged, as a server-side check that has no client to restrict.
+   */
+  inputs: (() => ClientInputs) | undefined
+  /** The request, for an `attestation.verify(token, request)` of the host's. */
+  request?: unknown
+}
+
+/**
+ * A valid key lets its request through: counted here, once, whichever way it was found (verifyAnonKey's fast
+ * path, `admit`). One increment: which hour it falls in is decided when the counts are taken (see Mirror), so
+ * no clock is read and nothing is allocated. The first request of a rotated-in key is reported, once.
+ */
+export function pass (entry: ValidEntry): ValidEntry {
+  if (entry.requests++ === 0) entry.uses.counting(entry)
+  if (entry.awaitingFirstUse) {
+    entry.awaitingFirstUse = false
+    entry.uses.firstUse(entry)
+  }
+  return entry
+}
+
+/** A valid key refused for what it asks of its client: counted by key and code. */
+function refuseClient (entry: ValidEntry, code: ClientRefusal): ClientRefusal {
+  entry.uses.refusedClient(entry, code)
+  return code
+}
+
+/**
+ * What a valid key asks of its client (origins, apps, attestation), judged against the request. Synchronous
+ * unless an attestation token has to be verified.
+ */
+export function admit (entry: ValidEntry, judging: Judging): Verdict | Promise<Verdict> {
+  if (entry.rules === null || judging.inputs === undefined) return pass(entry)
+  const refusal = clientRefusal(entry.rules, judging.inputs(), judging.attest, judging.request)
+  if (refusal === null) return pass(entry)
+  if (typeof refusal === 'string') return refuseClient(entry, refusal)
+  return refusal.then((code) => code === null ? pass(entry) : refuseClient(entry, code))
+}
+
+function judgeCached (cache: KeyCache, key: unknown, judging: Judging, loaded: boolean): Verdict | Promise<Verdict> | typeof NEEDS_RETIRED {
+  const entry = loaded ? cache.lookupLoaded(key, Date.now()) : cache.lookup(key, Date.now())
+  return typeof entry === 'object' ? admit(entry, judging) : entry
+}
+
+/**
+ * The verdict on `key` for one project, the same for verifyAnonKey and `verify()`: from the cache, with no store
+ * call, except that a well-formed key the document does not know waits for the project's retired keys (loaded
+ * once per version of the project and shared by every caller that waits). Synchronous whenever it can be.
+ */
+export function judge (cache: KeyCache, key: unknown, judging: Judging): Verdict | Promise<Verdict> {
+  const verdict = judgeCached(cache, key, judging, false)
+  if (verdict !== NEEDS_RETIRED) return verdict
+  return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, true) as Verdict | Promise<Verdict>)
+}
