@@ -5,6 +5,7 @@ import { anonKeyApp, bareApp } from './apps.js'
 import { serve } from './child.js'
 import { settledHeap } from './heap.js'
 import { countingStore } from '../test/helpers/counting-store.js'
+import { UNCOUNTED } from '../test/helpers/uncounted.js'
 import { backend, uniqueNamespace } from './stores.js'
 import { MIRROR } from '../lib/keys/api.js'
 import type { Mirror } from '../lib/keys/mirror.js'
@@ -78,7 +79,7 @@ async function main (): Promise<void> {
       // The cache alone: a second KeyCache over the same snapshot (the snapshot itself is held either way).
       const snapshot = await connection.store.load(SINGLE_PROJECT)
       const withoutCache = await settledHeap()
-      const extraCache = new KeyCache()
+      const extraCache = new KeyCache(null, UNCOUNTED)
       extraCache.apply(snapshot)
       const cacheWithPreviousKeys = await settledHeap() - withoutCache
       if (extraCache.version !== snapshot.version) throw new Error('cache did not take the snapshot')

@@ -481,8 +481,8 @@ export class ProjectKeys extends KeyOperations(Object) {
 /**
  * Writes the first use of a rotated-in key (`entry`, current in the snapshot that verified it) once, whatever
  * the number of instances that see it at once: the change writes only while the key is current and its first
- * use unrecorded. Reports the grace it starts. Never awaited by a request; a failure is logged, and the next
- * snapshot of the project reports the first use again.
+ * use unrecorded. Reports the grace it starts. Never awaited by a request; after a failure, logged, the key's
+ * next verified request tries again (one write in flight at a time).
  */
 export async function recordFirstUse (target: OperationsTarget & { project: string }, entry: ValidEntry, at: number): Promise<void> {
   const project: Project = { ...target, tenant: target.project === '' ? null : target.project }
@@ -491,7 +491,8 @@ export async function recordFirstUse (target: OperationsTarget & { project: stri
   try {
     result = (await project.mirror.write('recordFirstUse', project.project, (state) => firstUseChange(state, { name, digest, at }))).result
   } catch (error) {
-    project.mirror.log.warn({ err: error, ...where(project, name), fingerprint }, 'anon key first use not recorded; the next reload of the keys tries again')
+    project.mirror.log.warn({ err: error, ...where(project, name), fingerprint }, 'anon key first use not recorded; the next request with the key tries again')
+    entry.awaitingFirstUse = true
     return
   }
   if (!result.recorded) return

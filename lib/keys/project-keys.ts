@@ -61,9 +61,6 @@ export interface UseCounter {
   refusedClient (entry: ValidEntry, code: ClientRefusal): void
 }
 
-/** Counts nothing: a KeyCache outside the plugin (tests, tools). */
-const UNCOUNTED: UseCounter = { counting () {}, firstUse () {}, refusedKey () {}, refusedClient () {} }
-
 interface PreviousEntry {
   record: PreviousKeyRecord
   /** The name the key belongs to; null for a key of a deleted name, which only ever answers ANON_KEY_REVOKED. */
@@ -139,7 +136,7 @@ export class KeyCache {
   /** Where the verdicts on this project's keys are counted. */
   private readonly uses: UseCounter
 
-  constructor (tenant: string | null = null, uses: UseCounter = UNCOUNTED) {
+  constructor (tenant: string | null, uses: UseCounter) {
     this.tenant = tenant
     this.uses = uses
   }

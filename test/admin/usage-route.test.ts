@@ -1,7 +1,8 @@
 import t from 'tap'
 import { memoryStore, type AnonKeyStore } from '../../lib/index.js'
 import { fingerprintOf } from '../../lib/stores/index.js'
-import { assertError, currentKey, listPrevious, revoke, rotate, startApp, useKey } from '../helpers/app.js'
+import { assertError, currentKey, internalsOf, listPrevious, revoke, rotate, startApp, useKey } from '../helpers/app.js'
+import { eventually } from '../helpers/eventually.js'
 import { CLOCK_START, fakeDateNow, HOUR_MS } from '../helpers/clock.js'
 import { createNamedKey, useKeyFrom } from '../helpers/named-keys.js'
 import { flush, usageOf, usageRequest } from '../helpers/usage.js'
@@ -59,6 +60,24 @@ t.test('requests fall into the UTC hour they are taken in, at the boundary to th
   ])
   t.equal(current.requests24h, 4)
   t.equal(current.lastUsedAt, iso(CLOCK_START + 14 * HOUR_MS + 30 * 60_000))
+})
+
+t.test('at the end of every hour the counts are closed into it, with no flush', async (t) => {
+  const hourEnd = CLOCK_START + 11 * HOUR_MS
+  // The plugin's timer for the hour's end is due 5 s (real time) after it starts: time enough for one request.
+  const clock = fakeDateNow(hourEnd - 5000)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const key = await currentKey(app)
+  await useKey(app, key)
+  const hourOfCounts = (): number | undefined => internalsOf(app).unreported('')?.unreported(hourEnd + HOUR_MS / 2).verified[0]?.hour
+  t.equal(hourOfCounts(), hourEnd, 'before the hour\'s end, the request is not put in any hour yet')
+  await eventually('the hour to be closed', () => hourOfCounts() === hourEnd - HOUR_MS, 20_000)
+  clock.set(hourEnd + 30 * 60_000)
+  await useKey(app, key)
+  const [current] = (await usageOf(app)).keys
+  t.same(current.hourly, [{ hour: iso(hourEnd - HOUR_MS), requests: 1 }, { hour: iso(hourEnd), requests: 1 }], 'each request in its own hour')
+  t.equal(current.lastUsedAt, iso(hourEnd + 30 * 60_000))
 })
 
 t.test('hours older than 7 days leave the answer and the store; requests24h counts the last 24 hours only', async (t) => {

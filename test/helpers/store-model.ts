@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { fingerprintOf, generateAnonKey } from '../../lib/domain/key.js'
 import { KeyCache, NEEDS_RETIRED } from '../../lib/keys/project-keys.js'
+import { UNCOUNTED } from './uncounted.js'
 import { RETIRED_RETENTION_MS } from '../../lib/domain/retention.js'
 import type { AnonKeyStore } from '../../lib/stores/interface.js'
 import { keyHandle, type Rotated } from '../../lib/conformance/index.js'
@@ -104,7 +105,7 @@ export function followChain (model: KeyModel, outcomes: Array<{ newKey: string, 
 export async function runStoreModel (backend: AnonKeyStore, steps: Step[], start: number): Promise<KeyModel> {
   const store = keyHandle(backend)
   const model = new KeyModel()
-  const cache = new KeyCache()
+  const cache = new KeyCache(null, UNCOUNTED)
   let now = start
   let version = -1
   for (const step of steps) {

@@ -1,6 +1,7 @@
+import Fastify from 'fastify'
 import t from 'tap'
-import { memoryStore, type AnonKeyStore, type FirstUsedEvent } from '../../lib/index.js'
-import { assertError, currentKey, internalsOf, listPrevious, rotate, startApp, useKey } from '../helpers/app.js'
+import anonKey, { memoryStore, type AnonKeyStore, type FirstUsedEvent } from '../../lib/index.js'
+import { assertError, currentKey, internalsOf, JWT_SECRET, listPrevious, rotate, startApp, useKey } from '../helpers/app.js'
 import { CLOCK_START, fakeDateNow, HOUR_MS } from '../helpers/clock.js'
 import { eventually } from '../helpers/eventually.js'
 import { createNamedKey, keysRequest } from '../helpers/named-keys.js'
@@ -119,4 +120,40 @@ t.test('graceStartsAt is checked: only "rotation" or "first-use", on both rotate
   t.equal(((await listPrevious(app)) as any[]).length, 0)
   await rotate(app)
   t.equal(((await listPrevious(app)) as any[])[0].graceStartsAt, 'rotation', 'the default grace starts at the rotation')
+})
+
+t.test('a first use the store could not take is logged, and the key\'s next request records it', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const inner = memoryStore()
+  let failing = false
+  const store: AnonKeyStore = {
+    ...inner,
+    namespace: inner.namespace,
+    update (project, change) {
+      return failing ? Promise.reject(new Error('store down')) : inner.update(project, change)
+    }
+  }
+  const lines: any[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => app.close())
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store })
+  app.register(async (guarded) => {
+    guarded.addHook('onRequest', guarded.verifyAnonKey)
+    guarded.get('/data', async () => 'ok')
+  })
+  await app.ready()
+  const events: FirstUsedEvent[] = []
+  app.anonKey.on('firstUsed', (event) => { events.push(event) })
+  const { anonKey: newKey } = await app.anonKey.rotate({ gracePeriodHours: 2, graceStartsAt: 'first-use' })
+  failing = true
+  t.equal((await useKey(app, newKey)).statusCode, 200, 'the request does not wait for the write')
+  await eventually('the failed write to be logged', () => lines.some((line) => line.msg === 'anon key first use not recorded; the next request with the key tries again'), 5000)
+  t.same(events, [], 'nothing was recorded')
+  failing = false
+  clock.advance(HOUR_MS)
+  t.equal((await useKey(app, newKey)).statusCode, 200)
+  await eventually('the first use to be recorded', () => events.length === 1, 5000)
+  t.equal(events[0].firstUsedAt, iso(CLOCK_START + HOUR_MS), 'the first use recorded is the request that reached the store')
+  t.equal((await inner.load('')).state.keys[0].currentKeyFirstUsedAt, CLOCK_START + HOUR_MS)
 })
