@@ -1,0 +1,322 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { join } from 'node:path'
+import type { BrowserContext, Page } from 'playwright-core'
+import t, { type Test } from 'tap'
+import anonKey, { fingerprintOf, type FastifyAnonKeyOptions } from '../../lib/index.js'
+import { anonKeyAdminPage, type AnonKeyAdminPageOptions } from '../../lib/admin-page/index.js'
+import { isFocused, PAGE_WEIGHT_LIMIT, SCREENSHOTS, tabTo, watchPage, type PageWatch } from '../helpers/admin-page.js'
+import { adminToken, JWT_SECRET } from '../helpers/app.js'
+import { chromiumOrSkip, useChromium } from '../helpers/chromium.js'
+import { freePort } from '../helpers/free-port.js'
+import { isTenantAdmin, tenantFromHeader } from '../helpers/tenants.js'
+
+// The admin page in a real browser, against a real app on a loopback port, driven the way people and scripts
+// find its controls: by their role and accessible name.
+const UI_MS = 15_000
+const HOUR_MS = 3_600_000
+
+interface Host { app: FastifyInstance, base: string }
+
+async function startHost (t: Test, plugin: FastifyAnonKeyOptions = {}, page: AnonKeyAdminPageOptions = {}): Promise<Host> {
+  const port = await freePort()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(anonKey, { jwt: { secret: JWT_SECRET }, ...plugin })
+  await app.register(anonKeyAdminPage, page)
+  await app.listen({ port, host: '127.0.0.1' })
+  return { app, base: `http://127.0.0.1:${port}` }
+}
+
+/** Whether this server records usage over time (the page then draws its chart). */
+const hasUsageRoute = (app: FastifyInstance): boolean => app.hasRoute({ method: 'GET', url: '/api/secrets/anon-keys/:name/usage' })
+
+async function screenshot (page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS !== null) await page.screenshot({ path: join(SCREENSHOTS, `admin-page-${name}.png`), fullPage: true })
+}
+
+/** The page is clean: no script error, no CSP report, no request beyond the app, and only the failures expected. */
+function checkClean (t: Test, watch: PageWatch, failed: string[]): void {
+  t.same(watch.pageErrors, [], 'no uncaught error in the page')
+  t.same(watch.consoleErrors, [], 'no console error (a CSP violation would be one)')
+  t.same(watch.elsewhere, [], 'no request outside the app')
+  t.same([...watch.failed].sort(), [...failed].sort(), 'the only failed responses are those the test caused')
+  t.equal(watch.failedResponseNotes, watch.failed.length, 'the console notes only those failed responses')
+}
+
+if (chromiumOrSkip(t)) {
+  t.setTimeout(240_000)
+  const browser = useChromium(t)
+
+  async function openPage (t: Test, base: string): Promise<{ page: Page, context: BrowserContext, watch: PageWatch }> {
+    const context = await browser().newContext({ viewport: { width: 1000, height: 800 } })
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    page.setDefaultTimeout(UI_MS)
+    const watch = watchPage(page, base)
+    await page.goto(`${base}/anon-keys`)
+    return { page, context, watch }
+  }
+
+  t.test('an admin signs in after a bad token, sees the keys, rotates with a chosen grace, revokes, creates, edits, copies and deletes', async (t) => {
+    const { app, base } = await startHost(t)
+    const { page, context, watch } = await openPage(t, base)
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base })
+    const expectedFailures: string[] = []
+    const usage = hasUsageRoute(app)
+
+    t.equal(new URL(page.url()).pathname, '/anon-keys/', 'the bare prefix led to the page')
+    const token = page.getByLabel('Admin token')
+    t.ok(await isFocused(token), 'the token field has the focus')
+
+    // A bad token: the page says what went wrong and asks again.
+    await token.fill('not-a-token')
+    await token.press('Enter')
+    expectedFailures.push('401 GET /api/secrets/anon-keys')
+    const alert = page.getByRole('alert').filter({ hasText: 'refused' })
+    await alert.waitFor()
+    t.match(await alert.innerText(), /The admin token was refused[^]*The admin token is invalid\.[^]*AUTH_INVALID_CREDENTIALS, 401/)
+    t.match(await alert.innerText(), /Send a valid credential/, 'with the error\'s next actions')
+    t.equal(await token.inputValue(), '', 'the refused token is not kept in the field')
+    t.ok(await isFocused(token), 'and the field asks again')
+    t.equal(await page.evaluate('sessionStorage.length'), 0, 'nor in sessionStorage')
+    await screenshot(page, 'sign-in')
+
+    // A good one.
+    await token.fill(adminToken())
+    await token.press('Enter')
+    const defaultKey = page.getByRole('region', { name: 'default' })
+    await defaultKey.waitFor()
+    t.equal(await page.getByRole('alert').filter({ hasText: 'refused' }).count(), 0, 'the error is gone')
+    t.same(await page.evaluate('[Object.keys(sessionStorage), localStorage.length, document.cookie]'),
+      [['fastify-anon-key.admin-token'], 0, ''], 'the token is kept in sessionStorage only')
+    const firstKey = await app.anonKey.get() as string
+    t.equal(await defaultKey.getByLabel('Current key').inputValue(), firstKey, 'the current key is shown')
+    t.match(await defaultKey.innerText(), new RegExp(`Fingerprint\\s+${fingerprintOf(firstKey)}`))
+    t.match(await defaultKey.innerText(), /Allowed origins\s+Any origin/)
+    const figure = defaultKey.getByRole('figure', { name: 'Requests per hour, last 7 days' })
+    if (usage) {
+      await figure.getByRole('img').waitFor()
+    } else {
+      await figure.getByText('No usage data').waitFor()
+      expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+    }
+
+    // Rotate with a grace of 48 hours: the dialog says what happens to shipped apps, the server keeps 48 h.
+    await defaultKey.getByRole('button', { name: 'Rotate' }).click()
+    const rotate = page.getByRole('dialog', { name: 'Rotate default' })
+    await rotate.getByLabel('Grace (hours)').fill('48')
+    t.match(await rotate.innerText(), /Apps that ship the current key keep working for 48 hours, until .*; after that they are refused \(401 ANON_KEY_EXPIRED\) until they ship the new key/)
+    await rotate.getByLabel('Grace (hours)').fill('0')
+    t.match(await rotate.innerText(), /the current key stops working at once: every app that ships it is refused/)
+    await rotate.getByLabel('At the new key\'s first use').check()
+    await rotate.getByLabel('Grace (hours)').fill('48')
+    t.match(await rotate.innerText(), /keep working until 48 hours after the new key is first used/)
+    await rotate.getByLabel('At rotation').check()
+    await screenshot(page, 'rotate')
+    await rotate.getByRole('button', { name: 'Rotate' }).click()
+    await page.getByRole('status').getByText('Rotated default').waitFor()
+    t.notOk(await rotate.isVisible(), 'the dialog closed')
+    const [rotated] = await app.anonKey.listPrevious()
+    t.equal(rotated.fingerprint, fingerprintOf(firstKey), 'the old key is a previous key on the server')
+    t.equal(Date.parse(rotated.expiresAt) - Date.parse(rotated.rotatedAt), 48 * HOUR_MS, 'for the 48 hours chosen')
+    const secondKey = await app.anonKey.get() as string
+    t.equal(await defaultKey.getByLabel('Current key').inputValue(), secondKey, 'the page shows the new key')
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+    const firstRow = defaultKey.getByRole('row').filter({ hasText: rotated.fingerprint })
+    t.match(await firstRow.innerText(), /(1 d 23 h|2 d 0 h)\s+until/, 'its grace left')
+    t.ok(await isFocused(defaultKey.getByRole('button', { name: 'Rotate' })), 'the focus went back to Rotate')
+
+    // A second rotation, then revoke that one previous key.
+    await defaultKey.getByRole('button', { name: 'Rotate' }).click()
+    await rotate.getByLabel('Grace (hours)').fill('2')
+    await rotate.getByRole('button', { name: 'Rotate' }).click()
+    await defaultKey.getByRole('row').filter({ hasText: fingerprintOf(secondKey) }).waitFor()
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+    await defaultKey.getByRole('row').filter({ hasText: fingerprintOf(secondKey) }).getByRole('button', { name: 'Revoke' }).click()
+    const confirm = page.getByRole('dialog', { name: `Revoke ${fingerprintOf(secondKey)}?` })
+    t.match(await confirm.innerText(), /stops working now, before the end of its grace: apps that still ship it are refused \(401 ANON_KEY_REVOKED\)/)
+    await confirm.getByRole('button', { name: 'Revoke' }).click()
+    await page.getByRole('status').getByText(`Revoked the previous key ${fingerprintOf(secondKey)}`).waitFor()
+    t.same((await app.anonKey.listPrevious()).map((previous) => previous.fingerprint), [fingerprintOf(firstKey)], 'the server revoked that one')
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+
+    // Revoke all.
+    await defaultKey.getByRole('button', { name: 'Revoke all' }).click()
+    const revokeAll = page.getByRole('dialog', { name: 'Revoke every previous key of default?' })
+    t.match(await revokeAll.innerText(), /1 previous key stops working now[^]*The current key keeps working/)
+    await revokeAll.getByRole('button', { name: 'Revoke all' }).click()
+    await defaultKey.getByText('None. After a rotation').waitFor()
+    t.same(await app.anonKey.listPrevious(), [], 'the server holds no previous key')
+    t.match(await page.getByRole('status').innerText(), /Revoked 1 previous key of default/)
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+
+    // Create a key restricted to an origin.
+    await page.getByRole('button', { name: 'New key' }).click()
+    const create = page.getByRole('dialog', { name: 'New key' })
+    await create.getByLabel('Name').fill('web')
+    await create.getByLabel('Allowed origins').fill('https://app.example.com')
+    await create.getByRole('button', { name: 'Create' }).click()
+    const web = page.getByRole('region', { name: 'web' })
+    await web.waitFor()
+    const created = await app.anonKey.getKey('web')
+    t.same(created.allowedOrigins, ['https://app.example.com'], 'the server holds the restriction')
+    t.equal(await web.getByLabel('Current key').inputValue(), created.anonKey)
+    t.ok(await isFocused(web.getByRole('heading', { name: 'web' })), 'the focus is on the new key')
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
+
+    // The same name again: the server's 409 shows in the dialog, with its next actions.
+    await page.getByRole('button', { name: 'New key' }).click()
+    await create.getByLabel('Name').fill('web')
+    await create.getByRole('button', { name: 'Create' }).click()
+    expectedFailures.push('409 POST /api/secrets/anon-keys')
+    const conflict = create.getByRole('alert')
+    await conflict.getByText('CONFLICT').waitFor()
+    t.match(await conflict.innerText(), /The key was not created\.[^]*web[^]*\(CONFLICT, 409\)/)
+    await create.getByRole('button', { name: 'Cancel' }).click()
+
+    // Edit it: a description and a second origin.
+    await web.getByRole('button', { name: 'Edit' }).click()
+    const edit = page.getByRole('dialog', { name: 'Edit web' })
+    t.equal(await edit.getByLabel('Allowed origins').inputValue(), 'https://app.example.com', 'the form holds the key as it is')
+    await edit.getByLabel('Description').fill('Web app')
+    await edit.getByLabel('Allowed origins').fill('https://app.example.com\nhttps://*.example.org')
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('status').getByText('Saved web.').waitFor()
+    const edited = await app.anonKey.getKey('web')
+    t.same([edited.description, edited.allowedOrigins], ['Web app', ['https://app.example.com', 'https://*.example.org']], 'the server holds the change')
+    t.match(await web.innerText(), /Allowed origins\s+https:\/\/app\.example\.com, https:\/\/\*\.example\.org/)
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
+    await app.anonKey.rotate({ name: 'web', gracePeriodHours: 24 })
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await web.getByRole('row').nth(1).waitFor()
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
+    await screenshot(page, 'keys')
+
+    // Copy a key.
+    await web.getByRole('button', { name: 'Copy key' }).click()
+    await page.getByRole('status').getByText('Copied the current key of web.').waitFor()
+    t.equal(await page.evaluate('navigator.clipboard.readText()'), (await app.anonKey.getKey('web')).anonKey, 'the clipboard holds the key')
+
+    // Delete it: the confirmation says its keys stop working.
+    await web.getByRole('button', { name: 'Delete' }).click()
+    const remove = page.getByRole('dialog', { name: 'Delete web?' })
+    t.match(await remove.innerText(), /Its current key and its 1 previous key stop working at once: every app that ships one of them is refused \(401 ANON_KEY_REVOKED\)/)
+    await remove.getByRole('button', { name: 'Delete' }).click()
+    await web.waitFor({ state: 'detached' })
+    t.same((await app.anonKey.listKeys()).map((key) => key.name), ['default'], 'the server deleted it')
+    if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
+
+    // Sign out: the token leaves the tab.
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('Admin token').waitFor()
+    t.equal(await page.evaluate('sessionStorage.getItem("fastify-anon-key.admin-token")'), null)
+
+    t.ok(watch.pageBytes > 0 && watch.pageBytes < PAGE_WEIGHT_LIMIT, `the page loaded ${watch.pageBytes} bytes of its own, under ${PAGE_WEIGHT_LIMIT}`)
+    checkClean(t, watch, expectedFailures)
+  })
+
+  t.test('a token revoked while the page is open sends the admin back to sign in, saying why, and changes nothing', async (t) => {
+    const revoked = new Set<string>()
+    const { app, base } = await startHost(t, { jwt: { secret: JWT_SECRET, trusted: (_request, token) => !revoked.has(token.jti) } })
+    const { page, watch } = await openPage(t, base)
+    await page.getByLabel('Admin token').fill(adminToken({ jti: 'admin-who-leaves' }))
+    await page.getByLabel('Admin token').press('Enter')
+    const defaultKey = page.getByRole('region', { name: 'default' })
+    await defaultKey.waitFor()
+    await defaultKey.getByRole('button', { name: 'Rotate' }).click()
+    revoked.add('admin-who-leaves')
+    await page.getByRole('dialog', { name: 'Rotate default' }).getByRole('button', { name: 'Rotate' }).click()
+    const alert = page.getByRole('alert').filter({ hasText: 'refused' })
+    await alert.waitFor()
+    t.match(await alert.innerText(), /The admin token was refused[^]*The admin token has been revoked\./)
+    t.notOk(await page.getByRole('dialog').isVisible(), 'the dialog closed')
+    t.ok(await isFocused(page.getByLabel('Admin token')), 'the token field asks again')
+    t.equal(await page.evaluate('sessionStorage.getItem("fastify-anon-key.admin-token")'), null, 'the revoked token is dropped')
+    t.same(await app.anonKey.listPrevious(), [], 'nothing was rotated')
+    const usage = hasUsageRoute(app) ? [] : ['404 GET /api/secrets/anon-keys/default/usage']
+    checkClean(t, watch, [...usage, '401 POST /api/secrets/anon-keys/default/rotate'])
+  })
+
+  t.test('keyboard only: sign in with Enter, rotate with a grace typed in, revoke all, and Escape out of a dialog', async (t) => {
+    const { app, base } = await startHost(t)
+    const { page, watch } = await openPage(t, base)
+    const keyboard = page.keyboard
+
+    await tabTo(page, page.getByLabel('Admin token'))
+    await keyboard.type(adminToken())
+    await keyboard.press('Enter')
+    const defaultKey = page.getByRole('region', { name: 'default' })
+    await defaultKey.waitFor()
+    t.ok(await isFocused(page.getByRole('heading', { name: 'Keys', exact: true })), 'signing in moves the focus to the keys')
+
+    await tabTo(page, defaultKey.getByRole('button', { name: 'Rotate' }))
+    await keyboard.press('Enter')
+    const rotate = page.getByRole('dialog', { name: 'Rotate default' })
+    await rotate.waitFor()
+    t.ok(await isFocused(rotate.getByLabel('Grace (hours)')), 'the dialog opens on its Grace field')
+    await keyboard.press('Control+A')
+    await keyboard.type('12')
+    await tabTo(page, rotate.getByRole('button', { name: 'Rotate' }))
+    await keyboard.press('Enter')
+    await page.getByRole('status').getByText('Rotated default').waitFor()
+    const [previous] = await app.anonKey.listPrevious()
+    t.equal(Date.parse(previous.expiresAt) - Date.parse(previous.rotatedAt), 12 * HOUR_MS, 'the grace typed in reached the server')
+    t.ok(await isFocused(defaultKey.getByRole('button', { name: 'Rotate' })), 'the focus is back on Rotate')
+
+    await tabTo(page, defaultKey.getByRole('button', { name: 'Revoke all' }))
+    await keyboard.press('Enter')
+    const confirm = page.getByRole('dialog', { name: 'Revoke every previous key of default?' })
+    await confirm.waitFor()
+    t.ok(await isFocused(confirm.getByRole('button', { name: 'Cancel' })), 'a destructive dialog opens on Cancel')
+    await tabTo(page, confirm.getByRole('button', { name: 'Revoke all' }))
+    await keyboard.press('Enter')
+    await defaultKey.getByText('None. After a rotation').waitFor()
+    t.same(await app.anonKey.listPrevious(), [], 'revoked from the keyboard')
+
+    await tabTo(page, page.getByRole('button', { name: 'New key' }), 80)
+    await keyboard.press('Enter')
+    const create = page.getByRole('dialog', { name: 'New key' })
+    await create.waitFor()
+    t.ok(await isFocused(create.getByLabel('Name')), 'New key opens on its Name field')
+    await keyboard.press('Escape')
+    await create.waitFor({ state: 'hidden' })
+    t.ok(await isFocused(page.getByRole('button', { name: 'New key' })), 'Escape closes it and gives the focus back')
+    t.same((await app.anonKey.listKeys()).map((key) => key.name), ['default'], 'nothing was created')
+    const usage = hasUsageRoute(app) ? [] : Array(3).fill('404 GET /api/secrets/anon-keys/default/usage')
+    checkClean(t, watch, usage)
+  })
+
+  t.test('tenant mode: the tenant goes in the host\'s header, and a token for another tenant is refused with a 403 shown', async (t) => {
+    const { app, base } = await startHost(t, { tenant: tenantFromHeader, isAdmin: isTenantAdmin }, { tenantHeader: 'x-tenant' })
+    const { page, watch } = await openPage(t, base)
+    const tenant = page.getByLabel('Tenant')
+    t.ok(await isFocused(tenant), 'the page asks for the tenant first')
+
+    await tenant.fill('acme')
+    await page.getByLabel('Admin token').fill(adminToken({ tenant: 'beta' }))
+    await page.getByLabel('Admin token').press('Enter')
+    const alert = page.getByRole('alert').filter({ hasText: 'may not manage' })
+    await alert.waitFor()
+    t.match(await alert.innerText(), /This token may not manage these keys[^]*This route is for project admins only\.[^]*FORBIDDEN, 403/)
+    t.equal(await tenant.inputValue(), 'acme', 'the tenant stays filled in')
+
+    await page.getByLabel('Admin token').fill(adminToken({ tenant: 'acme' }))
+    await page.getByLabel('Admin token').press('Enter')
+    const defaultKey = page.getByRole('region', { name: 'default' })
+    await defaultKey.waitFor()
+    t.match(await page.getByRole('banner').innerText(), /Signed in, tenant acme/)
+    const acme = app.anonKey.forTenant('acme')
+    t.equal(await defaultKey.getByLabel('Current key').inputValue(), await acme.get(), 'acme\'s key is shown')
+
+    await defaultKey.getByRole('button', { name: 'Rotate' }).click()
+    const rotate = page.getByRole('dialog', { name: 'Rotate default' })
+    await rotate.getByLabel('Grace (hours)').fill('6')
+    await rotate.getByRole('button', { name: 'Rotate' }).click()
+    await page.getByRole('status').getByText('Rotated default').waitFor()
+    const [previous] = await acme.listPrevious()
+    t.equal(Date.parse(previous.expiresAt) - Date.parse(previous.rotatedAt), 6 * HOUR_MS, 'acme\'s key was rotated')
+    t.equal(await app.anonKey.forTenant('beta').get(), null, 'no other tenant was touched')
+    const usage = hasUsageRoute(app) ? [] : Array(2).fill('404 GET /api/secrets/anon-keys/default/usage')
+    checkClean(t, watch, ['403 GET /api/secrets/anon-keys', ...usage])
+  })
+}
