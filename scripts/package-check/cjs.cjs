@@ -2,6 +2,7 @@ const Fastify = require('fastify')
 const anonKey = require('fastify-anon-key')
 const { memoryStore, verifyAnonKey } = require('fastify-anon-key')
 const { emptyProject, pruneProject } = require('fastify-anon-key/store')
+const { anonKeyAdminPage } = require('fastify-anon-key/admin-page')
 const assert = require('node:assert/strict')
 
 async function main () {
@@ -15,6 +16,12 @@ async function main () {
   assert.match(response.json().anonKey, /^anon_[0-9a-f]{64}$/)
   await app.close()
   assert.deepEqual(pruneProject(emptyProject(), 1), { state: emptyProject(), retired: [] })
+  const host = Fastify()
+  host.register(anonKey, { authorize: () => true })
+  host.register(anonKeyAdminPage)
+  assert.equal((await host.inject('/anon-keys')).headers.location, 'anon-keys/')
+  assert.match((await host.inject('/anon-keys/')).body, /<title>Anon keys<\/title>/)
+  await host.close()
   console.log('CommonJS consumer: ok')
 }
 main().catch((error) => { console.error(error); process.exit(1) })
