@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { join } from 'node:path'
-import type { BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
 import anonKey, { fingerprintOf, type FastifyAnonKeyOptions } from '../../lib/index.js'
 import { anonKeyAdminPage, type AnonKeyAdminPageOptions } from '../../lib/admin-page/index.js'
@@ -30,8 +30,11 @@ async function startHost (t: Test, plugin: FastifyAnonKeyOptions = {}, page: Ano
 /** Whether this server records usage over time (the page then draws its chart). */
 const hasUsageRoute = (app: FastifyInstance): boolean => app.hasRoute({ method: 'GET', url: '/api/secrets/anon-keys/:name/usage' })
 
-async function screenshot (page: Page, name: string): Promise<void> {
-  if (SCREENSHOTS !== null) await page.screenshot({ path: join(SCREENSHOTS, `admin-page-${name}.png`), fullPage: true })
+/** With ADMIN_PAGE_SCREENSHOTS=1, saves what `part` shows now (the whole page by default) for docs/admin-page.md. */
+async function screenshot (page: Page, name: string, part?: Locator): Promise<void> {
+  if (SCREENSHOTS === null) return
+  const path = join(SCREENSHOTS, `admin-page-${name}.png`)
+  await (part === undefined ? page.screenshot({ path, fullPage: true, scale: 'css' }) : part.screenshot({ path, scale: 'css' }))
 }
 
 /** The page is clean: no script error, no CSP report, no request beyond the app, and only the failures expected. */
@@ -48,7 +51,7 @@ if (chromiumOrSkip(t)) {
   const browser = useChromium(t)
 
   async function openPage (t: Test, base: string): Promise<{ page: Page, context: BrowserContext, watch: PageWatch }> {
-    const context = await browser().newContext({ viewport: { width: 1000, height: 800 } })
+    const context = await browser().newContext({ viewport: { width: 900, height: 720 } })
     t.teardown(() => context.close())
     const page = await context.newPage()
     page.setDefaultTimeout(UI_MS)
@@ -79,13 +82,13 @@ if (chromiumOrSkip(t)) {
     t.equal(await token.inputValue(), '', 'the refused token is not kept in the field')
     t.ok(await isFocused(token), 'and the field asks again')
     t.equal(await page.evaluate('sessionStorage.length'), 0, 'nor in sessionStorage')
-    await screenshot(page, 'sign-in')
+    await screenshot(page, 'sign-in', page.locator('main'))
 
     // A good one.
     await token.fill(adminToken())
     await token.press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
     const defaultKey = page.getByRole('region', { name: 'default' })
-    await defaultKey.waitFor()
     t.equal(await page.getByRole('alert').filter({ hasText: 'refused' }).count(), 0, 'the error is gone')
     t.same(await page.evaluate('[Object.keys(sessionStorage), localStorage.length, document.cookie]'),
       [['fastify-anon-key.admin-token'], 0, ''], 'the token is kept in sessionStorage only')
@@ -95,9 +98,9 @@ if (chromiumOrSkip(t)) {
     t.match(await defaultKey.innerText(), /Allowed origins\s+Any origin/)
     const figure = defaultKey.getByRole('figure', { name: 'Requests per hour, last 7 days' })
     if (usage) {
-      await figure.getByRole('img').waitFor()
+      t.ok(await figure.getByRole('img').isVisible(), 'the usage chart is drawn')
     } else {
-      await figure.getByText('No usage data').waitFor()
+      t.ok(await figure.getByText('No usage data').isVisible(), 'without usage figures the page says so')
       expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
     }
 
@@ -112,7 +115,7 @@ if (chromiumOrSkip(t)) {
     await rotate.getByLabel('Grace (hours)').fill('48')
     t.match(await rotate.innerText(), /keep working until 48 hours after the new key is first used/)
     await rotate.getByLabel('At rotation').check()
-    await screenshot(page, 'rotate')
+    await screenshot(page, 'rotate', rotate)
     await rotate.getByRole('button', { name: 'Rotate' }).click()
     await page.getByRole('status').getByText('Rotated default').waitFor()
     t.notOk(await rotate.isVisible(), 'the dialog closed')
@@ -130,7 +133,7 @@ if (chromiumOrSkip(t)) {
     await defaultKey.getByRole('button', { name: 'Rotate' }).click()
     await rotate.getByLabel('Grace (hours)').fill('2')
     await rotate.getByRole('button', { name: 'Rotate' }).click()
-    await defaultKey.getByRole('row').filter({ hasText: fingerprintOf(secondKey) }).waitFor()
+    await page.getByRole('status').getByText('Rotated default').waitFor()
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
     await defaultKey.getByRole('row').filter({ hasText: fingerprintOf(secondKey) }).getByRole('button', { name: 'Revoke' }).click()
     const confirm = page.getByRole('dialog', { name: `Revoke ${fingerprintOf(secondKey)}?` })
@@ -145,9 +148,9 @@ if (chromiumOrSkip(t)) {
     const revokeAll = page.getByRole('dialog', { name: 'Revoke every previous key of default?' })
     t.match(await revokeAll.innerText(), /1 previous key stops working now[^]*The current key keeps working/)
     await revokeAll.getByRole('button', { name: 'Revoke all' }).click()
-    await defaultKey.getByText('None. After a rotation').waitFor()
+    await page.getByRole('status').getByText('Revoked 1 previous key of default').waitFor()
+    t.ok(await defaultKey.getByText('None. After a rotation').isVisible(), 'the page lists none')
     t.same(await app.anonKey.listPrevious(), [], 'the server holds no previous key')
-    t.match(await page.getByRole('status').innerText(), /Revoked 1 previous key of default/)
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
 
     // Create a key restricted to an origin.
@@ -156,8 +159,8 @@ if (chromiumOrSkip(t)) {
     await create.getByLabel('Name').fill('web')
     await create.getByLabel('Allowed origins').fill('https://app.example.com')
     await create.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('status').getByText('Created the key web').waitFor()
     const web = page.getByRole('region', { name: 'web' })
-    await web.waitFor()
     const created = await app.anonKey.getKey('web')
     t.same(created.allowedOrigins, ['https://app.example.com'], 'the server holds the restriction')
     t.equal(await web.getByLabel('Current key').inputValue(), created.anonKey)
@@ -188,7 +191,8 @@ if (chromiumOrSkip(t)) {
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
     await app.anonKey.rotate({ name: 'web', gracePeriodHours: 24 })
     await page.getByRole('button', { name: 'Refresh' }).click()
-    await web.getByRole('row').nth(1).waitFor()
+    await page.getByRole('status').getByText('Refreshed at').waitFor()
+    t.equal(await web.getByRole('row').count(), 2, 'the rotation made elsewhere shows after Refresh')
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
     await screenshot(page, 'keys')
 
@@ -202,7 +206,8 @@ if (chromiumOrSkip(t)) {
     const remove = page.getByRole('dialog', { name: 'Delete web?' })
     t.match(await remove.innerText(), /Its current key and its 1 previous key stop working at once: every app that ships one of them is refused \(401 ANON_KEY_REVOKED\)/)
     await remove.getByRole('button', { name: 'Delete' }).click()
-    await web.waitFor({ state: 'detached' })
+    await page.getByRole('status').getByText('Deleted web.').waitFor()
+    t.equal(await web.count(), 0, 'the page lists it no more')
     t.same((await app.anonKey.listKeys()).map((key) => key.name), ['default'], 'the server deleted it')
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage')
 
@@ -221,8 +226,8 @@ if (chromiumOrSkip(t)) {
     const { page, watch } = await openPage(t, base)
     await page.getByLabel('Admin token').fill(adminToken({ jti: 'admin-who-leaves' }))
     await page.getByLabel('Admin token').press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
     const defaultKey = page.getByRole('region', { name: 'default' })
-    await defaultKey.waitFor()
     await defaultKey.getByRole('button', { name: 'Rotate' }).click()
     revoked.add('admin-who-leaves')
     await page.getByRole('dialog', { name: 'Rotate default' }).getByRole('button', { name: 'Rotate' }).click()
@@ -245,8 +250,8 @@ if (chromiumOrSkip(t)) {
     await tabTo(page, page.getByLabel('Admin token'))
     await keyboard.type(adminToken())
     await keyboard.press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
     const defaultKey = page.getByRole('region', { name: 'default' })
-    await defaultKey.waitFor()
     t.ok(await isFocused(page.getByRole('heading', { name: 'Keys', exact: true })), 'signing in moves the focus to the keys')
 
     await tabTo(page, defaultKey.getByRole('button', { name: 'Rotate' }))
@@ -270,7 +275,7 @@ if (chromiumOrSkip(t)) {
     t.ok(await isFocused(confirm.getByRole('button', { name: 'Cancel' })), 'a destructive dialog opens on Cancel')
     await tabTo(page, confirm.getByRole('button', { name: 'Revoke all' }))
     await keyboard.press('Enter')
-    await defaultKey.getByText('None. After a rotation').waitFor()
+    await page.getByRole('status').getByText('Revoked 1 previous key').waitFor()
     t.same(await app.anonKey.listPrevious(), [], 'revoked from the keyboard')
 
     await tabTo(page, page.getByRole('button', { name: 'New key' }), 80)
@@ -302,8 +307,8 @@ if (chromiumOrSkip(t)) {
 
     await page.getByLabel('Admin token').fill(adminToken({ tenant: 'acme' }))
     await page.getByLabel('Admin token').press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
     const defaultKey = page.getByRole('region', { name: 'default' })
-    await defaultKey.waitFor()
     t.match(await page.getByRole('banner').innerText(), /Signed in, tenant acme/)
     const acme = app.anonKey.forTenant('acme')
     t.equal(await defaultKey.getByLabel('Current key').inputValue(), await acme.get(), 'acme\'s key is shown')

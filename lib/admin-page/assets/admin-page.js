@@ -48,7 +48,8 @@ function button (label, onclick, attributes = {}) {
 // ---------------------------------------------------------------- wording
 
 const numberFormat = new Intl.NumberFormat()
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' })
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' })
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' })
 
 const count = (n) => numberFormat.format(n)
@@ -169,7 +170,7 @@ async function signIn (event) {
   sessionStorage.setItem(TOKEN_ITEM, token)
   if (config.tenantHeader !== '') sessionStorage.setItem(TENANT_ITEM, tenant)
   byId('token').value = ''
-  await loadKeys({ focus: byId('keys-heading') })
+  await loadKeys({ focus: byId('keys-heading'), announce: 'Signed in.' })
 }
 
 function signOut () {
@@ -183,7 +184,8 @@ function signOut () {
 
 // ---------------------------------------------------------------- the keys
 
-async function loadKeys ({ focus } = {}) {
+/** Loads the keys, then each one's usage; `announce` is said once everything is shown. */
+async function loadKeys ({ focus, announce } = {}) {
   let data
   try {
     data = await api('GET', 'secrets/anon-keys')
@@ -200,6 +202,7 @@ async function loadKeys ({ focus } = {}) {
   render()
   if (focus instanceof HTMLElement) focus.focus()
   await Promise.all(state.keys.map((key) => loadUsage(key.name)))
+  if (announce !== undefined) say(announce)
 }
 
 /** Re-renders the list, keeping the keyboard focus on the control that had it. */
@@ -447,6 +450,7 @@ async function submitDialog (dialog, title, action) {
   try {
     await action()
     dialog.close()
+    restoreFocus()
   } catch (error) {
     if (error instanceof ApiError && isAuthFailure(error)) {
       dialog.close()
@@ -511,8 +515,8 @@ async function rotate (event) {
     const body = { gracePeriodHours: byId('grace').valueAsNumber }
     if (byId('rotate-form').elements.graceStartsAt.value === 'first-use') body.graceStartsAt = 'first-use'
     const result = await api('POST', `${keyPath(key.name)}/rotate`, body)
-    say(`Rotated ${key.name}: ${result.message} The old key works until ${when(result.oldKeyExpiresAt)} at the latest.`)
     await loadKeys()
+    say(`Rotated ${key.name}: ${result.message} The old key works until ${when(result.oldKeyExpiresAt)} at the latest.`)
   })
 }
 
@@ -538,6 +542,8 @@ function openKeyDialog (key, opener) {
   byId('ios-row').hidden = !apps
   byId('key-android').value = (key?.allowedApps?.android ?? []).map((app) => `${app.packageName} ${app.certSha1}`).join('\n')
   byId('key-ios').value = (key?.allowedApps?.ios ?? []).join('\n')
+  byId('attestation-row').hidden = !supports('requireAttestation')
+  byId('key-attestation').checked = key?.requireAttestation === true
   byId('rate-row').hidden = !supports('rateLimit')
   byId('key-rate-max').value = key?.rateLimit?.max ?? ''
   byId('key-rate-window').value = key?.rateLimit ? key.rateLimit.timeWindowMs / 1000 : ''
@@ -583,19 +589,19 @@ async function saveKey (event) {
       const apps = appsFromForm()
       if (!creating || apps !== null) body.allowedApps = apps
     }
+    if (supports('requireAttestation') && (!creating || byId('key-attestation').checked)) body.requireAttestation = byId('key-attestation').checked
     if (supports('rateLimit')) {
       const limit = rateLimitFromForm()
       if (!creating || limit !== null) body.rateLimit = limit
     }
     if (creating) {
       await api('POST', 'secrets/anon-keys', body)
-      say(`Created the key ${name}. Copy it into the app it is for.`)
       focusAfterDialog = `key:${name}`
     } else {
       await api('PATCH', keyPath(name), body)
-      say(`Saved ${name}.`)
     }
     await loadKeys()
+    say(creating ? `Created the key ${name}. Copy it into the app it is for.` : `Saved ${name}.`)
   })
 }
 
@@ -627,9 +633,9 @@ function confirmDelete (key, opener) {
     failure: `${key.name} was not deleted.`,
     action: async () => {
       await api('DELETE', keyPath(key.name))
-      say(`Deleted ${key.name}.`)
       focusAfterDialog = 'keys'
       await loadKeys()
+      say(`Deleted ${key.name}.`)
     }
   }, opener)
 }
@@ -645,9 +651,9 @@ function confirmRevokeAll (key, opener) {
     failure: 'Nothing was revoked.',
     action: async () => {
       const result = await api('DELETE', `${keyPath(key.name)}/previous`)
-      say(`Revoked ${plural(result.revoked, 'previous key', 'previous keys')} of ${key.name}.`)
       focusAfterDialog = `rotate:${key.name}`
       await loadKeys()
+      say(`Revoked ${plural(result.revoked, 'previous key', 'previous keys')} of ${key.name}.`)
     }
   }, opener)
 }
@@ -661,9 +667,9 @@ function confirmRevokeOne (key, previous, opener) {
     failure: 'Nothing was revoked.',
     action: async () => {
       await api('DELETE', `${keyPath(key.name)}/previous/${encodeURIComponent(previous.fingerprint)}`)
-      say(`Revoked the previous key ${previous.fingerprint} of ${key.name}.`)
       focusAfterDialog = `rotate:${key.name}`
       await loadKeys()
+      say(`Revoked the previous key ${previous.fingerprint} of ${key.name}.`)
     }
   }, opener)
 }
@@ -677,7 +683,7 @@ function start () {
   }
   byId('sign-in').addEventListener('submit', signIn)
   byId('sign-out').addEventListener('click', signOut)
-  byId('refresh').addEventListener('click', () => loadKeys())
+  byId('refresh').addEventListener('click', () => loadKeys({ announce: `Refreshed at ${timeFormat.format(new Date())}.` }))
   byId('new-key').addEventListener('click', (event) => openKeyDialog(null, event.currentTarget))
   byId('new-key').dataset.focusId = 'new-key'
   byId('keys-heading').dataset.focusId = 'keys'
