@@ -5,7 +5,8 @@ import t, { type Test } from 'tap'
 import anonKey, { fingerprintOf, type FastifyAnonKeyOptions } from '../../lib/index.js'
 import { anonKeyAdminPage, type AnonKeyAdminPageOptions } from '../../lib/admin-page/index.js'
 import { isFocused, PAGE_WEIGHT_LIMIT, SCREENSHOTS, tabTo, watchPage, type PageWatch } from '../helpers/admin-page.js'
-import { adminToken, JWT_SECRET } from '../helpers/app.js'
+import { adminToken, JWT_SECRET, useKey } from '../helpers/app.js'
+import { CLOCK_START, fakeDateNow } from '../helpers/clock.js'
 import { chromiumOrSkip, useChromium } from '../helpers/chromium.js'
 import { freePort } from '../helpers/free-port.js'
 import { isTenantAdmin, tenantFromHeader } from '../helpers/tenants.js'
@@ -23,6 +24,7 @@ async function startHost (t: Test, plugin: FastifyAnonKeyOptions = {}, page: Ano
   t.teardown(() => app.close())
   await app.register(anonKey, { jwt: { secret: JWT_SECRET }, ...plugin })
   await app.register(anonKeyAdminPage, page)
+  app.get('/data', { onRequest: app.verifyAnonKey }, async () => ({ ok: true }))
   await app.listen({ port, host: '127.0.0.1' })
   return { app, base: `http://127.0.0.1:${port}` }
 }
@@ -30,11 +32,11 @@ async function startHost (t: Test, plugin: FastifyAnonKeyOptions = {}, page: Ano
 /** Whether this server records usage over time (the page then draws its chart). */
 const hasUsageRoute = (app: FastifyInstance): boolean => app.hasRoute({ method: 'GET', url: '/api/secrets/anon-keys/:name/usage' })
 
-/** With ADMIN_PAGE_SCREENSHOTS=1, saves what `part` shows now (the whole page by default) for docs/admin-page.md. */
+/** With ADMIN_PAGE_SCREENSHOTS=1, saves what `part` shows now (the viewport by default) for docs/admin-page.md. */
 async function screenshot (page: Page, name: string, part?: Locator): Promise<void> {
   if (SCREENSHOTS === null) return
   const path = join(SCREENSHOTS, `admin-page-${name}.png`)
-  await (part === undefined ? page.screenshot({ path, fullPage: true, scale: 'css' }) : part.screenshot({ path, scale: 'css' }))
+  await (part === undefined ? page.screenshot({ path, scale: 'css' }) : part.screenshot({ path, scale: 'css' }))
 }
 
 /** The page is clean: no script error, no CSP report, no request beyond the app, and only the failures expected. */
@@ -323,5 +325,65 @@ if (chromiumOrSkip(t)) {
     t.equal(await app.anonKey.forTenant('beta').get(), null, 'no other tenant was touched')
     const usage = hasUsageRoute(app) ? [] : Array(2).fill('404 GET /api/secrets/anon-keys/default/usage')
     checkClean(t, watch, ['403 GET /api/secrets/anon-keys', ...usage])
+  })
+  t.test('the chart shows the usage route\'s last 7 days: the current key, the previous keys and refused requests', async (t) => {
+    // Traffic over three days, on the app's clock: key A, then B after a rotation, then C after another. A's grace
+    // ended (its late requests are refused); B is a previous key still valid; C is current.
+    const now = CLOCK_START + 10 * 24 * HOUR_MS + 30 * 60_000
+    const clock = fakeDateNow(now - 100 * HOUR_MS)
+    t.teardown(() => clock.restore())
+    const { app, base } = await startHost(t)
+    const at = (hoursAgo: number): void => clock.set(now - hoursAgo * HOUR_MS)
+    const use = async (key: string, times: number): Promise<void> => { for (let i = 0; i < times; i++) await useKey(app, key) }
+    const keyA = await app.anonKey.get() as string
+    at(90); await use(keyA, 4)
+    at(60); await app.anonKey.rotate({ gracePeriodHours: 24 })
+    const keyB = await app.anonKey.get() as string
+    await use(keyB, 5)
+    at(55); await use(keyA, 3)
+    at(50); await use(keyB, 10)
+    at(30); await use(keyA, 2)
+    at(20); await app.anonKey.rotate({ gracePeriodHours: 72 })
+    const keyC = await app.anonKey.get() as string
+    await use(keyC, 6)
+    at(10); await use(keyC, 8)
+    at(5); await use(keyB, 2)
+    at(0); await use(keyC, 4)
+
+    const context = await browser().newContext({ viewport: { width: 900, height: 720 } })
+    t.teardown(() => context.close())
+    const page = await context.newPage()
+    page.setDefaultTimeout(UI_MS)
+    await page.clock.setFixedTime(now)
+    const watch = watchPage(page, base)
+    await page.goto(`${base}/anon-keys/`)
+    await page.getByLabel('Admin token').fill(adminToken())
+    await page.getByLabel('Admin token').press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
+    const figure = page.getByRole('region', { name: 'default' }).getByRole('figure', { name: 'Requests per hour, last 7 days' })
+    if (!hasUsageRoute(app)) {
+      t.ok(await figure.getByText('No usage data: this server does not record usage over time.').isVisible(), 'a server without usage figures gets no chart')
+      t.equal(await figure.getByRole('img').count(), 0)
+      checkClean(t, watch, ['404 GET /api/secrets/anon-keys/default/usage'])
+      return
+    }
+    const chart = figure.getByRole('img')
+    const summary = 'Last 7 days: 18 requests with the current key, 17 with previous keys, 2 refused.'
+    t.equal(await chart.getAttribute('aria-labelledby'), 'usage-caption-default usage-summary-default', 'the chart is named by its caption and its summary')
+    t.equal(await figure.getByText(summary).count(), 1, 'the summary counts C\'s requests as current, B\'s as previous, and A\'s late ones as refused')
+    t.equal(await chart.locator('polyline.current').count(), 1)
+    t.equal(await chart.locator('polyline.previous').count(), 1)
+    t.equal(await chart.locator('rect.refused').count(), 1, 'one hour with refused requests')
+    const points = (await chart.locator('polyline.current').getAttribute('points'))?.split(' ') ?? []
+    t.equal(points.length, 168, 'one point an hour for 7 days')
+    const heights = points.map((point) => Number(point.split(',')[1]))
+    const base0 = heights[0]
+    t.same(heights.map((y, hour) => [hour, y]).filter(([, y]) => y !== base0).map(([hour]) => hour), [147, 157, 167],
+      'the current key\'s requests sit 20, 10 and 0 hours back')
+    t.ok(heights[157] < heights[147] && heights[147] < heights[167], 'and the busiest of those hours is drawn highest')
+    t.match(await page.getByRole('region', { name: 'default' }).getByRole('row').filter({ hasText: fingerprintOf(keyB) }).innerText(),
+      /5 h ago\s+Not yet/, 'B was last used 5 hours ago, so it is not safe to revoke')
+    await screenshot(page, 'chart', page.getByRole('region', { name: 'default' }))
+    checkClean(t, watch, [])
   })
 }

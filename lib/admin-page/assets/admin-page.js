@@ -323,7 +323,7 @@ function lastUsed (previous) {
 
 function safeToRevoke (previous) {
   if (typeof previous.safeToRevoke !== 'boolean') return el('span', { class: 'none' }, ['Not reported'])
-  return previous.safeToRevoke ? el('span', { class: 'safe' }, ['Yes']) : el('span', { class: 'unsafe' }, ['Not yet: still in use'])
+  return previous.safeToRevoke ? el('span', { class: 'safe' }, ['Yes']) : el('span', { class: 'unsafe' }, ['Not yet'])
 }
 
 /** The grace left of each previous key, kept current while the page stays open. */
@@ -415,8 +415,10 @@ function chart ({ start, current, previous, refused }, labelledBy) {
   for (let index = 0; index < CHART_HOURS; index++) {
     const hour = new Date(start + index * HOUR_MS)
     if (hour.getHours() !== 0) continue
-    parts.push(svg('line', { class: 'grid', x1: x(index) - step / 2, x2: x(index) - step / 2, y1: top, y2: top + plotHeight }))
-    parts.push(svg('text', { class: 'axis', x: x(index) - step / 2 + 3, y: height - 8 }, [dayFormat.format(hour)]))
+    const edge = x(index) - step / 2
+    parts.push(svg('line', { class: 'grid', x1: edge, x2: edge, y1: top, y2: top + plotHeight }))
+    // A day that starts too near the right edge keeps its line but not its label, which would be cut.
+    if (edge + 48 < width - right) parts.push(svg('text', { class: 'axis', x: edge + 3, y: height - 8 }, [dayFormat.format(hour)]))
   }
   refused.forEach((value, index) => {
     if (value > 0) parts.push(svg('rect', { class: 'bar refused', x: x(index) - step / 2, width: Math.max(step - 1, 1), y: y(value), height: top + plotHeight - y(value) }))
@@ -645,7 +647,7 @@ function confirmRevokeAll (key, opener) {
   openConfirm({
     title: `Revoke every previous key of ${key.name}?`,
     text: `${plural(key.previousKeys.length, 'previous key stops', 'previous keys stop')} working now, before the end of their grace: apps that ` +
-      `still ship one are refused (401 ANON_KEY_REVOKED). ${inUse > 0 ? `${plural(inUse, 'of them is', 'of them are')} still in use. ` : ''}` +
+      `still ship one are refused (401 ANON_KEY_REVOKED). ${inUse > 0 ? `${plural(inUse, 'of them is', 'of them are')} not yet safe to revoke: used or rotated recently. ` : ''}` +
       'The current key keeps working.',
     confirm: 'Revoke all',
     failure: 'Nothing was revoked.',
@@ -662,7 +664,7 @@ function confirmRevokeOne (key, previous, opener) {
   openConfirm({
     title: `Revoke ${previous.fingerprint}?`,
     text: `This previous key of ${key.name} stops working now, before the end of its grace: apps that still ship it are refused ` +
-      `(401 ANON_KEY_REVOKED).${previous.safeToRevoke === false ? ' It is still in use.' : ''} The current key keeps working.`,
+      `(401 ANON_KEY_REVOKED).${previous.safeToRevoke === false ? ' It is not yet safe to revoke: used or rotated recently.' : ''} The current key keeps working.`,
     confirm: 'Revoke',
     failure: 'Nothing was revoked.',
     action: async () => {
