@@ -196,7 +196,6 @@ if (chromiumOrSkip(t)) {
     await page.getByRole('status').getByText('Refreshed at').waitFor()
     t.equal(await web.getByRole('row').count(), 2, 'the rotation made elsewhere shows after Refresh')
     if (!usage) expectedFailures.push('404 GET /api/secrets/anon-keys/default/usage', '404 GET /api/secrets/anon-keys/web/usage')
-    await screenshot(page, 'keys')
 
     // Copy a key.
     await web.getByRole('button', { name: 'Copy key' }).click()

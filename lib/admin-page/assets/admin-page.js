@@ -408,7 +408,8 @@ function chart ({ start, current, previous, refused }, labelledBy) {
   const x = (index) => left + (index + 0.5) * step
   const y = (value) => top + plotHeight - (value / max) * plotHeight
   const parts = []
-  for (const value of [0, max / 2, max]) {
+  // Whole numbers of requests only: the middle line where the top is even.
+  for (const value of max % 2 === 0 ? [0, max / 2, max] : [0, max]) {
     parts.push(svg('line', { class: 'grid', x1: left, x2: width - right, y1: y(value), y2: y(value) }))
     parts.push(svg('text', { class: 'axis', x: left - 6, y: y(value) + 4, 'text-anchor': 'end' }, [count(value)]))
   }
