@@ -385,4 +385,52 @@ if (chromiumOrSkip(t)) {
     await screenshot(page, 'chart', page.getByRole('region', { name: 'default' }))
     checkClean(t, watch, [])
   })
+  t.test('where the server keeps apps, attestation and rate limits, the key dialog creates and edits them too', async (t) => {
+    const { app, base } = await startHost(t)
+    const { page, watch } = await openPage(t, base)
+    await page.getByLabel('Admin token').fill(adminToken())
+    await page.getByLabel('Admin token').press('Enter')
+    await page.getByRole('status').getByText('Signed in.').waitFor()
+    const usage = hasUsageRoute(app) ? [] : ['404 GET /api/secrets/anon-keys/default/usage']
+    await page.getByRole('button', { name: 'New key' }).click()
+    const create = page.getByRole('dialog', { name: 'New key' })
+    if (!('rateLimit' in await app.anonKey.getKey('default'))) {
+      for (const field of ['Android apps', 'iOS bundle IDs', 'Require attestation', 'Requests', 'Per seconds']) {
+        t.notOk(await create.getByLabel(field).isVisible(), `no ${field} field where the server has no such setting`)
+      }
+      checkClean(t, watch, usage)
+      return
+    }
+    const certSha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709'
+    await create.getByLabel('Name').fill('android')
+    await create.getByLabel('Android apps').fill(`com.example.app ${certSha1.toUpperCase()}`)
+    await create.getByLabel('Requests').fill('100')
+    await create.getByLabel('Per seconds').fill('60')
+    await create.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('status').getByText('Created the key android').waitFor()
+    const created = await app.anonKey.getKey('android') as any
+    t.same([created.allowedApps, created.requireAttestation, created.rateLimit],
+      [{ android: [{ packageName: 'com.example.app', certSha1 }] }, false, { max: 100, timeWindowMs: 60_000 }], 'the server holds them')
+    const android = page.getByRole('region', { name: 'android' })
+    t.match(await android.innerText(), /Allowed apps\s+Android com\.example\.app[^]*Rate limit\s+100 requests per 60 s/)
+
+    await android.getByRole('button', { name: 'Edit' }).click()
+    const edit = page.getByRole('dialog', { name: 'Edit android' })
+    t.equal(await edit.getByLabel('Requests').inputValue(), '100', 'the form holds the key as it is')
+    await edit.getByLabel('Android apps').fill('')
+    await edit.getByLabel('iOS bundle IDs').fill('com.example.ios')
+    await edit.getByLabel('Require attestation').check()
+    await edit.getByLabel('Requests').fill('')
+    await edit.getByRole('button', { name: 'Save' }).click()
+    const incomplete = edit.getByRole('alert')
+    await incomplete.getByText('A rate limit needs both').waitFor()
+    t.ok(await edit.isVisible(), 'half a rate limit is caught before any call, and the dialog stays open')
+    await edit.getByLabel('Per seconds').fill('')
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await page.getByRole('status').getByText('Saved android.').waitFor()
+    const edited = await app.anonKey.getKey('android') as any
+    t.same([edited.allowedApps, edited.requireAttestation, edited.rateLimit], [{ ios: ['com.example.ios'] }, true, null], 'the server holds the change')
+    const missing = (name: string, times: number): string[] => hasUsageRoute(app) ? [] : Array(times).fill(`404 GET /api/secrets/anon-keys/${name}/usage`)
+    checkClean(t, watch, [...missing('default', 3), ...missing('android', 2)])
+  })
 }
