@@ -212,8 +212,10 @@ function render () {
   if (focused !== undefined) document.querySelector(`[data-focus-id="${CSS.escape(focused)}"]`)?.focus()
 }
 
+// The ids made here start with heading-, current-, previous- or usage-, which no id of the page's HTML does: a key
+// named "name" or "title" must not take the id of a field of the dialogs.
 function keySection (key) {
-  const heading = `key-${key.name}`
+  const heading = `heading-${key.name}`
   return el('section', { class: 'key', 'aria-labelledby': heading }, [
     el('div', { class: 'key-head' }, [
       el('h3', { id: heading, tabindex: '-1', 'data-focus-id': `key:${key.name}` }, [key.name]),
