@@ -426,11 +426,17 @@ if (chromiumOrSkip(t)) {
     await incomplete.getByText('A rate limit needs both').waitFor()
     t.ok(await edit.isVisible(), 'half a rate limit is caught before any call, and the dialog stays open')
     await edit.getByLabel('Per seconds').fill('')
+    // This host verifies no attestation tokens: the server refuses, and says so in the dialog.
+    await edit.getByRole('button', { name: 'Save' }).click()
+    await incomplete.getByText('(INVALID_INPUT, 400)').waitFor()
+    t.match(await incomplete.innerText(), /android was not changed\.[^]*requireAttestation/)
+    t.equal((await app.anonKey.getKey('android') as any).requireAttestation, false, 'nothing changed')
+    await edit.getByLabel('Require attestation').uncheck()
     await edit.getByRole('button', { name: 'Save' }).click()
     await page.getByRole('status').getByText('Saved android.').waitFor()
     const edited = await app.anonKey.getKey('android') as any
-    t.same([edited.allowedApps, edited.requireAttestation, edited.rateLimit], [{ ios: ['com.example.ios'] }, true, null], 'the server holds the change')
+    t.same([edited.allowedApps, edited.requireAttestation, edited.rateLimit], [{ ios: ['com.example.ios'] }, false, null], 'the server holds the change')
     const missing = (name: string, times: number): string[] => hasUsageRoute(app) ? [] : Array(times).fill(`404 GET /api/secrets/anon-keys/${name}/usage`)
-    checkClean(t, watch, [...missing('default', 3), ...missing('android', 2)])
+    checkClean(t, watch, ['400 PATCH /api/secrets/anon-keys/android', ...missing('default', 3), ...missing('android', 2)])
   })
 }
