@@ -439,4 +439,24 @@ if (chromiumOrSkip(t)) {
     const missing = (name: string, times: number): string[] => hasUsageRoute(app) ? [] : Array(times).fill(`404 GET /api/secrets/anon-keys/${name}/usage`)
     checkClean(t, watch, ['400 PATCH /api/secrets/anon-keys/android', ...missing('default', 3), ...missing('android', 2)])
   })
+  t.test('the browser enforces the page\'s policy: an injected inline script or HTML string does not run', async (t) => {
+    const { base } = await startHost(t)
+    const { page, watch } = await openPage(t, base)
+    await page.getByLabel('Admin token').waitFor()
+    // What an injection through a page bug would try: an HTML string, then an inline script element.
+    const outcome = await page.evaluate(`(() => {
+      const results = []
+      try { document.body.insertAdjacentHTML('beforeend', '<img src=x onerror="window.injected = true">'); results.push('html written') } catch (error) { results.push(error.name) }
+      const script = document.createElement('script')
+      try { script.text = 'window.injected = true'; results.push('script text set') } catch (error) { results.push(error.name) }
+      document.head.append(script)
+      return new Promise((resolve) => setTimeout(() => resolve([...results, window.injected === true ? 'ran' : 'did not run']), 200))
+    })()`)
+    t.same(outcome, ['TypeError', 'TypeError', 'did not run'], 'Trusted Types refuse both sinks, and nothing runs')
+    t.same(watch.consoleErrors, [
+      "This document requires 'TrustedHTML' assignment. The action has been blocked.",
+      "This document requires 'TrustedScript' assignment. The action has been blocked."
+    ], 'the browser reports each refusal, as it would any CSP violation the other tests look for')
+    t.same(watch.pageErrors, [])
+  })
 }
