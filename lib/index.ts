@@ -9,6 +9,7 @@ import { OptionError } from './errors/option-errors.js'
 import { checkOptions, ensureDefaults, type FastifyAnonKeyOptions } from './options/options.js'
 import { declareRequestIdentity } from './verify/request-identity.js'
 import { adminRoutes } from './admin/routes.js'
+import { ADMIN_PAGE_FACTS, adminPageFacts } from './admin/page-facts.js'
 import { warnIfKeyIsLostOnRestart } from './options/start-up-warnings.js'
 import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify/hook.js'
 import { loadMetrics } from './metrics/metrics.js'
@@ -47,6 +48,7 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   app.decorate('anonKey', api as AnonKeyApi)
   app.decorate('verifyAnonKey', hook)
   app.decorate(HOOK, hook)
+  app.decorate(ADMIN_PAGE_FACTS, adminPageFacts(app.prefix, settings))
   declareRequestIdentity(app)
 
   await app.register(async function anonKeyAdmin (child) {

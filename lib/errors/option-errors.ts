@@ -13,8 +13,11 @@ export const OptionError = {
   /** A store factory (memoryStore, postgresStore, redisStore) called without what it needs. */
   INVALID_STORE_OPTION: createError<[string]>('FST_ANON_KEY_INVALID_STORE_OPTION', '%s', undefined, TypeError),
   /** The plugin registered a second time in a context that already has it. */
-  ALREADY_REGISTERED: createError<[string]>('FST_ANON_KEY_ALREADY_REGISTERED', '%s')
+  ALREADY_REGISTERED: createError<[string]>('FST_ANON_KEY_ALREADY_REGISTERED', '%s'),
+  /** A plugin that needs fastify-anon-key (the admin page) registered where fastify-anon-key is not. */
+  NOT_REGISTERED: createError<[string]>('FST_ANON_KEY_NOT_REGISTERED', '%s')
 } as const
 
 /** Every `FST_ANON_KEY_*` code, for hosts that match on them. */
-export type OptionErrorCode = 'FST_ANON_KEY_INVALID_OPTION' | 'FST_ANON_KEY_UNKNOWN_OPTION' | 'FST_ANON_KEY_INVALID_STORE_OPTION' | 'FST_ANON_KEY_ALREADY_REGISTERED'
+export type OptionErrorCode = 'FST_ANON_KEY_INVALID_OPTION' | 'FST_ANON_KEY_UNKNOWN_OPTION' | 'FST_ANON_KEY_INVALID_STORE_OPTION' | 'FST_ANON_KEY_ALREADY_REGISTERED' |
+  'FST_ANON_KEY_NOT_REGISTERED'

@@ -11,24 +11,22 @@ export type Verdict = ValidEntry | KeyRefusal
 /** Loads a project's retired keys into its cache; never rejects. */
 export type RetiredLoader = (cache: KeyCache) => Promise<void>
 
-/** What a judgement needs beyond the key: how to load retired keys, and what the request says of its client. */
-export interface Judging {
+/**
+ * What a judgement needs beyond the key, the same for every request of one caller (the hook, or `verify()`):
+ * built once, so that judging allocates nothing.
+ */
+export interface Judging<S> {
   loadRetired: RetiredLoader
   /** Checks attestation tokens; null without the `attestation` option. */
   attest: AttestationCheck | null
-  /**
-   * The request's headers as the key's rules read them, built only for a key that has rules. Absent (a script's
-   * `verify(key)`): the key alone is judged, as a server-side check that has no client to restrict.
-   */
-  inputs: (() => ClientInputs) | undefined
-  /** The request, for an `attestation.verify(token, request)` of the host's. */
-  request?: unknown
+  /** What the key's rules read of a request's source (its headers, or verify()'s context), for a key with rules. */
+  inputsOf: (source: S) => ClientInputs
 }
 
 /**
  * A valid key lets its request through: counted here, once, whichever way it was found (verifyAnonKey's fast
- * path, `admit`). One increment: which hour it falls in is decided when the counts are taken (see Mirror), so
- * no clock is read and nothing is allocated. The first request of a rotated-in key is reported, once.
+ * path, the judge, `verify()`). One increment: which hour it falls in is decided when the counts are taken (see
+ * Mirror.closeUsage), so no clock is read and nothing is allocated. A rotated-in key's first request is reported.
  */
 export function pass (entry: ValidEntry): ValidEntry {
   if (entry.requests++ === 0) entry.uses.counting(entry)
@@ -46,20 +44,23 @@ function refuseClient (entry: ValidEntry, code: ClientRefusal): ClientRefusal {
 }
 
 /**
- * What a valid key asks of its client (origins, apps, attestation), judged against the request. Synchronous
- * unless an attestation token has to be verified.
+ * What a valid key asks of its client (origins, apps, attestation), judged against the request's `source`.
+ * No source (a script's `verify(key)`): the key alone is judged, as a server-side check with no client to
+ * restrict. Synchronous unless an attestation token has to be verified; `request` goes to the host's
+ * `attestation.verify(token, request)`.
  */
-export function admit (entry: ValidEntry, judging: Judging): Verdict | Promise<Verdict> {
-  if (entry.rules === null || judging.inputs === undefined) return pass(entry)
-  const refusal = clientRefusal(entry.rules, judging.inputs(), judging.attest, judging.request)
+export function admit<S> (entry: ValidEntry, judging: Judging<S>, source: S | undefined, request?: unknown): Verdict | Promise<Verdict> {
+  if (entry.rules === null || source === undefined) return pass(entry)
+  const refusal = clientRefusal(entry.rules, judging.inputsOf(source), judging.attest, request)
   if (refusal === null) return pass(entry)
   if (typeof refusal === 'string') return refuseClient(entry, refusal)
   return refusal.then((code) => code === null ? pass(entry) : refuseClient(entry, code))
 }
 
-function judgeCached (cache: KeyCache, key: unknown, judging: Judging, loaded: boolean): Verdict | Promise<Verdict> | typeof NEEDS_RETIRED {
+function judgeCached<S> (cache: KeyCache, key: unknown, judging: Judging<S>, source: S | undefined, request: unknown,
+  loaded: boolean): Verdict | Promise<Verdict> | typeof NEEDS_RETIRED {
   const entry = loaded ? cache.lookupLoaded(key, Date.now()) : cache.lookup(key, Date.now())
-  return typeof entry === 'object' ? admit(entry, judging) : entry
+  return typeof entry === 'object' ? admit(entry, judging, source, request) : entry
 }
 
 /**
@@ -67,8 +68,8 @@ function judgeCached (cache: KeyCache, key: unknown, judging: Judging, loaded: b
  * call, except that a well-formed key the document does not know waits for the project's retired keys (loaded
  * once per version of the project and shared by every caller that waits). Synchronous whenever it can be.
  */
-export function judge (cache: KeyCache, key: unknown, judging: Judging): Verdict | Promise<Verdict> {
-  const verdict = judgeCached(cache, key, judging, false)
+export function judge<S> (cache: KeyCache, key: unknown, judging: Judging<S>, source: S | undefined, request?: unknown): Verdict | Promise<Verdict> {
+  const verdict = judgeCached(cache, key, judging, source, request, false)
   if (verdict !== NEEDS_RETIRED) return verdict
-  return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, true) as Verdict | Promise<Verdict>)
+  return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, source, request, true) as Verdict | Promise<Verdict>)
 }

@@ -10,7 +10,7 @@ import { KEY_SETTINGS, normaliseKeySettings, type KeySettings } from '../domain/
 import type { RateLimit } from '../domain/rate-limit.js'
 import { keySettingsInfo } from './key-settings-info.js'
 import type { AnonKeyEvents } from './events.js'
-import { judge, type Verdict } from './judge.js'
+import { judge, type Judging, type Verdict } from './judge.js'
 import { anonKeyInfo, iso, previousKeyInfos, type AnonKeyInfo, type PreviousKeyInfo } from './key-info.js'
 import type { Mirror } from './mirror.js'
 import type { ValidEntry, VerifyResult } from './project-keys.js'
@@ -303,13 +303,13 @@ export function KeyOperations<B extends Constructor> (Base: B) {
      */
     verify (key: unknown, context?: VerifyContext): Promise<VerifyResult> {
       const { mirror, project, attest } = projectOf(this)
-      const judging = { loadRetired: mirror.loadRetired.bind(mirror), attest, inputs: context === undefined ? undefined : () => context }
+      const judging: Judging<VerifyContext> = { loadRetired: (cache) => mirror.loadRetired(cache), attest, inputsOf: (given) => given }
       // Not an async function: a cached project answers with one resolved promise, nothing suspended.
       const cache = mirror.held(project)
       if (cache === undefined) {
-        return mirror.cacheOf(project).then((loaded) => judge(loaded, key, judging)).then(resultOf, () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
+        return mirror.cacheOf(project).then((loaded) => judge(loaded, key, judging, context)).then(resultOf, () => ({ valid: false, code: 'AUTH_INVALID_CREDENTIALS' }))
       }
-      const verdict = judge(cache, key, judging)
+      const verdict = judge(cache, key, judging, context)
       return verdict instanceof Promise ? verdict.then(resultOf) : Promise.resolve(resultOf(verdict))
     }
 

@@ -3,7 +3,8 @@ import { bearerToken } from '../domain/bearer.js'
 import { isTenantId, SINGLE_PROJECT } from '../domain/names.js'
 import { AnonKeyRejection } from '../errors/rejection.js'
 import type { AttestationCheck } from '../domain/client-rules.js'
-import { admit, judge, pass, type Judging, type RetiredLoader, type Verdict } from '../keys/judge.js'
+import type { IncomingHttpHeaders } from 'node:http'
+import { admit, judge, type Judging, type Verdict } from '../keys/judge.js'
 import { clientInputs } from './client-inputs.js'
 import type { Mirror } from '../keys/mirror.js'
 import type { KeyCache } from '../keys/project-keys.js'
@@ -63,29 +64,18 @@ function later (judged: Promise<void | undefined>, done: HookHandlerDoneFunction
  * path is one Map lookup of the whole Authorization value "Bearer <current key>" (see KeyCache).
  */
 function judgeRequest (cache: KeyCache, settings: VerifyHookSettings, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction | undefined,
-  loadRetired: RetiredLoader, attestation: AttestationSetting): Promise<void> | undefined {
+  judging: Judging<IncomingHttpHeaders>): Promise<void> | undefined {
   // Supabase clients send the anon key in apikey and a signed-in user's JWT in Authorization: apikey decides.
   const headers = request.headers // a getter that may copy: read it once
   const presented = settings.apiKeyHeader === null ? undefined : headers[settings.apiKeyHeader]
   const fast = presented === undefined ? cache.currentForHeader(headers.authorization) : undefined
-  // The fast path of a key without rules allocates nothing: the judging is built only when the key needs it.
   const verdict = fast !== undefined
-    ? fast.rules === null ? pass(fast) : admit(fast, judgingOf(request, loadRetired, attestation))
-    : judge(cache, presented === undefined ? bearerToken(headers.authorization) : presented, judgingOf(request, loadRetired, attestation))
+    ? admit(fast, judging, headers, request)
+    : judge(cache, presented === undefined ? bearerToken(headers.authorization) : presented, judging, headers, request)
   if (verdict instanceof Promise) {
     return later(verdict.then((settled) => answer(settled, settings, request, reply, presented !== undefined, undefined)), done)
   }
   return answer(verdict, settings, request, reply, presented !== undefined, done)
-}
-
-/** What the judge needs of a request beyond its key. */
-function judgingOf (request: FastifyRequest, loadRetired: RetiredLoader, attestation: AttestationSetting): Judging {
-  return {
-    loadRetired,
-    attest: attestation?.check ?? null,
-    inputs: () => clientInputs(request.headers, attestation?.header ?? null),
-    request
-  }
 }
 
 /** Lets the request through with its identity, or refuses it with the verdict's code. */
@@ -114,10 +104,15 @@ function answer (verdict: Verdict, settings: VerifyHookSettings, request: Fastif
  * tenant gets 401.
  */
 export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings, attestation: AttestationSetting): VerifyAnonKeyHook {
-  const loadRetired: RetiredLoader = (cache) => mirror.loadRetired(cache)
+  const header = attestation?.header ?? null
+  const judging: Judging<IncomingHttpHeaders> = {
+    loadRetired: (cache) => mirror.loadRetired(cache),
+    attest: attestation?.check ?? null,
+    inputsOf: (headers) => clientInputs(headers, header)
+  }
   if (mirror.single !== null) {
     return function verifyAnonKey (request: FastifyRequest, reply: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-      return judgeRequest(mirror.held(SINGLE_PROJECT) as KeyCache, settings, request, reply, done, loadRetired, attestation)
+      return judgeRequest(mirror.held(SINGLE_PROJECT) as KeyCache, settings, request, reply, done, judging)
     } as VerifyAnonKeyHook
   }
   const tenantOf = mirror.options.tenant as NonNullable<typeof mirror.options.tenant>
@@ -125,13 +120,13 @@ export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings, 
     const tenant = tenantOf(request)
     // Only well-formed tenant ids are ever cached, so a cached tenant needs no check of its id.
     const cache = mirror.held(tenant as string)
-    if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, loadRetired, attestation)
+    if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, judging)
     if (!isTenantId(tenant)) {
       mirror.metrics?.refused('AUTH_INVALID_CREDENTIALS')
       reply.header('www-authenticate', 'Bearer')
       return refuse(invalidKey(settings.apiKeyHeader, false), done)
     }
-    return later(mirror.cacheOf(tenant).then((loaded) => judgeRequest(loaded, settings, request, reply, undefined, loadRetired, attestation), (error: unknown) => {
+    return later(mirror.cacheOf(tenant).then((loaded) => judgeRequest(loaded, settings, request, reply, undefined, judging), (error: unknown) => {
       request.log.warn({ err: error, tenant }, 'anon key: the keys of this tenant could not be loaded')
       reply.header('retry-after', '1')
       mirror.metrics?.refused('STORE_UNAVAILABLE')

@@ -1,7 +1,8 @@
 const Fastify = require('fastify')
 const anonKey = require('fastify-anon-key')
 const { memoryStore, verifyAnonKey } = require('fastify-anon-key')
-const { emptyProject, pruneProject } = require('fastify-anon-key/store')
+const { emptyProject, isKeyName } = require('fastify-anon-key/store')
+const { anonKeyAdminPage } = require('fastify-anon-key/admin-page')
 const assert = require('node:assert/strict')
 
 async function main () {
@@ -14,7 +15,14 @@ async function main () {
   assert.equal(response.statusCode, 200)
   assert.match(response.json().anonKey, /^anon_[0-9a-f]{64}$/)
   await app.close()
-  assert.deepEqual(pruneProject(emptyProject(), 1), { state: emptyProject(), retired: [] })
+  assert.deepEqual(emptyProject(), { keys: [] })
+  assert.ok(isKeyName('web'))
+  const host = Fastify()
+  host.register(anonKey, { authorize: () => true })
+  host.register(anonKeyAdminPage)
+  assert.equal((await host.inject('/anon-keys')).headers.location, 'anon-keys/')
+  assert.match((await host.inject('/anon-keys/')).body, /<title>Anon keys<\/title>/)
+  await host.close()
   console.log('CommonJS consumer: ok')
 }
 main().catch((error) => { console.error(error); process.exit(1) })

@@ -1,5 +1,6 @@
 import Fastify from 'fastify'
 import anonKey, { memoryStore, sqliteStore, verifyAnonKey, type AnonKeyStore, type SqliteDatabase, type VerifyResult } from 'fastify-anon-key'
+import anonKeyAdminPage, { type AnonKeyAdminPageOptions } from 'fastify-anon-key/admin-page'
 import { emptyProject, keepRetired, type ProjectSnapshot, type ProjectState, type RetiredKeyRecord, type StateChange } from 'fastify-anon-key/store'
 
 /** An adapter of one's own, typed from the store subpath alone. */
@@ -32,6 +33,8 @@ export function onSqlite (database: SqliteDatabase): AnonKeyStore {
 const store: AnonKeyStore = memoryStore()
 const app = Fastify()
 app.register(anonKey, { store, jwt: { secret: process.env.JWT_SECRET } }) // string | undefined, as the Quick start passes it
+const pageOptions: AnonKeyAdminPageOptions = { routePrefix: '/anon-keys' }
+app.register(anonKeyAdminPage, pageOptions)
 app.get('/data', { onRequest: app.verifyAnonKey }, async (request) => {
   const fingerprint: string | undefined = request.anonKey?.fingerprint
   return { fingerprint }

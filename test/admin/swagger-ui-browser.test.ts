@@ -1,31 +1,20 @@
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify from 'fastify'
-import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
 import t, { type Test } from 'tap'
 import anonKey from '../../lib/index.js'
 import { adminToken, JWT_SECRET } from '../helpers/app.js'
 import { freePort } from '../helpers/free-port.js'
-import { IN_CI } from '../helpers/services.js'
+import { chromiumOrSkip, useChromium } from '../helpers/chromium.js'
 import { SWAGGER_README_MINIMAL, swaggerReadmeFull } from '../helpers/swagger-setups.js'
 
 // Swagger UI in a real browser, set up the two ways @fastify/swagger's README shows: what a newcomer saw fail
 // with "Failed to load API definition" before the plugin declared its own security scheme.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-// Without the background-networking flags Chromium tries hosts this closed network refuses, many at a time.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync']
 const UI_MS = 30_000
 
-if (!existsSync(CHROMIUM)) {
-  if (IN_CI) t.fail(`Chromium is not at ${CHROMIUM}: .ci/run installs it (apt-get install chromium)`)
-  else t.comment(`skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-} else {
+if (chromiumOrSkip(t)) {
   t.setTimeout(120_000)
-  let browser: Browser
-  t.before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS }) })
-  t.teardown(() => browser?.close())
+  const browser = useChromium(t)
 
   const setups: Array<[string, (base: string) => FastifyDynamicSwaggerOptions]> = [
     ['just openapi.info', () => SWAGGER_README_MINIMAL],
@@ -34,7 +23,7 @@ if (!existsSync(CHROMIUM)) {
   for (const [setup, options] of setups) {
     t.test(`Swagger UI (${setup}) loads the document, shows the admin scheme and runs GET anon-key with an admin token`, async (t) => {
       const base = await startHost(t, options)
-      const page = await browser.newPage()
+      const page = await browser().newPage()
       t.teardown(() => page.close())
       const consoleErrors: string[] = []
       page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
