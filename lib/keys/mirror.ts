@@ -48,8 +48,9 @@ function isCountedRefusal (code: string): code is RefusedUsageCode {
 /**
  * The plugin's copy of the store, in process: the single project's keys or the tenants' (bounded), kept fresh
  * from the store's notifications and every `cacheTtlMs`, and the usage counted by verification until it is
- * flushed (closed into hours at every hour's end, handed to the store every `usageFlushMs`). Every reader (verifyAnonKey, `verify()`, the operations) gets a project's keys through `held` or
- * `cacheOf`, which apply the one freshness rule.
+ * flushed (put in its hour at every hour's end and every flush, handed to the store every `usageFlushMs`).
+ * Every reader (verifyAnonKey, `verify()`, the operations) gets a project's keys through `held` or `cacheOf`,
+ * which apply the one freshness rule.
  *
  * The store is the truth. A snapshot replaces the one held unless it is the same write (version and revision),
  * or an older read overtaken by a newer one: each read takes a ticket when it starts (a write when it is
@@ -232,12 +233,13 @@ export class Mirror {
     const now = Date.now()
     this.closeUsage(now)
     const store = this.options.store
-    for (const [project, counter] of [...this.usage]) {
-      const taken = counter.take(now)
-      if (isEmptyUsage(taken.history)) {
-        this.usage.delete(project)
-        continue
-      }
+    // Every counter is taken before the first await, so that no count made meanwhile is taken unseen.
+    const batches = [...this.usage].map(([project, counter]) => ({ project, taken: counter.take(now) }))
+    for (const { project, taken } of batches) {
+      if (isEmptyUsage(taken.history)) this.usage.delete(project)
+    }
+    for (const { project, taken } of batches) {
+      if (isEmptyUsage(taken.history)) continue
       try {
         if (store.recordUsage !== undefined) {
           const batch = { ...taken.history, keepHoursFrom: historyStart(now), keepKeysFrom: now - RETIRED_RETENTION_MS }
@@ -246,7 +248,8 @@ export class Mirror {
           await this.write('recordUsage', project, (state) => recordUsage(state, taken.reports))
         }
       } catch (error) {
-        counter.giveBack(taken)
+        // To the project's counter of now: another flush may have let the one taken go meanwhile.
+        this.counterOf(project).giveBack(taken)
         this.log.warn({ err: error, project }, 'anon key usage figures not saved; will retry')
       }
     }

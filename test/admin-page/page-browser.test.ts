@@ -8,6 +8,7 @@ import { anonKeyAdminPage, type AnonKeyAdminPageOptions } from '../../lib/admin-
 import { isFocused, PAGE_WEIGHT_LIMIT, SCREENSHOTS, tabTo, watchPage, type PageWatch } from '../helpers/admin-page.js'
 import { adminToken, JWT_SECRET, useKey } from '../helpers/app.js'
 import { CLOCK_START, fakeDateNow } from '../helpers/clock.js'
+import { flush } from '../helpers/usage.js'
 import { chromiumOrSkip, useChromium } from '../helpers/chromium.js'
 import { freePort } from '../helpers/free-port.js'
 import { isTenantAdmin, tenantFromHeader } from '../helpers/tenants.js'
@@ -334,7 +335,11 @@ if (chromiumOrSkip(t)) {
     t.teardown(() => clock.restore())
     const { app, base } = await startHost(t)
     const at = (hoursAgo: number): void => clock.set(now - hoursAgo * HOUR_MS)
-    const use = async (key: string, times: number): Promise<void> => { for (let i = 0; i < times; i++) await useKey(app, key) }
+    // The plugin puts counts in the hour of the instant it takes them: taken here, at the clock's instant.
+    const use = async (key: string, times: number): Promise<void> => {
+      for (let i = 0; i < times; i++) await useKey(app, key)
+      await flush(app)
+    }
     const keyA = await app.anonKey.get() as string
     at(90); await use(keyA, 4)
     at(60); await app.anonKey.rotate({ gracePeriodHours: 24 })

@@ -116,3 +116,32 @@ t.test('requests counted while a failing batch is under way are added to the kep
   await flushing
   t.equal(((await listPrevious(app)) as any[])[0].requests, 2, 'the failed batch and the request made meanwhile are both listed')
 })
+
+t.test('a batch that fails while another flush ran meanwhile is still kept, and written by the next flush', async (t) => {
+  const inner = memoryStore()
+  let release: (() => void) | undefined
+  let failing = false
+  const store: AnonKeyStore = {
+    ...inner,
+    namespace: inner.namespace,
+    recordUsage: async (project, batch) => {
+      if (!failing) return inner.recordUsage?.(project, batch)
+      await new Promise<void>((resolve) => { release = resolve })
+      throw new Error('store down')
+    }
+  }
+  const app = await startApp(t, { store })
+  const reader = await startApp(t, { store: inner })
+  const oldKey = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  failing = true
+  await useKey(app, oldKey)
+  const flushing = internalsOf(app).flushUsage()
+  await internalsOf(app).flushUsage()
+  t.equal(internalsOf(app).unreported(''), undefined, 'the second flush had nothing to write, so the project\'s counter went')
+  release?.()
+  await flushing
+  failing = false
+  await internalsOf(app).flushUsage()
+  t.equal(((await listPrevious(reader)) as any[])[0].requests, 1, 'the failed batch reached the store with the next flush')
+})

@@ -101,6 +101,14 @@ t.test('tenant mode: tenants.cached follows the cache; tenantAttribute adds the 
     [{ outcome: 'valid', 'key.name': 'default', 'key.role': 'current', tenant: 'acme' }, 1],
     [{ outcome: 'valid', 'key.name': 'default', 'key.role': 'current', tenant: 'globex' }, 1]
   ]))
+  const unknownKey = 'anon_' + '2'.repeat(64)
+  t.equal((await useTenantKey(app, 'acme', unknownKey)).statusCode, 401)
+  t.equal((await useTenantKey(app, 'nobody', unknownKey)).statusCode, 401)
+  t.equal((await useTenantKey(app, 'not a tenant!', unknownKey)).statusCode, 401)
+  t.same(byJson((await otel.points('anon_key.verifications')).filter(([attributes]) => attributes.outcome === 'refused')), byJson([
+    [{ outcome: 'refused', code: 'AUTH_INVALID_CREDENTIALS', tenant: 'acme' }, 1],
+    [{ outcome: 'refused', code: 'AUTH_INVALID_CREDENTIALS' }, 2]
+  ]), 'a refusal names a tenant that has keys; one without keys, or no tenant at all, adds no series')
 })
 
 t.test('the globally registered MeterProvider is used; without one, or without the package, nothing is made', async (t) => {
