@@ -73,12 +73,12 @@ t.test('GET /api/metadata/anon-key answers 200 with the source schema and exampl
   t.same(ours.example, source.example, 'the same example key')
 })
 
-t.test('the rotate request body is the source body: gracePeriodHours, an integer from 0 to 720, default 168', async (t) => {
+t.test('the rotate request body is the source body, and graceStartsAt: gracePeriodHours, an integer from 0 to 720, default 168', async (t) => {
   const { doc } = await documentedApp(t)
   const source = seedRotate.paths[ROTATE_PATH].post.requestBody.content[JSON_TYPE].schema
   const ours = doc.paths[ROTATE_PATH].post.requestBody.content[JSON_TYPE].schema
   t.equal(ours.type, source.type)
-  t.same(Object.keys(ours.properties), Object.keys(source.properties), 'gracePeriodHours is the only property')
+  t.same(Object.keys(ours.properties), [...Object.keys(source.properties), 'graceStartsAt'], 'the source\'s gracePeriodHours, and graceStartsAt')
   const { type, minimum, maximum, default: byDefault } = ours.properties.gracePeriodHours
   t.same({ type, minimum, maximum, default: byDefault }, {
     type: source.properties.gracePeriodHours.type,

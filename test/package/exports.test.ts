@@ -75,7 +75,8 @@ t.test('the main entry exports what a host needs, and no internals', async (t) =
 t.test('the store entry exports what an adapter author needs, and no change rules', async (t) => {
   t.same(Object.keys(adapterEntry).sort(), [
     'ANON_KEY_PATTERN', 'DEFAULT_KEY_NAME', 'KEY_NAME_PATTERN', 'RETIRED_RECORD_LIMIT', 'RETIRED_RETENTION_MS', 'SINGLE_PROJECT', 'TENANT_ID_PATTERN',
-    'digestOf', 'emptyProject', 'fingerprintOf', 'fromLegacy', 'generateAnonKey', 'isAnonKey', 'isKeyName', 'isProject', 'isTenantId', 'keepRetired', 'retiredAt'
+    'digestOf', 'emptyHistory', 'emptyProject', 'fingerprintOf', 'fromLegacy', 'generateAnonKey', 'isAnonKey', 'isKeyName', 'isProject', 'isTenantId', 'keepRetired',
+    'mergeUsage', 'retiredAt', 'trimUsage'
   ])
   for (const [name, value] of Object.entries(adapterEntry)) t.not(value, undefined, `${name} is exported from the store entry`)
   t.equal(adapterEntry.RETIRED_RECORD_LIMIT, 1000)
