@@ -21,7 +21,7 @@ function batch (history: Partial<UsageHistory>, now = T0): UsageBatch {
   return { verified: [], refused: [], keys: [], ...history, keepHoursFrom: now - USAGE_HISTORY_MS, keepKeysFrom: now - 30 * DAY_MS }
 }
 
-const byHour = (rows: KeyHourCount[]): KeyHourCount[] => [...rows].sort((a, b) => a.hour - b.hour || (a.fingerprint < b.fingerprint ? -1 : 1))
+const byHour = (rows: KeyHourCount[]): KeyHourCount[] => [...rows].sort((a, b) => a.hour - b.hour || a.fingerprint.localeCompare(b.fingerprint))
 
 export const usageHistoryCases: StoreCase[] = [
   {
@@ -50,7 +50,7 @@ export const usageHistoryCases: StoreCase[] = [
         { name: 'default', fingerprint: 'aaaaaaaaaaaa', hour: T0 + HOUR_MS, requests: 2 * rounds }
       ], 'hourly counts of concurrent batches were lost or counted twice')
       assert.deepEqual(history.refused, [{ hour: T0, code: 'ANON_KEY_EXPIRED', fingerprint: 'cccccccccccc', requests: 4 * rounds }], 'refused counts were lost or counted twice')
-      assert.deepEqual([...history.keys].sort((a, b) => (a.name < b.name ? -1 : 1)), [
+      assert.deepEqual([...history.keys].sort((a, b) => a.name.localeCompare(b.name)), [
         { name: 'default', fingerprint: 'aaaaaaaaaaaa', lastUsedAt: T0 + HOUR_MS + rounds - 1, previousRequests: rounds },
         { name: 'web', fingerprint: 'bbbbbbbbbbbb', lastUsedAt: T0 + 5, previousRequests: 0 }
       ], 'a key\'s last use is not the latest reported, or its previous-key requests were not summed')

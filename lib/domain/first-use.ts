@@ -44,9 +44,9 @@ export interface FirstUseChange {
  * yet. Any number of instances may ask at once; the first to reach the store writes, the others change nothing.
  * Announced, so that every instance applies the grace it starts.
  */
-export function recordFirstUse (state: ProjectState, change: FirstUseChange): StateChange<{ recorded: boolean, key: NamedKey | null }> {
+export function recordFirstUse (state: ProjectState, change: FirstUseChange): StateChange<{ recorded: false } | { recorded: true, key: NamedKey }> {
   const key = findKey(state, change.name)
-  if (key === undefined || key.currentKeyFirstUsedAt !== null || digestOf(key.currentKey) !== change.digest) return { result: { recorded: false, key: key ?? null } }
+  if (key === undefined || key.currentKeyFirstUsedAt !== null || digestOf(key.currentKey) !== change.digest) return { result: { recorded: false } }
   const used: NamedKey = { ...key, currentKeyFirstUsedAt: change.at }
   return { result: { recorded: true, key: used }, next: { ...state, keys: state.keys.map((held) => held === key ? used : held), changedAt: change.at } }
 }

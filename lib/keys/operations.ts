@@ -487,7 +487,7 @@ export class ProjectKeys extends KeyOperations(Object) {
 export async function recordFirstUse (target: OperationsTarget & { project: string }, entry: ValidEntry, at: number): Promise<void> {
   const project: Project = { ...target, tenant: target.project === '' ? null : target.project }
   const { name, digest, fingerprint } = entry
-  let result: { recorded: boolean, key: NamedKey | null }
+  let result: { recorded: false } | { recorded: true, key: NamedKey }
   try {
     result = (await project.mirror.write('recordFirstUse', project.project, (state) => firstUseChange(state, { name, digest, at }))).result
   } catch (error) {
@@ -496,7 +496,7 @@ export async function recordFirstUse (target: OperationsTarget & { project: stri
     return
   }
   if (!result.recorded) return
-  const key = result.key as NamedKey
+  const { key } = result
   const graceStarted = withEffectiveExpiry(key)
     .filter((record, index) => key.previousKeys[index].graceMs !== undefined && isStillValid(key.previousKeys[index], at))
     .map((record) => ({ fingerprint: fingerprintOfDigest(record.digest), expiresAt: iso(record.expiresAt) }))

@@ -78,7 +78,7 @@ export function keyUsageReport (key: NamedKey, retired: readonly RetiredKeyRecor
   for (const record of retired) if (record.name === key.name) fingerprints.add(fingerprintOfDigest(record.digest))
   const refused = history.refused
     .filter((row) => fingerprints.has(row.fingerprint) && row.hour >= from && row.hour <= now && row.requests > 0)
-    .sort((a, b) => a.hour - b.hour || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) || (a.fingerprint < b.fingerprint ? -1 : 1))
+    .sort((a, b) => a.hour - b.hour || a.code.localeCompare(b.code) || a.fingerprint.localeCompare(b.fingerprint))
     .map((row) => ({ hour: iso(row.hour), code: row.code, fingerprint: row.fingerprint, requests: row.requests }))
   return { name: key.name, keys, refused }
 }

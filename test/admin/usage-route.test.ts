@@ -122,6 +122,21 @@ t.test('refused requests that carried a known dead key are counted per hour, cod
   ], 'refusals of known keys are counted (verify() too); an unknown key is not')
 })
 
+t.test('a previous key past its grace leaves the keys, and its refused requests show', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const app = await startApp(t)
+  const oldKey = await currentKey(app)
+  await rotate(app, { gracePeriodHours: 1 })
+  t.equal((await useKey(app, oldKey)).statusCode, 200)
+  await flush(app)
+  clock.advance(2 * HOUR_MS)
+  assertError(t, await useKey(app, oldKey), 401, 'ANON_KEY_EXPIRED')
+  const usage = await usageOf(app)
+  t.same(usage.keys.map((key: any) => key.role), ['current'], 'the expired key is not listed among the keys')
+  t.same(usage.refused, [{ hour: iso(CLOCK_START + 2 * HOUR_MS), code: 'ANON_KEY_EXPIRED', fingerprint: fingerprintOf(oldKey), requests: 1 }])
+})
+
 t.test('a named key\'s usage: its own keys, and its requests refused for their origin', async (t) => {
   const clock = fakeDateNow(CLOCK_START)
   t.teardown(() => clock.restore())
@@ -162,8 +177,10 @@ t.test('a store without recordUsage and loadUsage answers 501 NOT_IMPLEMENTED na
   t.equal((await inner.loadUsage?.(''))?.verified.length, 0)
   const onlyLoad: AnonKeyStore = { ...withoutHistory, namespace: inner.namespace, loadUsage }
   const other = await startApp(t, { store: onlyLoad })
-  t.match((await usageRequest(other)).json().message, /no recordUsage\(\) method/, 'one missing method is named alone')
-  t.ok(recordUsage)
+  t.match((await usageRequest(other)).json().message, /no recordUsage\(\) method\./, 'one missing method is named alone')
+  const onlyRecord: AnonKeyStore = { ...withoutHistory, namespace: inner.namespace, recordUsage }
+  const third = await startApp(t, { store: onlyRecord })
+  t.match((await usageRequest(third)).json().message, /no loadUsage\(\) method\./, 'the other one too')
 })
 
 t.test('random keys and tenants leave nothing to count: a flood of unknown keys writes no usage', async (t) => {

@@ -52,11 +52,6 @@ export function redisUsage (client: RedisClient, tagOf: (project: string) => str
     async load (project) {
       const fields = await client.hgetall(keysOf(project)[0])
       const history: UsageHistory = { verified: [], refused: [], keys: [] }
-      const previous = new Map<string, number>()
-      for (const [field, value] of Object.entries(fields)) {
-        const parts = field.split(':')
-        if (parts[0] === 'p') previous.set(`${parts[1]}:${parts[2]}`, Number(value))
-      }
       for (const [field, value] of Object.entries(fields)) {
         const parts = field.split(':')
         if (parts[0] === 'h' && parts[2] === VERIFIED) {
@@ -64,7 +59,8 @@ export function redisUsage (client: RedisClient, tagOf: (project: string) => str
         } else if (parts[0] === 'h' && REFUSED_USAGE_CODES.includes(parts[2] as RefusedUsageCode)) {
           history.refused.push({ hour: Number(parts[1]), code: parts[2] as RefusedUsageCode, fingerprint: parts[4], requests: Number(value) })
         } else if (parts[0] === 'l') {
-          history.keys.push({ name: parts[1], fingerprint: parts[2], lastUsedAt: Number(value), previousRequests: previous.get(`${parts[1]}:${parts[2]}`) ?? 0 })
+          // Its `p:` field is written and forgotten with it, by the same script.
+          history.keys.push({ name: parts[1], fingerprint: parts[2], lastUsedAt: Number(value), previousRequests: Number(fields[`p:${parts[1]}:${parts[2]}`]) })
         }
       }
       return history
