@@ -35,11 +35,13 @@ export const usageHistoryCases: StoreCase[] = [
         verified: [
           { name: 'default', fingerprint: 'aaaaaaaaaaaa', hour: T0, requests: 1 },
           { name: 'default', fingerprint: 'aaaaaaaaaaaa', hour: T0 + HOUR_MS, requests: 2 },
+          { name: 'default', fingerprint: 'dddddddddddd', hour: T0, requests: 5 },
           { name: 'web', fingerprint: 'bbbbbbbbbbbb', hour: T0, requests: 3 }
         ],
         refused: [{ hour: T0, code: 'ANON_KEY_EXPIRED', fingerprint: 'cccccccccccc', requests: 4 }],
         keys: [
           { name: 'default', fingerprint: 'aaaaaaaaaaaa', lastUsedAt: T0 + HOUR_MS + i, previousRequests: 1 },
+          { name: 'default', fingerprint: 'dddddddddddd', lastUsedAt: T0 + 9, previousRequests: 0 },
           { name: 'web', fingerprint: 'bbbbbbbbbbbb', lastUsedAt: T0 + 5, previousRequests: 0 }
         ]
       }))))
@@ -47,11 +49,13 @@ export const usageHistoryCases: StoreCase[] = [
       assert.deepEqual(byHour(history.verified), [
         { name: 'default', fingerprint: 'aaaaaaaaaaaa', hour: T0, requests: rounds },
         { name: 'web', fingerprint: 'bbbbbbbbbbbb', hour: T0, requests: 3 * rounds },
+        { name: 'default', fingerprint: 'dddddddddddd', hour: T0, requests: 5 * rounds },
         { name: 'default', fingerprint: 'aaaaaaaaaaaa', hour: T0 + HOUR_MS, requests: 2 * rounds }
       ], 'hourly counts of concurrent batches were lost or counted twice')
       assert.deepEqual(history.refused, [{ hour: T0, code: 'ANON_KEY_EXPIRED', fingerprint: 'cccccccccccc', requests: 4 * rounds }], 'refused counts were lost or counted twice')
-      assert.deepEqual([...history.keys].sort((a, b) => a.name.localeCompare(b.name)), [
+      assert.deepEqual([...history.keys].sort((a, b) => a.name.localeCompare(b.name) || a.fingerprint.localeCompare(b.fingerprint)), [
         { name: 'default', fingerprint: 'aaaaaaaaaaaa', lastUsedAt: T0 + HOUR_MS + rounds - 1, previousRequests: rounds },
+        { name: 'default', fingerprint: 'dddddddddddd', lastUsedAt: T0 + 9, previousRequests: 0 },
         { name: 'web', fingerprint: 'bbbbbbbbbbbb', lastUsedAt: T0 + 5, previousRequests: 0 }
       ], 'a key\'s last use is not the latest reported, or its previous-key requests were not summed')
       assert.deepEqual(await one.loadUsage('tenant-a'), { verified: [], refused: [], keys: [] }, 'another project of the namespace sees the history')
