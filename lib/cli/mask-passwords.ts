@@ -10,6 +10,9 @@ const PARAMETER = /(^|[?&;\s"'(])([^=&?#;\s"'(]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^
 /** The name of a parameter that carries a secret: password, sslpassword, passwd, pwd, db_secret, token, auth… */
 const SECRET_NAME = /^(?:[a-z_]*pass(?:word|wd)?|[a-z_]*pwd|[a-z_]*secret|[a-z_]*token|auth)$/i
 
+/** A value masked already, perhaps followed by the punctuation of the sentence that quotes it. */
+const ALREADY_MASKED = /^\*\*\*[.,;:)\]]*$/
+
 /** A scheme followed by `//`, where a URL's user information begins. */
 const AUTHORITY_START = /[a-z][a-z0-9+.-]*:\/\//i
 
@@ -33,13 +36,18 @@ export function maskStoreString (text: string): string {
  * JSON-escaped, then every word that looks like one.
  */
 export function maskPasswords (text: string, known: Iterable<string> = []): string {
+  // Each known string becomes a placeholder first, so that the word pass neither splits it nor masks its masked
+  // form again (a value's mask would swallow the full stop after it).
+  const masks: string[] = []
   let masked = text
   for (const raw of known) {
     const safe = maskStoreString(raw)
     if (raw === '' || safe === raw) continue
-    masked = masked.replaceAll(raw, safe).replaceAll(JSON.stringify(raw).slice(1, -1), JSON.stringify(safe).slice(1, -1))
+    for (const [from, to] of [[raw, safe], [JSON.stringify(raw).slice(1, -1), JSON.stringify(safe).slice(1, -1)]]) {
+      masked = masked.replaceAll(from, `\uE000${masks.push(to) - 1}\uE000`)
+    }
   }
-  return masked.replace(/\S+/g, (word) => maskStoreString(word))
+  return maskParameters(masked).replace(/[^\s\uE000]+/g, maskUserinfo).replace(/\uE000(\d+)\uE000/g, (whole, index: string) => masks[Number(index)])
 }
 
 function maskUserinfo (text: string): string {
@@ -58,7 +66,7 @@ function maskUserinfo (text: string): string {
 
 function maskParameters (text: string): string {
   return text.replace(PARAMETER, (whole, before: string, name: string, equals: string, value: string) =>
-    value === '' || !SECRET_NAME.test(decoded(name)) ? whole : `${before}${name}${equals}${MASK}`)
+    value === '' || ALREADY_MASKED.test(value) || !SECRET_NAME.test(decoded(name)) ? whole : `${before}${name}${equals}${MASK}`)
 }
 
 /** A parameter's name as a URL parser reads it (`pass%77ord` is `password`). */
