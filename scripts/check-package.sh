@@ -21,7 +21,7 @@ node esm.mjs
 node cjs.cjs
 node hostile.mjs
 node quick-start.mjs "$root/README.md"
-node readme-links.mjs
+node doc-links.mjs
 cp server.mjs quick-start.mts                  # the Quick start as written, in strict TypeScript
 npx tsc --module nodenext --moduleResolution nodenext --target es2022 --strict --noEmit --types node quick-start.mts
 npx tsc -p tsconfig.json                       # consumer.ts, a CommonJS TypeScript module
