@@ -147,7 +147,7 @@ const revoke: Command = {
       await knownName(api, name, where)
       let event: RevokedEvent | undefined
       events.once('revoked', (revoked: RevokedEvent) => { event = revoked })
-      const result = await api.revokePrevious(fingerprint, { name, actor: 'cli' })
+      const result = await api.revokePrevious({ name, fingerprint }, { actor: 'cli' })
       return { result, event: event as RevokedEvent }
     })
     print(result.revoked === 0 ? 'No previous key verified: nothing to revoke.' : `Revoked ${result.revoked}: ${event.fingerprints.join(', ')}`, result)
