@@ -108,7 +108,8 @@ const rotate: Command = {
       const result = await api.rotate({ name, ...grace === undefined ? {} : { gracePeriodHours: Number(grace) } }, { actor: 'cli' })
       return { result, event: event as RotatedEvent }
     })
-    print(`${result.anonKey}\n${result.message}\nThe old key (fingerprint ${event.oldFingerprint}) verifies until ${result.oldKeyExpiresAt}.`, result)
+    const old = event.gracePeriodHours === 0 ? `no longer verifies (since ${result.oldKeyExpiresAt})` : `verifies until ${result.oldKeyExpiresAt}`
+    print(`${result.anonKey}\n${result.message}\nThe old key (fingerprint ${event.oldFingerprint}) ${old}.`, result)
   }
 }
 

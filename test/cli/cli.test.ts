@@ -103,7 +103,7 @@ async function breakGlass (t: Test, app: FastifyInstance, cli: (args: string[]) 
 
   const cut = await cli(['rotate', '--grace-hours', '0'])
   t.equal(cut.code, 0, `rotate --grace-hours 0 exits 0; ${cut.stderr}`)
-  t.match(cut.stdout, /The old key \(fingerprint [0-9a-f]{12}\) verifies until /)
+  t.match(cut.stdout, /The old key stopped working immediately\.\nThe old key \(fingerprint [0-9a-f]{12}\) no longer verifies \(since [0-9TZ:.-]+\)\.\n$/)
   await eventually('the running app to refuse the key cut off with 0 h', async () => (await useKey(app, result.anonKey)).statusCode === 401, 2000)
 
   const all = await cli(['revoke', '--all', '--json'])
