@@ -49,7 +49,9 @@ t.test('a store string is masked as text, whatever a URL parser would make of it
     ['postgres://postgres@127.0.0.1:5432/test', 'postgres://postgres@127.0.0.1:5432/test'],
     ['postgres://db/app?sslmode=require&application_name=api', 'postgres://db/app?sslmode=require&application_name=api'],
     ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379'],
-    ['sqlite:/var/lib/my-app/keys.db', 'sqlite:/var/lib/my-app/keys.db']
+    ['sqlite:/var/lib/my-app/keys.db', 'sqlite:/var/lib/my-app/keys.db'],
+    // A name no parser decodes to a password (a malformed escape) is no password parameter.
+    ['postgres://db/app?pass%zzword=x', 'postgres://db/app?pass%zzword=x']
   ]
   for (const [given, shown] of cases) t.equal(maskStoreString(given), shown, given)
 })
@@ -101,6 +103,8 @@ t.test('a store string the CLI would misread says so, naming where it came from,
   const unparsed = await runInProcess(['get', '--json'], { REDIS_URL: `redis://:${SECRET}/x@127.0.0.1:6379` })
   t.equal(unparsed.code, 2)
   t.match(JSON.parse(unparsed.stderr), { error: 'INVALID_INPUT', message: /^REDIS_URL must be a URL .*, got "redis:\/\/:\*\*\*@127\.0\.0\.1:6379"\.$/, nextActions: /^Percent-encode/ })
+  const plain = await runInProcess(['get', '--store', 'not a url'])
+  t.match(plain, { code: 2, stderr: 'got "not a url".\nRun fastify-anon-key --help for the commands and options.\n' }, 'a string without a password needs no encoding advice')
   const unknown = await runInProcess(['get', '--store', `mysql://root:${SECRET}@db/app`])
   t.match(unknown, { code: 2, stderr: /--store has the unknown scheme "mysql:" \(mysql:\/\/root:\*\*\*@db\/app\)\./ })
 })
