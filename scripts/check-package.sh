@@ -59,6 +59,6 @@ JWT_SECRET=package-check-secret npx --no-install fastify-anon-key token --json \
 
 # The code blocks of the docs, with the packages they import (after the CLI checks, which need ioredis absent).
 npm install --no-audit --no-fund --silent "$(pinned @fastify/cors)" "$(pinned @fastify/swagger)" "$(pinned @fastify/swagger-ui)" \
-  "$(pinned @fastify/auth)" "$(pinned ioredis)" "$(pinned @types/pg)" "$(pinned @types/better-sqlite3)"
+  "$(pinned @fastify/auth)" "$(pinned @fastify/rate-limit)" "$(pinned ioredis)" "$(pinned @types/pg)" "$(pinned @types/better-sqlite3)"
 node doc-blocks.mjs "$root"
 echo "package check: ESM, CommonJS and TypeScript consumers, the CLI and the docs' code blocks all passed"

@@ -29,7 +29,17 @@ const GIVENS = {
   url: 'declare const url: string',
   ANON_KEY: 'declare const ANON_KEY: string',
   anonKey: 'import anonKey from \'fastify-anon-key\'',
-  postgresStore: 'import { postgresStore } from \'fastify-anon-key\''
+  fastifyAnonKey: 'import fastifyAnonKey from \'fastify-anon-key\'',
+  anonKeyAdminPage: 'import { anonKeyAdminPage } from \'fastify-anon-key/admin-page\'',
+  postgresStore: 'import { postgresStore } from \'fastify-anon-key\'',
+  redisStore: 'import { redisStore } from \'fastify-anon-key\'',
+  anonKeyRateLimit: 'import { anonKeyRateLimit } from \'fastify-anon-key\'',
+  rateLimit: 'import rateLimit from \'@fastify/rate-limit\'',
+  options: 'declare const options: import(\'fastify-anon-key\').FastifyAnonKeyOptions',
+  redis: 'declare const redis: import(\'ioredis\').Redis',
+  myProvider: 'declare const myProvider: { check (token: string): Promise<{ ok: boolean, expiresAt: number }> }',
+  PROJECT_NUMBER: 'declare const PROJECT_NUMBER: string',
+  PLAY_SIGNING_SHA1: 'declare const PLAY_SIGNING_SHA1: string'
 }
 
 const LANGUAGES = { ts: 'ts', typescript: 'ts', js: 'js', javascript: 'js', mjs: 'js' }
