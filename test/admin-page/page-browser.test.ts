@@ -429,8 +429,10 @@ if (chromiumOrSkip(t)) {
     await edit.getByLabel('Per seconds').fill('')
     // This host verifies no attestation tokens: the server refuses, and says so in the dialog.
     await edit.getByRole('button', { name: 'Save' }).click()
-    await incomplete.getByText('(INVALID_INPUT, 400)').waitFor()
-    t.match(await incomplete.innerText(), /android was not changed\.[^]*requireAttestation/)
+    // The page's own refusal above reads "android was not changed." and "(INVALID_INPUT, 400)" too: wait for the
+    // server's, which names the setting it refused.
+    await incomplete.getByText(/^requireAttestation needs/).waitFor()
+    t.match(await incomplete.innerText(), /android was not changed\.[^]*requireAttestation[^]*\(INVALID_INPUT, 400\)/)
     t.equal((await app.anonKey.getKey('android') as any).requireAttestation, false, 'nothing changed')
     await edit.getByLabel('Require attestation').uncheck()
     await edit.getByRole('button', { name: 'Save' }).click()
