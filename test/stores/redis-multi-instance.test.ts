@@ -11,10 +11,6 @@ import { REDIS_URL } from '../helpers/services.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 import { eventually } from '../helpers/eventually.js'
 
-// One case starts examples/redis.ts as a script: a tsx start-up that alone took 15 s on a loaded 2-core machine,
-// which left the file no margin under tap's default 30 s.
-t.setTimeout(120_000)
-
 interface Instance {
   app: FastifyInstance
   /** Closes the app, its store and its client, as a process that exits would. */

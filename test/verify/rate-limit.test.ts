@@ -4,9 +4,6 @@ import { build } from '../../examples/rate-limit.js'
 import { JWT_SECRET, bearer } from '../helpers/app.js'
 import { runExampleScript } from '../helpers/example-script.js'
 
-// One case starts examples/rate-limit.ts as a script: a tsx start-up that can take 15 s on a loaded machine.
-t.setTimeout(120_000)
-
 async function example (t: Test, maxFailures: number, timeWindow: number | string = '1 minute'): Promise<{ app: FastifyInstance, key: string }> {
   process.env.LOG_LEVEL = 'silent'
   const app = await build(JWT_SECRET, { maxFailures, timeWindow })
