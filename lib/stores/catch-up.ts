@@ -28,7 +28,7 @@ export interface CatchUpOptions {
 
 /** How long a poll may go unanswered before it counts as failed and the next one is scheduled. */
 function stuckAfterMs (everyMs: number): number {
-  return Math.max(5 * everyMs, 5000)
+  return Math.max(2 * everyMs, 2000)
 }
 
 /**

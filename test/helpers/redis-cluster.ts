@@ -100,7 +100,9 @@ export async function startRedisCluster (t: Teardown, { nodeTimeoutMs = CLUSTER_
 
   const nodes: ClusterNode[] = []
   for (let i = 0; i < 6; i++) {
-    const port = await freePort([BUS_OFFSET])
+    // A node just spawned may not listen yet, so the system can hand its port out again.
+    let port = await freePort([BUS_OFFSET])
+    while (nodes.some((node) => node.port === port)) port = await freePort([BUS_OFFSET])
     const nodeDir = join(dir, String(port))
     mkdirSync(nodeDir)
     const child = spawn('redis-server', [
