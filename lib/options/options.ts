@@ -2,6 +2,7 @@ import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
 import { jwtOptionProblem } from './jwt-options.js'
+import { tenantResolverProblem } from './tenant-resolver.js'
 import { isAnonKey } from '../domain/key.js'
 import { checkAttestationOption, resolveAttestation, type AttestationOptions, type ResolvedAttestation } from '../attestation/attestation-options.js'
 import { OptionError } from '../errors/option-errors.js'
@@ -235,6 +236,8 @@ function checkTenantOptions (options: FastifyAnonKeyOptions): void {
   if (typeof options.tenant !== 'function') {
     fail('tenant', 'must be a function (request) => tenant id', 'Pass for example (request) => request.headers[\'x-project-id\'], or leave it out for one project.')
   }
+  const resolverProblem = tenantResolverProblem(options.tenant)
+  if (resolverProblem !== null) fail(...resolverProblem)
   if (options.isAdmin === undefined && options.authorize === undefined) {
     fail('tenant', 'needs isAdmin(payload, request) or authorize(request)', 'The default isAdmin would let one project\'s admin rotate another project\'s key: pass isAdmin(payload, request) that checks the token names the request\'s tenant (or authorize(request)).')
   }
