@@ -10,9 +10,9 @@ import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot, StateC
 
 export interface SqliteStoreOptions {
   /**
-   * A `better-sqlite3` `Database` (or a `node:sqlite` `DatabaseSync`) on a file. The store never closes it. If the
-   * connection would fail at once on another connection's lock, the store makes it wait up to 5 s instead
-   * (`PRAGMA busy_timeout`). WAL mode (`database.pragma('journal_mode = WAL')`) is recommended.
+   * A `better-sqlite3` `Database` (or a `node:sqlite` `DatabaseSync`) on a file. The store never closes it. On
+   * another connection's lock the store waits up to the connection's busy timeout (5 s when it sets none), between
+   * turns of the event loop. WAL mode (`database.pragma('journal_mode = WAL')`) is recommended.
    */
   database: SqliteDatabase
   /** Separates apps that share one file. Default: 'default'. */
