@@ -56,7 +56,10 @@ function refusedEverywhere (t: Test, makeStore: () => AnonKeyStore): void {
         ['PATCH: description', keysRequest(app, 'PATCH', '/web', { description: hostile }), /^description contains/],
         ['PATCH default: description', keysRequest(app, 'PATCH', '/default', { description: hostile }), /^description contains/],
         ['PATCH: allowedOrigins', keysRequest(app, 'PATCH', '/web', { allowedOrigins: [origin] }), /^allowedOrigins\[0\] /],
-        ['PATCH: both, the origin good', keysRequest(app, 'PATCH', '/web', { description: hostile, allowedOrigins: ['https://ok.example.com'] }), /^description contains/]
+        ['PATCH: both, the origin good', keysRequest(app, 'PATCH', '/web', { description: hostile, allowedOrigins: ['https://ok.example.com'] }), /^description contains/],
+        ['create: an Android package', keysRequest(app, 'POST', '', { name: 'android', allowedApps: { android: [{ packageName: `com.example${hostile}`, certSha1: 'a'.repeat(40) }] } }), /allowedApps/],
+        ['create: an Android certificate', keysRequest(app, 'POST', '', { name: 'android', allowedApps: { android: [{ packageName: 'com.example.app', certSha1: 'a'.repeat(39) + hostile }] } }), /allowedApps/],
+        ['PATCH: an iOS bundle id', keysRequest(app, 'PATCH', '/web', { allowedApps: { ios: [`com.example${hostile}`] } }), /allowedApps/]
       ]
       for (const [field, sent, names] of cases) {
         const response = await sent
