@@ -157,6 +157,26 @@ onRedis(t, (t) => {
     t.same(heard.projects, ['tenant-a'], 'once, by its project')
   })
 
+  t.test('a store that wrote a project, then lost its listening connection, hears the next change of that project through the poll', async (t) => {
+    const ns = namespace('deafwriter')
+    const name = `deafwriter_${ns}`
+    const store = redisStore({ client: redisClient(t, { connectionName: name, retryStrategy: () => null }), namespace: ns, catchUpMs: 100 })
+    t.teardown(() => store.close())
+    const heard = counter()
+    await store.subscribe(heard.listener)
+    // Its own change: it hears its own message, and its poll then finds the change it wrote.
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    await eventually('the store to hear its own change', () => heard.projects.includes('tenant-a'), 2000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter((line) => line.includes(`name=${name} `))
+    await admin.call('CLIENT', 'KILL', 'ID', (/id=(\d+)/.exec(clients[0]) as RegExpExecArray)[1])
+    const before = heard.projects.length
+    const started = performance.now()
+    await keyHandle(redisStore({ client: admin, namespace: ns }), 'tenant-a').rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt: Date.now() + 3_600_000 })
+    const took = await eventually('the store to hear the other writer\'s change', () => heard.projects.length > before, 2000, { started })
+    t.comment(`heard through the poll after ${took.toFixed(0)} ms (catchUpMs 100)`)
+  })
+
   t.test('a change log that went back (Redis restarted without persistence) makes the poll report null: reload everything', async (t) => {
     const ns = namespace('wentback')
     const store = redisStore({ client: redisClient(t), namespace: ns, catchUpMs: 100 })
