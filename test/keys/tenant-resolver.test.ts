@@ -88,3 +88,11 @@ t.test('a resolver that answers with a promise for one request only: that reques
   const named = lines.filter((line) => /returned a promise/.test(line.err?.message ?? ''))
   t.equal(named.length, 1, 'one resolver error logged, for the request whose tenant came as a promise')
 })
+
+t.test('an anonymous resolver that answers with a promise is named by its option', async (t) => {
+  const anonymous = [(): Promise<string> => Promise.resolve('acme')][0]
+  t.equal(anonymous.name, '', 'control: the function has no name')
+  const { app, lines } = await resolverApp(t, anonymous)
+  assertError(t, await app.inject({ url: '/data', headers: bearer('anon_' + 'b'.repeat(64)) }), 500, 'INTERNAL_ERROR')
+  t.ok(lines.some((line) => /the tenant resolver, option "tenant", returned a promise/.test(line.err?.message ?? '')), 'the log names the option')
+})
