@@ -4,12 +4,11 @@ import type { SqliteDatabase } from './database.js'
 const RETRY_MS = 5
 
 /**
- * Whether a SQLite error says another connection holds the lock this step needs (SQLITE_BUSY): better-sqlite3
- * sets `code`, node:sqlite sets `errcode` (extended codes keep the primary code in their low byte).
+ * Whether a SQLite error says another connection holds the lock this step needs (SQLITE_BUSY). better-sqlite3
+ * (code SQLITE_BUSY) and node:sqlite (errcode 5) give it the same message, SQLite's own text for the code.
  */
 export function isBusy (error: unknown): boolean {
-  const { code, errcode } = (error ?? {}) as { code?: unknown, errcode?: unknown }
-  return (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) || (typeof errcode === 'number' && (errcode & 0xff) === 5)
+  return String((error as Error | undefined)?.message) === 'database is locked'
 }
 
 export interface LockFree {
