@@ -1,6 +1,7 @@
 import { fingerprintOf, fingerprintOfDigest, FINGERPRINT_LENGTH, generateAnonKey, isFingerprint } from '../domain/key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN, MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
 import { normaliseAllowedOrigins } from '../domain/origins.js'
+import { unstorableTextProblem } from '../domain/text.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import { anonKeyError, ROTATE_BODY_ADVICE } from '../errors/codes.js'
@@ -165,6 +166,8 @@ function checkDescription (description: unknown): string | undefined {
       nextActions: `Send a description of at most ${MAX_DESCRIPTION_LENGTH} characters, or leave it out.`
     })
   }
+  const problem = unstorableTextProblem('description', description)
+  if (problem !== null) throw anonKeyError('INVALID_INPUT', problem, { nextActions: 'Remove that character from description and send the request again.' })
   return description
 }
 

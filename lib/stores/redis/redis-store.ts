@@ -5,6 +5,7 @@ import { channelListener } from './listener.js'
 import { redisChanges } from './changes.js'
 import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { COMMIT, runScript } from './scripts.js'
+import { watchSlots } from './slot-watch.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, requireMethods } from '../factory-options.js'
 import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot, StoreLog } from '../interface.js'
@@ -54,7 +55,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix', 'catchUpMs'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
   requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'zrevrange', 'evalsha', 'eval', 'duplicate'],
     'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
-  const client = options.client
+  const client = watchSlots(options.client)
   const namespace = options.namespace ?? 'default'
   const keyPrefix = options.keyPrefix ?? 'fastify-anon-key'
   if (/[{}]/.test(namespace + keyPrefix)) {
