@@ -54,7 +54,8 @@ export async function runCli (argv: string[], io: CliIO): Promise<ExitCode> {
 }
 
 async function dispatch (argv: string[], io: CliIO, json: boolean): Promise<ExitCode> {
-  const commandFlags = Object.fromEntries(COMMANDS.flatMap((command) => Object.entries(command.flags).map(([name, { type, multiple = false }]) => [name, { type, multiple }])))
+  const commandFlags = Object.fromEntries(COMMANDS.flatMap((command) =>
+    Object.entries(command.flags).map(([name, { type, multiple = false }]) => [name, { type, multiple }])))
   let parsed
   try {
     parsed = parseArgs({ args: argv, options: { ...STORE_FLAGS, ...OUTPUT_FLAGS, ...commandFlags }, strict: true, allowPositionals: true, tokens: true })
@@ -105,7 +106,12 @@ function storeSource (given: string | undefined, env: Record<string, string | un
  * Runs `work` on the API of the tenant given, or of the one project, of the CLI's plugin instance on the store, and
  * closes the app, the store and its connections, whatever happens.
  */
-async function onStore<T> (source: StoreSource, namespace: string | undefined, tenant: string | null, work: (api: AnonKeyProjectApi, events: AnonKeyApi, where: StoreLocation) => Promise<T>): Promise<T> {
+async function onStore<T> (
+  source: StoreSource,
+  namespace: string | undefined,
+  tenant: string | null,
+  work: (api: AnonKeyProjectApi, events: AnonKeyApi, where: StoreLocation) => Promise<T>
+): Promise<T> {
   const opened = await openStore(source, namespace)
   const where = { shown: opened.shown, namespace: opened.store.namespace, tenant }
   const app = cliApp(opened.store, tenant)

@@ -209,7 +209,12 @@ async function load (project: Project): Promise<ProjectState> {
  * names never lose one. A refusal becomes the error of its code; a name that does not exist is
  * ANON_KEY_NOT_INITIALIZED for `default` (the seed's contract), else NOT_FOUND.
  */
-async function change<T extends object> (project: Project, operation: string, transition: (state: ProjectState) => StateChange<T | Refusal>, name?: string): Promise<T> {
+async function change<T extends object> (
+  project: Project,
+  operation: string,
+  transition: (state: ProjectState) => StateChange<T | Refusal>,
+  name?: string
+): Promise<T> {
   const { result } = await project.mirror.write(operation, project.project, transition)
   if (!isRefusal(result)) return result
   if (result.refused === 'NOT_FOUND' && name === DEFAULT_KEY_NAME) {
@@ -380,7 +385,15 @@ export function KeyOperations<B extends Constructor> (Base: B) {
       const now = Date.now()
       const { key } = await change<{ key: NamedKey }>(project, 'createKey', (state) => {
         if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
-        return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, settings, maxKeys: project.mirror.options.maxKeys })
+        return createKey(state, {
+          name: options.name,
+          key: generateAnonKey(),
+          now,
+          description,
+          allowedOrigins,
+          settings,
+          maxKeys: project.mirror.options.maxKeys
+        })
       }, DEFAULT_KEY_NAME)
       report(project, 'created', {
         ...where(project, key.name),

@@ -88,7 +88,13 @@ t.test('a required claim must be in the token itself: a name every object inheri
  * Every verify option the plugin honours, each shown applied: a token it refuses and one it accepts (that the
  * defaults would treat the other way round, where the option loosens a check).
  */
-const APPLIED: Array<{ option: string, verify: Record<string, unknown>, refused: Array<[string, string]>, accepted: Array<[string, string]>, secret?: string }> = [
+const APPLIED: Array<{
+  option: string
+  verify: Record<string, unknown>
+  refused: Array<[string, string]>
+  accepted: Array<[string, string]>
+  secret?: string
+}> = [
   { option: 'algorithms', verify: { algorithms: ['HS384'] }, refused: [['HS256', signed(admin())]], accepted: [['HS384', signed(admin(), { header: { alg: 'HS384' } })]] },
   { option: 'allowedAud', verify: { allowedAud: 'console' }, refused: [['another audience', signed(admin({ aud: 'shop' }))], ['no aud', signed(admin())]], accepted: [['aud console', signed(admin({ aud: 'console' }))]] },
   { option: 'allowedIss', verify: { allowedIss: 'insforge' }, refused: [['another issuer', signed(admin({ iss: 'evil' }))], ['no iss', signed(admin())]], accepted: [['iss insforge', signed(admin({ iss: 'insforge' }))]] },
@@ -122,7 +128,9 @@ for (const { option, verify, refused: bad, accepted: good } of APPLIED) {
 
 t.test('verify.cacheKeyBuilder is applied: the host\'s builder keys the cache', async (t) => {
   const built: string[] = []
-  const app = await startApp(t, { jwt: { secret: JWT_SECRET, verify: { cache: true, cacheKeyBuilder: (token: string) => { built.push(token); return token } } } })
+  const app = await startApp(t, {
+    jwt: { secret: JWT_SECRET, verify: { cache: true, cacheKeyBuilder: (token: string) => { built.push(token); return token } } }
+  })
   const token = signed(admin())
   await accepted(t, app, token, 'a token')
   t.ok(built.includes(token), 'the builder was asked for the token\'s key')

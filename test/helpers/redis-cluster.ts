@@ -122,7 +122,14 @@ export async function startRedisCluster (t: Teardown, { nodeTimeoutMs = CLUSTER_
   watchdog.unref()
 
   const node = (target: ClusterNode): Redis => {
-    const connection = new Redis({ host: target.host, port: target.port, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200, lazyConnect: false })
+    const connection = new Redis({
+      host: target.host,
+      port: target.port,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 1000,
+      retryStrategy: () => 200,
+      lazyConnect: false
+    })
     connection.on('error', () => {})
     connections.push(connection)
     return connection
