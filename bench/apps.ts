@@ -188,7 +188,10 @@ export interface Served {
 }
 
 /** A store of `kind` on a namespace of its own, wrapped to count its calls, and the app `build` makes on it. */
-async function countedApp (kind: StoreKind, build: (store: AnonKeyStore) => FastifyInstance): Promise<{ app: FastifyInstance, counting: CountingStore, connection: Connection }> {
+async function countedApp (
+  kind: StoreKind,
+  build: (store: AnonKeyStore) => FastifyInstance
+): Promise<{ app: FastifyInstance, counting: CountingStore, connection: Connection }> {
   const connection = await backend(kind).connect(uniqueNamespace('http'))
   const counting = countingStore(connection.store)
   return { app: build(counting.store), counting, connection }

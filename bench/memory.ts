@@ -108,7 +108,17 @@ async function main (): Promise<void> {
       if (passed !== 3 * VERIFICATIONS / 2) throw new Error(`expected ${3 * VERIFICATIONS / 2} passes, got ${passed}`)
       const storeCalls = counting.total()
       await app.close()
-      return { bareApp: bareApp_, pluginApp, previousKeys: PREVIOUS_KEYS, withPreviousKeys, cacheWithPreviousKeys, verifications, heapBefore, heapAfter, storeCalls }
+      return {
+        bareApp: bareApp_,
+        pluginApp,
+        previousKeys: PREVIOUS_KEYS,
+        withPreviousKeys,
+        cacheWithPreviousKeys,
+        verifications,
+        heapBefore,
+        heapAfter,
+        storeCalls
+      }
     }
   })
 }

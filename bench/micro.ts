@@ -117,7 +117,10 @@ async function main (): Promise<void> {
   }
   const tenantHook = tenants.app.verifyAnonKey
   // The tenants' key of the kind measured, by the single project's key of that kind; other values are the same.
-  const tenantKeys = new Map<string, (tenant: number) => string>([[current, (tenant) => tenants.current[tenant]], [previous, (tenant) => tenants.previous[tenant]]])
+  const tenantKeys = new Map<string, (tenant: number) => string>([
+    [current, (tenant) => tenants.current[tenant]],
+    [previous, (tenant) => tenants.previous[tenant]]
+  ])
   const callTenantHook: Loop = (key, count) => {
     const headers = { authorization: '', 'x-tenant': '' }
     const request = { headers, anonKey: null } as unknown as FastifyRequest
@@ -199,7 +202,14 @@ async function main (): Promise<void> {
         hash: await opsPerSecond((key, count) => { let length = 0; for (let i = 0; i < count; i++) length += digestOf(key).length; return length }, presented),
         createHash: await opsPerSecond((key, count) => { let length = 0; for (let i = 0; i < count; i++) length += createHash('sha256').update(key).digest('hex').length; return length }, presented)
       }
-      return { seconds: Number(process.hrtime.bigint() - started) / 1e9, rows, storeCalls: counting.total() + tenantCounting.total(), verifications, digests, coreShare: cpuTotal / wallTotal }
+      return {
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+        rows,
+        storeCalls: counting.total() + tenantCounting.total(),
+        verifications,
+        digests,
+        coreShare: cpuTotal / wallTotal
+      }
     }
   }, async () => {
     await app.close()

@@ -29,7 +29,11 @@ async function measure (kind: StoreKind, rotations: number, windowSize: number):
   const { windows, inspected } = await timeRotations(kind, 'history', { rotations, gracePeriodHours: 0, windowSize, starts: ends.map((end) => end - windowSize) },
     async (app, connection) => {
       const { state } = await connection.store.load(SINGLE_PROJECT)
-      return { documentBytes: Buffer.byteLength(JSON.stringify(state)), records: state.keys[0].previousKeys.length, retired: (await connection.store.loadRetired(SINGLE_PROJECT)).length }
+      return {
+        documentBytes: Buffer.byteLength(JSON.stringify(state)),
+        records: state.keys[0].previousKeys.length,
+        retired: (await connection.store.loadRetired(SINGLE_PROJECT)).length
+      }
     })
   return { kind, rotations, windows, ...inspected }
 }

@@ -43,7 +43,13 @@ export async function timeRotations<R> (kind: StoreKind, label: string, loop: Ro
     }
     const windows = [...new Set(loop.starts)].map((from) => {
       const slice = times.slice(from, from + loop.windowSize)
-      return { from: from + 1, to: from + slice.length, p50: percentile(slice, 50), p99: percentile(slice, 99), mean: slice.reduce((sum, value) => sum + value, 0) / slice.length }
+      return {
+        from: from + 1,
+        to: from + slice.length,
+        p50: percentile(slice, 50),
+        p99: percentile(slice, 99),
+        mean: slice.reduce((sum, value) => sum + value, 0) / slice.length
+      }
     })
     return { windows, inspected: await inspect(app, connection, namespace) }
   } finally {

@@ -13,12 +13,15 @@ import { ADMIN_PAGE_FACTS, adminPageFacts } from './admin/page-facts.js'
 import { warnIfKeyIsLostOnRestart } from './options/start-up-warnings.js'
 import { createVerifyHook, HOOK, type VerifyAnonKeyHook } from './verify/hook.js'
 import { loadMetrics } from './metrics/metrics.js'
+import { warnOfUndefinedGuards } from './verify/unguarded-route-warning.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Hook that lets a request through only with a valid anon key, and sets `request.anonKey`. Undefined on a
-     * route declared before the plugin was registered: prefer the standalone `import { verifyAnonKey }`.
+     * Hook that lets a request through only with a valid anon key, and sets `request.anonKey`.
+     * @deprecated Use `import { verifyAnonKey } from 'fastify-anon-key'`: this decorator is undefined before the
+     * plugin has registered and in a sibling context, and Fastify serves a route given an undefined hook unchecked.
+     * The import is never undefined, and fails closed where the plugin is not registered.
      */
     verifyAnonKey: VerifyAnonKeyHook
     /** Read, rotate, verify and revoke the anon keys from code; named keys; `forTenant(id)`; typed events. */
@@ -50,6 +53,7 @@ async function anonKeyPlugin (app: FastifyInstance, options: FastifyAnonKeyOptio
   app.decorate(HOOK, hook)
   app.decorate(ADMIN_PAGE_FACTS, adminPageFacts(app.prefix, settings))
   declareRequestIdentity(app)
+  warnOfUndefinedGuards(app)
 
   await app.register(async function anonKeyAdmin (child) {
     // preClose runs before every onClose hook of the host, which may end the pool or client the store uses

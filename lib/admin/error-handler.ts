@@ -32,7 +32,11 @@ function fromValidation (error: FastifyError, request: FastifyRequest, maxGraceP
  * an error brings (`error.headers`, such as Retry-After) are kept, and every 401 names the Bearer scheme.
  */
 export function createErrorHandler (maxGracePeriodHours: number) {
-  return function anonKeyErrorHandler (error: FastifyError & { headers?: Record<string, string>, nextActions?: string }, request: FastifyRequest, reply: FastifyReply): void {
+  return function anonKeyErrorHandler (
+    error: FastifyError & { headers?: Record<string, string>, nextActions?: string },
+    request: FastifyRequest,
+    reply: FastifyReply
+  ): void {
     let body: ErrorBody
     const status = requestedStatus(error)
     if (error.validation !== undefined) {

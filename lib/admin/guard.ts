@@ -4,6 +4,8 @@ import { bearerToken } from '../domain/bearer.js'
 import { anonKeyError } from '../errors/codes.js'
 import { isAnonKey } from '../domain/key.js'
 import { callKeyFunction } from './key-function.js'
+import { claimsProblem, withImpliedClaims } from './admin-claims.js'
+import { refusedByJwt } from './refused-by-jwt.js'
 import type { ResolvedOptions } from '../options/options.js'
 
 /** Checks a request to an admin route. Resolves to the actor for the audit events, or throws 401 / 403. */
@@ -24,19 +26,6 @@ function guardFromAuthorize (authorize: NonNullable<ResolvedOptions['authorize']
   return Object.assign(guard, { close: async () => {} })
 }
 
-/**
- * fast-jwt checks `allowedIss` / `allowedAud` only on tokens that carry the claim; a token without it passes.
- * A host that names an issuer or an audience means "only these", so the claim is made required as well.
- */
-function requireConfiguredClaims (jwt: NonNullable<ResolvedOptions['jwt']>): NonNullable<ResolvedOptions['jwt']> {
-  const verify = jwt.verify
-  if (verify === undefined) return jwt
-  const required = new Set(verify.requiredClaims ?? [])
-  if (verify.allowedIss !== undefined) required.add('iss')
-  if (verify.allowedAud !== undefined) required.add('aud')
-  return { ...jwt, verify: { ...verify, requiredClaims: [...required] } }
-}
-
 /** The key that verifies admin tokens when it is a function (`secret` or `secret.public`), else null. */
 function keyFunctionOf (secret: unknown): ((...args: any[]) => unknown) | null {
   const key = secret !== null && typeof secret === 'object' && !Buffer.isBuffer(secret) ? (secret as { public?: unknown }).public : secret
@@ -50,10 +39,16 @@ function keyFunctionOf (secret: unknown): ((...args: any[]) => unknown) | null {
  * function (sync or async) for the key, verify, then ask `jwt.trusted` (the deny-list). Any failure is a 401.
  */
 async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
-  const jwtOptions = requireConfiguredClaims(options.jwt as NonNullable<ResolvedOptions['jwt']>)
+  const given = options.jwt as NonNullable<ResolvedOptions['jwt']>
+  const jwtOptions = given.verify === undefined ? given : { ...given, verify: withImpliedClaims(given.verify) }
   const verifierApp = Fastify({ logger: false })
-  await verifierApp.register(fastifyJwt, jwtOptions)
-  await verifierApp.ready()
+  try {
+    await verifierApp.register(fastifyJwt, jwtOptions)
+    await verifierApp.ready()
+  } catch (error) {
+    await verifierApp.close()
+    throw refusedByJwt(error, given)
+  }
   const { isAdmin, storeTimeoutMs } = options
   const keyFunction = keyFunctionOf(jwtOptions.secret)
   const trusted = jwtOptions.trusted
@@ -76,6 +71,7 @@ async function guardFromJwt (options: ResolvedOptions): Promise<AdminGuard> {
       const expired = error?.code === 'FAST_JWT_EXPIRED'
       throw invalidCredentials(expired ? 'The admin token has expired.' : 'The admin token is invalid.')
     }
+    if (claimsProblem(payload, jwtOptions.verify, Date.now()) !== null) throw invalidCredentials('The admin token is invalid.')
     if (trusted !== undefined && !(await isTrusted(trusted, request, payload))) {
       throw invalidCredentials('The admin token has been revoked.')
     }

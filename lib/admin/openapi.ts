@@ -31,7 +31,9 @@ const isHttpBearer = (scheme: NonNullable<Schemes[string]>): boolean => scheme.t
  * `required: false` (@fastify/swagger marks every body required). A host's global `transform` is for its own
  * routes; these schemas are plain JSON Schema and need none.
  */
-export function documentAdminRoute ({ schema, url, route, openapiObject, swaggerObject }: TransformInput): { schema: Record<string, unknown> | undefined, url: string } {
+export function documentAdminRoute (
+  { schema, url, route, openapiObject, swaggerObject }: TransformInput
+): { schema: Record<string, unknown> | undefined, url: string } {
   if (openapiObject !== undefined) {
     const components = openapiObject.components
     const schemes = components.securitySchemes ?? {}

@@ -15,16 +15,40 @@ export function parseDuration (text: string): number {
   return seconds
 }
 
+/** Claims set by a flag of their own, which --claim must not set a second time. */
+const FLAG_OF_CLAIM: Record<string, string> = { sub: '--sub', project: '--tenant', iat: '--expires-in', exp: '--expires-in' }
+
 /**
- * A development admin token: an HS256 JWT `{ role: 'project_admin', sub }` signed with `secret`, expiring after
- * `seconds`, made by @fastify/jwt as the plugin's admin routes verify it with `jwt: { secret }`.
+ * The payload of a development admin token: `role: 'project_admin'`, `sub` (`cli` by default), `project` from
+ * --tenant, and each `--claim key=value` as a string claim (`role=…` replaces the role). A claim given twice, or
+ * one that a flag sets, is refused: the token would not say what the command line seems to.
  */
-export async function signAdminToken (secret: string, sub: string, seconds: number): Promise<{ token: string, expiresAt: string }> {
+export function adminClaims ({ sub, tenant, claims }: { sub?: string, tenant: string | null, claims: string[] }): Record<string, string> {
+  const payload: Record<string, string> = Object.create(null)
+  const given = new Set<string>()
+  const setByFlag: Record<string, boolean> = { sub: sub !== undefined, project: tenant !== null, iat: true, exp: true }
+  for (const claim of claims) {
+    const equals = claim.indexOf('=')
+    const key = claim.slice(0, equals)
+    if (equals < 1 || /\s/.test(key)) throw usageError(`--claim must be key=value, got ${JSON.stringify(claim)}.`, 'Write --claim project=acme (repeat it for several claims).')
+    if (setByFlag[key] === true) throw usageError(`--claim ${key}= conflicts with ${FLAG_OF_CLAIM[key]}.`, `Set ${key} with ${FLAG_OF_CLAIM[key]} only.`)
+    if (given.has(key)) throw usageError(`--claim ${key}= is given twice.`, 'Give each claim once.')
+    given.add(key)
+    payload[key] = claim.slice(equals + 1)
+  }
+  return { role: 'project_admin', sub: sub ?? 'cli', ...tenant === null ? {} : { project: tenant }, ...payload }
+}
+
+/**
+ * A development admin token: an HS256 JWT of `claims`, signed with `secret`, expiring after `seconds`, made by
+ * @fastify/jwt as the plugin's admin routes verify it with `jwt: { secret }`.
+ */
+export async function signAdminToken (secret: string, claims: Record<string, string>, seconds: number): Promise<{ token: string, expiresAt: string }> {
   const app = Fastify({ logger: false })
   await app.register(fastifyJwt, { secret })
   await app.ready()
   const issuedAt = Math.floor(Date.now() / 1000)
-  const token = app.jwt.sign({ role: 'project_admin', sub, iat: issuedAt, exp: issuedAt + seconds })
+  const token = app.jwt.sign({ ...claims, iat: issuedAt, exp: issuedAt + seconds })
   await app.close()
   return { token, expiresAt: new Date((issuedAt + seconds) * 1000).toISOString() }
 }

@@ -9,7 +9,16 @@ function rows (entries: Array<[string, string]>): string {
 
 /** The text of --help, built from the command table so that a new command shows up by itself. */
 export function helpText (): string {
-  const flags = COMMANDS.flatMap((command) => Object.values(command.flags).map((flag): [string, string] => [flag.usage, `${command.name}: ${flag.help}`]))
+  // A flag that several commands take is one row, naming them all.
+  const byUsage = new Map<string, { commands: string[], help: string }>()
+  for (const command of COMMANDS) {
+    for (const flag of Object.values(command.flags)) {
+      const row = byUsage.get(`${flag.usage}\0${flag.help}`) ?? { commands: [], help: flag.help }
+      row.commands.push(command.name)
+      byUsage.set(`${flag.usage}\0${flag.help}`, row)
+    }
+  }
+  const flags = [...byUsage].map(([key, { commands, help }]): [string, string] => [key.split('\0')[0], `${commands.join(', ')}: ${help}`])
   return `Usage: fastify-anon-key <command> [options]
 
 Works on the anon key directly in the store your app uses, for scripts and for when the admin API is

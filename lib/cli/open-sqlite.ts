@@ -18,9 +18,9 @@ export const SQLITE_DRIVERS: readonly SqliteDriver[] = [
 ]
 
 /** The file a `sqlite:<path>` URL names: `sqlite:/var/keys.db`, `sqlite:///var/keys.db` or `sqlite:keys.db`. */
-export function sqlitePath (url: URL): string {
+export function sqlitePath (url: URL, shown: string): string {
   if (url.host !== '' || url.pathname === '' || url.pathname === '/') {
-    throw usageError(`--store ${url.href} names no file.`, 'Write sqlite:/absolute/path/keys.db, or sqlite:keys.db for a file in the current folder.')
+    throw usageError(`The store ${shown} names no file.`, 'Write sqlite:/absolute/path/keys.db, or sqlite:keys.db for a file in the current folder.')
   }
   return decodeURIComponent(url.pathname)
 }

@@ -3,21 +3,29 @@ import { redisStore } from '../stores/redis/redis-store.js'
 import { sqliteStore } from '../stores/sqlite/sqlite-store.js'
 import type { AnonKeyStore } from '../stores/interface.js'
 import { CliError, EXIT, usageError } from './cli-error.js'
+import { maskStoreString } from './mask-passwords.js'
 import { openSqliteFile, sqlitePath } from './open-sqlite.js'
 
 /** How long the CLI waits to connect to a store before it calls it down, in ms. */
 export const CONNECT_TIMEOUT_MS = 5000
 
+/** The store string the CLI was given, and where it came from, for messages. */
+export interface StoreSource {
+  text: string
+  /** `--store`, `DATABASE_URL` or `REDIS_URL`. */
+  from: string
+}
+
 /** A store the CLI opened from a URL, with what it opened to reach it. */
 export interface OpenedStore {
   store: AnonKeyStore
-  /** The URL without its password, for messages. */
+  /** The URL with its passwords masked, for messages. */
   shown: string
   /** Closes the store, then the pool or client made for it. */
   close (): Promise<void>
 }
 
-type Opener = (url: URL, namespace: string | undefined) => Promise<Omit<OpenedStore, 'shown'>>
+type Opener = (url: URL, namespace: string | undefined, shown: string) => Promise<Omit<OpenedStore, 'shown'>>
 
 /** One entry per URL scheme; a new store is one more entry. */
 const OPENERS: Record<string, Opener> = {
@@ -31,27 +39,29 @@ const OPENERS: Record<string, Opener> = {
 /** The URL schemes the CLI knows, for --help and for messages. */
 export const STORE_SCHEMES = ['postgres://…', 'redis://…', 'sqlite:<path>']
 
-/** The URL with its password replaced by ***, safe to print. */
-export function withoutPassword (url: URL): string {
-  if (url.password === '') return url.toString()
-  const shown = new URL(url.toString())
-  shown.password = '***'
-  return shown.toString()
-}
+/** Characters of a password that a URL must carry percent-encoded. */
+const ENCODE_IN_PASSWORD = 'Percent-encode the password\'s special characters (/ %2F, ? %3F, # %23, @ %40, : %3A, % %25, a blank %20), as your app\'s own URL must.'
 
 /** The store a URL names: postgres://… through a pg Pool, redis://… through an ioredis client, sqlite:<path> through a SQLite driver. */
-export async function openStore (text: string, namespace: string | undefined): Promise<OpenedStore> {
+export async function openStore ({ text, from }: StoreSource, namespace: string | undefined): Promise<OpenedStore> {
+  const shown = maskStoreString(text)
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw usageError(`--store must be a URL such as postgres://user@host:5432/db, redis://host:6379 or sqlite:/var/lib/app/keys.db, got ${JSON.stringify(text.replace(/:[^:@/]*@/, ':***@'))}.`)
+    throw usageError(`${from} must be a URL such as postgres://user@host:5432/db, redis://host:6379 or sqlite:/var/lib/app/keys.db, got ${JSON.stringify(shown)}.`,
+      shown === text ? 'Run fastify-anon-key --help for the commands and options.' : ENCODE_IN_PASSWORD)
+  }
+  // What a parser read with no password although the text holds one (postgres://u:12/34@host reads as the host u,
+  // port 12) would connect somewhere else: say so instead.
+  if (url.password === '' && shown !== text && /^[a-z][a-z0-9+.-]*:\/\/[^@]*:/i.test(text)) {
+    throw usageError(`${from} holds a password that the URL does not read as one: ${shown}.`, ENCODE_IN_PASSWORD)
   }
   const opener = OPENERS[url.protocol]
   if (opener === undefined) {
-    throw usageError(`--store has the unknown scheme "${url.protocol}" (${withoutPassword(url)}).`, `Use one of ${STORE_SCHEMES.join(', ')}.`)
+    throw usageError(`${from} has the unknown scheme "${url.protocol}" (${shown}).`, `Use one of ${STORE_SCHEMES.join(', ')}.`)
   }
-  return { ...await opener(url, namespace), shown: withoutPassword(url) }
+  return { ...await opener(url, namespace, shown), shown }
 }
 
 /**
@@ -99,7 +109,7 @@ async function openPostgres (url: URL, namespace: string | undefined): Promise<O
   return storeOn(namespace, () => postgresStore({ pool, namespace }), () => pool.end())
 }
 
-async function openRedis (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
+async function openRedis (url: URL, namespace: string | undefined, shown: string): Promise<Omit<OpenedStore, 'shown'>> {
   const { Redis } = await peer<typeof import('ioredis')>('ioredis', url.protocol)
   // No retry of a command: a CLI reports a Redis that went away (exit 3) instead of retrying behind the user's back.
   const client = new Redis(url.toString(), { lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 0 })
@@ -107,7 +117,7 @@ async function openRedis (url: URL, namespace: string | undefined): Promise<Omit
   const failure = await connectOrExplain(client)
   if (failure !== null) {
     client.disconnect()
-    throw new CliError('STORE_UNAVAILABLE', EXIT.STORE_UNAVAILABLE, `Redis at ${withoutPassword(url)} did not answer (${failure}).`,
+    throw new CliError('STORE_UNAVAILABLE', EXIT.STORE_UNAVAILABLE, `Redis at ${shown} did not answer (${failure}).`,
       'Check that Redis runs and that the URL (host, port, password, database) is right.')
   }
   return storeOn(namespace, () => redisStore({ client, namespace }), () => client.disconnect())
@@ -131,7 +141,7 @@ async function connectOrExplain (client: import('ioredis').Redis): Promise<strin
   }
 }
 
-async function openSqlite (url: URL, namespace: string | undefined): Promise<Omit<OpenedStore, 'shown'>> {
-  const database = await openSqliteFile(sqlitePath(url))
+async function openSqlite (url: URL, namespace: string | undefined, shown: string): Promise<Omit<OpenedStore, 'shown'>> {
+  const database = await openSqliteFile(sqlitePath(url, shown))
   return storeOn(namespace, () => sqliteStore({ database, namespace }), () => database.close())
 }

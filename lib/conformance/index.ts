@@ -47,7 +47,9 @@ export interface ConformanceTestHost {
   test (name: string, fn: () => Promise<void>): unknown
 }
 
-const ALL_CASES = [...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...usageHistoryCases, ...notifyCases, ...namesCases, ...projectsCases]
+const ALL_CASES = [
+  ...initializeCases, ...rotateCases, ...revokeCases, ...retentionCases, ...usageCases, ...usageHistoryCases, ...notifyCases, ...namesCases, ...projectsCases
+]
 
 /** The conformance cases, framework-agnostic: run each `run()` with any test runner. */
 export function storeConformanceCases (options: StoreConformanceOptions): StoreConformanceCase[] {

@@ -11,7 +11,10 @@ import { HOUR_MS, keys, storeWithKey } from './tools.js'
 const MAX_KEYS = 50
 
 /** Runs a transition on the single project; fails the case on a refusal. */
-async function apply<T> (store: AnonKeyStore, change: (state: ProjectState) => StateChange<T | Refusal>): Promise<{ state: ProjectState, version: number, result: T }> {
+async function apply<T> (
+  store: AnonKeyStore,
+  change: (state: ProjectState) => StateChange<T | Refusal>
+): Promise<{ state: ProjectState, version: number, result: T }> {
   const { snapshot, result } = await store.update(SINGLE_PROJECT, change)
   assert.ok(!isRefusal(result), `a change was refused: ${JSON.stringify(result)}`)
   return { state: snapshot.state, version: snapshot.version, result }

@@ -63,7 +63,12 @@ export type AttestationCheck = (token: unknown, request: unknown) => Attestation
  * Without an attestation check (the plugin has no `attestation` option), a key that requires one admits no
  * request: failing closed.
  */
-export function clientRefusal (rules: ClientRules, inputs: ClientInputs, attest: AttestationCheck | null, request?: unknown): ClientRefusal | null | Promise<ClientRefusal | null> {
+export function clientRefusal (
+  rules: ClientRules,
+  inputs: ClientInputs,
+  attest: AttestationCheck | null,
+  request?: unknown
+): ClientRefusal | null | Promise<ClientRefusal | null> {
   const binding = bindingRefusal(rules, inputs)
   if (binding !== null) return binding
   if (!rules.requireAttestation) return null

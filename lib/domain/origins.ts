@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url'
+import { isPunycodeLabel } from './punycode.js'
 
 /**
  * Origins for `allowedOrigins` (CONTRACT.md section 9): parsing an entry into its one normal form, reading the
@@ -120,8 +120,8 @@ function parseHost (host: string, lenient: boolean): Parsed<{ host: string, kind
     return { problem: 'has a host name that is not valid (letters, digits and hyphens, labels separated by single dots)' }
   }
   // An internationalised name is written in punycode (xn--…); one that does not decode is no name at all.
-  if (labels.some((part) => part.startsWith('xn--')) && domainToASCII(host) !== host) {
-    return { problem: 'has a host name whose xn-- label is not valid punycode' }
+  if (labels.some((part) => part.startsWith('xn--') && !isPunycodeLabel(part))) {
+    return { problem: 'has a host name whose xn-- label is not the punycode of an internationalised name' }
   }
   return { host, kind: 'dns' }
 }

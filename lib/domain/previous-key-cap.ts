@@ -9,7 +9,11 @@ export const DEFAULT_MAX_PREVIOUS_KEYS = 100
  * (at `now`), so that a rotation is never refused and a state never grows without bound. Returns the records
  * (revoked ones replaced, order kept) and those it revoked. Pure.
  */
-export function capPreviousKeys (records: readonly PreviousKeyRecord[], now: number, max: number): { records: PreviousKeyRecord[], evicted: PreviousKeyRecord[] } {
+export function capPreviousKeys (
+  records: readonly PreviousKeyRecord[],
+  now: number,
+  max: number
+): { records: PreviousKeyRecord[], evicted: PreviousKeyRecord[] } {
   const valid = records.filter((record) => isStillValid(record, now))
   if (valid.length <= max) return { records: [...records], evicted: [] }
   const evicting = new Set(valid.sort((a, b) => b.rotatedAt - a.rotatedAt).slice(max))

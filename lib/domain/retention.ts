@@ -66,7 +66,8 @@ export interface RetireKeys {
 
 /**
  * A project's retired keys after `retire` is appended to `held` (as keepRetired or loadRetired gave them:
- * newest retirement first): those retired after `keepAfter`, at most RETIRED_RECORD_LIMIT, newest retirement first. What every store keeps; a store that holds the records in
+ * newest retirement first): those retired after `keepAfter`, at most RETIRED_RECORD_LIMIT, newest retirement
+ * first. What every store keeps; a store that holds the records in
  * memory can use it as it is.
  */
 export function keepRetired (held: readonly RetiredKeyRecord[], retire: RetireKeys): RetiredKeyRecord[] {

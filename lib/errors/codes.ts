@@ -166,7 +166,11 @@ const errorClasses = Object.fromEntries(
 ) as Record<ErrorCode, AnonKeyErrorConstructor>
 
 /** An error of the plugin, thrown by its routes and its programmatic API. */
-export function anonKeyError (code: ErrorCode, message: string, options?: { cause?: unknown, nextActions?: string }): Error & { code: ErrorCode, statusCode: number, nextActions?: string } {
+export function anonKeyError (
+  code: ErrorCode,
+  message: string,
+  options?: { cause?: unknown, nextActions?: string }
+): Error & { code: ErrorCode, statusCode: number, nextActions?: string } {
   const error: Error & { nextActions?: string } = new errorClasses[code](message)
   if (options?.cause !== undefined) error.cause = options.cause
   // When the code's usual advice does not fit this case.

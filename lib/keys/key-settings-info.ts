@@ -10,7 +10,10 @@ export function keySettingsInfo (key: NamedKey): { allowedApps: AllowedApps | nu
   return {
     allowedApps: apps === null
       ? null
-      : { ...(apps.android === undefined ? {} : { android: apps.android.map((app) => ({ ...app })) }), ...(apps.ios === undefined ? {} : { ios: [...apps.ios] }) },
+      : {
+          ...(apps.android === undefined ? {} : { android: apps.android.map((app) => ({ ...app })) }),
+          ...(apps.ios === undefined ? {} : { ios: [...apps.ios] })
+        },
     requireAttestation: key.requireAttestation === true,
     rateLimit: key.rateLimit === undefined || key.rateLimit === null ? null : { ...key.rateLimit }
   }

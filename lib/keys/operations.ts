@@ -1,6 +1,7 @@
 import { fingerprintOf, fingerprintOfDigest, FINGERPRINT_LENGTH, generateAnonKey, isFingerprint } from '../domain/key.js'
 import { DEFAULT_KEY_NAME, isKeyName, KEY_NAME_PATTERN, MAX_DESCRIPTION_LENGTH } from '../domain/names.js'
 import { normaliseAllowedOrigins } from '../domain/origins.js'
+import { unstorableTextProblem } from '../domain/text.js'
 import { findKey, type NamedKey, type PreviousKeyRecord, type ProjectState } from '../domain/project.js'
 import { createKey, deleteKey, initializeProject, isRefusal, revokePrevious, rotateKey, updateKey, type Refusal, type StateChange } from '../domain/transitions.js'
 import { anonKeyError, ROTATE_BODY_ADVICE } from '../errors/codes.js'
@@ -173,6 +174,8 @@ function checkDescription (description: unknown): string | undefined {
       nextActions: `Send a description of at most ${MAX_DESCRIPTION_LENGTH} characters, or leave it out.`
     })
   }
+  const problem = unstorableTextProblem('description', description)
+  if (problem !== null) throw anonKeyError('INVALID_INPUT', problem, { nextActions: 'Remove that character from description and send the request again.' })
   return description
 }
 
@@ -214,7 +217,12 @@ async function load (project: Project): Promise<ProjectState> {
  * names never lose one. A refusal becomes the error of its code; a name that does not exist is
  * ANON_KEY_NOT_INITIALIZED for `default` (the seed's contract), else NOT_FOUND.
  */
-async function change<T extends object> (project: Project, operation: string, transition: (state: ProjectState) => StateChange<T | Refusal>, name?: string): Promise<T> {
+async function change<T extends object> (
+  project: Project,
+  operation: string,
+  transition: (state: ProjectState) => StateChange<T | Refusal>,
+  name?: string
+): Promise<T> {
   const { result } = await project.mirror.write(operation, project.project, transition)
   if (!isRefusal(result)) return result
   if (result.refused === 'NOT_FOUND' && name === DEFAULT_KEY_NAME) {
@@ -416,7 +424,15 @@ export function KeyOperations<B extends Constructor> (Base: B) {
       const now = Date.now()
       const { key } = await change<{ key: NamedKey }>(project, 'createKey', (state) => {
         if (findKey(state, DEFAULT_KEY_NAME) === undefined) return { result: { refused: 'NOT_FOUND', message: 'no default key' } }
-        return createKey(state, { name: options.name, key: generateAnonKey(), now, description, allowedOrigins, settings, maxKeys: project.mirror.options.maxKeys })
+        return createKey(state, {
+          name: options.name,
+          key: generateAnonKey(),
+          now,
+          description,
+          allowedOrigins,
+          settings,
+          maxKeys: project.mirror.options.maxKeys
+        })
       }, DEFAULT_KEY_NAME)
       report(project, 'created', {
         ...where(project, key.name),

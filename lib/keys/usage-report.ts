@@ -41,7 +41,8 @@ const HOURS_24 = 24
  * its previous keys that still verify, and the refusals of any key the name had (`retired`: the project's
  * retired keys, where the name's dead keys are).
  */
-export function keyUsageReport (key: NamedKey, retired: readonly RetiredKeyRecord[], history: UsageHistory, now: number, safeToRevokeAfterHours: number): KeyUsageReport {
+export function keyUsageReport (key: NamedKey, retired: readonly RetiredKeyRecord[], history: UsageHistory, now: number,
+  safeToRevokeAfterHours: number): KeyUsageReport {
   const from = historyStart(now)
   const from24h = hourOf(now) - (HOURS_24 - 1) * HOUR_MS
   const uses = new KeyUses(history)

@@ -2,6 +2,8 @@ import type { FastifyJWTOptions } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { closestName } from './closest-name.js'
 import { jwtOptionProblem } from './jwt-options.js'
+import { jwtVerifyProblem, jwtWithAuthorizeProblem } from './jwt-verify-options.js'
+import { tenantResolverProblem } from './tenant-resolver.js'
 import { isAnonKey } from '../domain/key.js'
 import { checkAttestationOption, resolveAttestation, type AttestationOptions, type ResolvedAttestation } from '../attestation/attestation-options.js'
 import { OptionError } from '../errors/option-errors.js'
@@ -203,7 +205,10 @@ export function checkOptions (options: FastifyAnonKeyOptions): void {
       const given = secret === undefined ? (options.jwt === undefined ? 'no jwt option was given' : 'it is undefined') : `it is ${JSON.stringify(secret)}`
       fail('jwt.secret', `is required to verify admin tokens, and ${given}`, 'If you pass process.env.JWT_SECRET, the JWT_SECRET environment variable is unset or empty in this process: set it (for example JWT_SECRET=$(openssl rand -hex 32)). Or pass authorize(request) to use your own admin auth.')
     }
-    const problem = jwtOptionProblem(options.jwt as unknown as Record<string, unknown>)
+    const problem = jwtOptionProblem(options.jwt as unknown as Record<string, unknown>) ?? jwtVerifyProblem(options.jwt as unknown as Record<string, unknown>)
+    if (problem !== null) fail(...problem)
+  } else {
+    const problem = jwtWithAuthorizeProblem(options.jwt as unknown as Record<string, unknown> | undefined)
     if (problem !== null) fail(...problem)
   }
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || (options.prefix !== '' && !options.prefix.startsWith('/')))) {
@@ -264,6 +269,8 @@ function checkTenantOptions (options: FastifyAnonKeyOptions): void {
   if (typeof options.tenant !== 'function') {
     fail('tenant', 'must be a function (request) => tenant id', 'Pass for example (request) => request.headers[\'x-project-id\'], or leave it out for one project.')
   }
+  const resolverProblem = tenantResolverProblem(options.tenant)
+  if (resolverProblem !== null) fail(...resolverProblem)
   if (options.isAdmin === undefined && options.authorize === undefined) {
     fail('tenant', 'needs isAdmin(payload, request) or authorize(request)', 'The default isAdmin would let one project\'s admin rotate another project\'s key: pass isAdmin(payload, request) that checks the token names the request\'s tenant (or authorize(request)).')
   }

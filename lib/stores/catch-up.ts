@@ -26,11 +26,30 @@ export interface CatchUpOptions {
   store: string
 }
 
+/** How long a poll may go unanswered before it counts as failed and the next one is scheduled. */
+function stuckAfterMs (everyMs: number): number {
+  return Math.max(2 * everyMs, 2000)
+}
+
+/**
+ * Settles as `poll` does, or rejects once `ms` have passed. A poll sent on a connection to a server that stopped
+ * answering without closing it (a crashed host, a partition) never settles; waiting for it would end the polling
+ * for good, long after the backend came back or failed over.
+ */
+function unlessStuck (poll: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`the poll did not answer within ${ms} ms`)) }, ms)
+    timer.unref()
+    poll.then(resolve, reject).finally(() => { clearTimeout(timer) })
+  })
+}
+
 /**
  * Polls every `everyMs` while the store has listeners, so that a change whose notification was lost (a pooler
  * that drops LISTEN, a Cluster subscriber replaced without an event, a half-open connection) is heard within
- * about `everyMs` anyway. A poll starts only after the previous one settled, so a slow backend never gets more
- * than one at a time. The timer never keeps the process alive. Returns the function that stops it.
+ * about `everyMs` anyway. A poll starts only after the previous one settled (or went unanswered for
+ * `stuckAfterMs`), so a slow backend never gets more than one at a time. The timer never keeps the process alive.
+ * Returns the function that stops it.
  */
 export function startCatchUp (options: CatchUpOptions): () => void {
   let stopped = false
@@ -44,7 +63,7 @@ export function startCatchUp (options: CatchUpOptions): () => void {
   }
 
   function run (): void {
-    options.poll().then(() => {
+    unlessStuck(options.poll(), stuckAfterMs(options.everyMs)).then(() => {
       if (failing) options.log?.info(`fastify-anon-key: ${options.store} catch-up polling works again`)
       failing = false
     }, (error: unknown) => {

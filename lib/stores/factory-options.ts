@@ -1,4 +1,5 @@
 import { OptionError } from '../errors/option-errors.js'
+import { unstorableTextProblem } from '../domain/text.js'
 
 /**
  * Checks what a store factory was called with, so that a mistake fails at the call, naming the option and the
@@ -31,5 +32,7 @@ export function namespaceOption (factory: string, value: unknown): string {
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 200) {
     throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: ${factory}() option "namespace" must be a string of 1 to 200 characters, got ${JSON.stringify(namespace)}.`)
   }
+  const problem = unstorableTextProblem('namespace', namespace)
+  if (problem !== null) throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: ${factory}() option "namespace" ${problem.slice('namespace '.length)} Pick a name without it.`)
   return namespace
 }

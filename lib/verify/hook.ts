@@ -9,6 +9,7 @@ import { clientInputs } from './client-inputs.js'
 import type { Mirror } from '../keys/mirror.js'
 import type { KeyCache } from '../keys/project-keys.js'
 import { setIdentity } from './request-identity.js'
+import { isPromiseLike, promiseFromResolver } from '../keys/tenant-resolver.js'
 
 /**
  * verifyAnonKey, as a hook (`done` given: it calls it) or awaited from an async hook (no `done`: the promise
@@ -122,6 +123,10 @@ export function createVerifyHook (mirror: Mirror, settings: VerifyHookSettings, 
     const cache = mirror.held(tenant as string)
     if (cache !== undefined) return judgeRequest(cache, settings, request, reply, done, judging)
     if (!isTenantId(tenant)) {
+      if (isPromiseLike(tenant)) {
+        request.log.error({ err: promiseFromResolver(tenantOf, tenant) }, 'verifyAnonKey refused the request with 500: the tenant resolver returned a promise')
+        return refuse(new AnonKeyRejection('INTERNAL_ERROR'), done)
+      }
       mirror.metrics?.refused('AUTH_INVALID_CREDENTIALS')
       reply.header('www-authenticate', 'Bearer')
       return refuse(invalidKey(settings.apiKeyHeader, false), done)

@@ -1,4 +1,4 @@
-// Runs the README's Quick start as written, from the installed tarball: its server.mjs, then its shell lines in
+// Runs the Quick start of README.md as written, from the installed tarball: its server.mjs, then its shell lines in
 // order (JWT_SECRET, the server in the background, a token from the CLI, the key, the guarded route). The one
 // change is the port: 3000 becomes a free one, so that the check never collides with what a machine runs.
 import { spawnSync } from 'node:child_process'

@@ -112,7 +112,8 @@ if (chromiumOrSkip(t)) {
     await defaultKey.getByRole('button', { name: 'Rotate' }).click()
     const rotate = page.getByRole('dialog', { name: 'Rotate default' })
     await rotate.getByLabel('Grace (hours)').fill('48')
-    t.match(await rotate.innerText(), /Apps that ship the current key keep working for 48 hours, until .*; after that they are refused \(401 ANON_KEY_EXPIRED\) until they ship the new key/)
+    t.match(await rotate.innerText(),
+      /Apps that ship the current key keep working for 48 hours, until .*; after that they are refused \(401 ANON_KEY_EXPIRED\) until they ship the new key/)
     await rotate.getByLabel('Grace (hours)').fill('0')
     t.match(await rotate.innerText(), /the current key stops working at once: every app that ships it is refused/)
     await rotate.getByLabel('At the new key\'s first use').check()
@@ -207,7 +208,8 @@ if (chromiumOrSkip(t)) {
     // Delete it: the confirmation says its keys stop working.
     await web.getByRole('button', { name: 'Delete' }).click()
     const remove = page.getByRole('dialog', { name: 'Delete web?' })
-    t.match(await remove.innerText(), /Its current key and its 1 previous key stop working at once: every app that ships one of them is refused \(401 ANON_KEY_REVOKED\)/)
+    t.match(await remove.innerText(),
+      /Its current key and its 1 previous key stop working at once: every app that ships one of them is refused \(401 ANON_KEY_REVOKED\)/)
     await remove.getByRole('button', { name: 'Delete' }).click()
     await page.getByRole('status').getByText('Deleted web.').waitFor()
     t.equal(await web.count(), 0, 'the page lists it no more')
@@ -434,8 +436,10 @@ if (chromiumOrSkip(t)) {
     await edit.getByLabel('Per seconds').fill('')
     // This host verifies no attestation tokens: the server refuses, and says so in the dialog.
     await edit.getByRole('button', { name: 'Save' }).click()
-    await incomplete.getByText('(INVALID_INPUT, 400)').waitFor()
-    t.match(await incomplete.innerText(), /android was not changed\.[^]*requireAttestation/)
+    // The page's own refusal above reads "android was not changed." and "(INVALID_INPUT, 400)" too: wait for the
+    // server's, which names the setting it refused.
+    await incomplete.getByText(/^requireAttestation needs/).waitFor()
+    t.match(await incomplete.innerText(), /android was not changed\.[^]*requireAttestation[^]*\(INVALID_INPUT, 400\)/)
     t.equal((await app.anonKey.getKey('android') as any).requireAttestation, false, 'nothing changed')
     await edit.getByLabel('Require attestation').uncheck()
     await edit.getByRole('button', { name: 'Save' }).click()

@@ -7,7 +7,11 @@ import anonKey, { type FastifyAnonKeyOptions } from '../../lib/index.js'
 const URL = '/api/metadata/anon-key'
 
 /** An app whose host adds `setup` (a plugin, a hook) before registering the anon key plugin. */
-async function hostApp (t: { teardown: (fn: () => unknown) => void }, setup: (app: FastifyInstance) => Promise<void> | void, options: FastifyAnonKeyOptions = {}): Promise<{ app: FastifyInstance, lines: any[] }> {
+async function hostApp (
+  t: { teardown: (fn: () => unknown) => void },
+  setup: (app: FastifyInstance) => Promise<void> | void,
+  options: FastifyAnonKeyOptions = {}
+): Promise<{ app: FastifyInstance, lines: any[] }> {
   const lines: any[] = []
   const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
   t.teardown(() => app.close())

@@ -15,7 +15,11 @@ const BEARER_AUTH = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } as c
 const seedGet = readSeed('000')
 const seedRotate = readSeed('002')
 
-async function documentedApp (t: { teardown: (fn: () => unknown) => void }, options: FastifyAnonKeyOptions = {}, swaggerOptions: FastifyDynamicSwaggerOptions = {}) {
+async function documentedApp (
+  t: { teardown: (fn: () => unknown) => void },
+  options: FastifyAnonKeyOptions = {},
+  swaggerOptions: FastifyDynamicSwaggerOptions = {}
+) {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(swagger, {

@@ -85,14 +85,14 @@ t.test('a failure nobody planned for (stdout closed) exits 1 with one line, neve
 
 t.test('an error without a code the CLI knows passes through as it is, to be told as an unexpected failure', async (t) => {
   const unplanned = new TypeError('something nobody planned for')
-  const opened = { store: null as never, close: async () => {}, shown: 'redis://127.0.0.1:6379' }
+  const opened = { shown: 'redis://127.0.0.1:6379', namespace: 'default', tenant: null }
   t.equal(storeFailure(unplanned, opened), unplanned, 'a plain error is not dressed as a store failure')
   const coded = Object.assign(new Error('odd'), { code: 'FST_SOMETHING_ELSE' })
   t.equal(storeFailure(coded, opened), coded, 'an unknown code is not dressed as a store failure')
 })
 
 t.test('a store failure after start-up names its cause once; at start-up the message already holds it', async (t) => {
-  const opened = { store: null as never, close: async () => {}, shown: 'sqlite:/var/lib/app/keys.db' }
+  const opened = { shown: 'sqlite:/var/lib/app/keys.db', namespace: 'default', tenant: null }
   const later = storeFailure(anonKeyError('STORE_UNAVAILABLE', 'The key store failed during rotate.', { cause: new Error('disk I/O error') }), opened)
   t.match(later, { exitCode: 3, message: 'The key store failed during rotate (disk I/O error); store: sqlite:/var/lib/app/keys.db.' })
   const atStart = storeFailure(anonKeyError('STORE_UNAVAILABLE', 'The key store failed during subscribe: disk I/O error', { cause: new Error('disk I/O error') }), opened)
@@ -133,8 +133,8 @@ onRedis(t, (t) => {
 
   t.test('on a namespace without a key: get and rotate exit 1 and say how to make one; list and revoke --all have nothing', async (t) => {
     const ns = namespace('cli_empty')
-    await fails(t, ['get', '--store', REDIS_URL, '--namespace', ns], 1, 'The store holds no anon key in this namespace yet.\nStart the app once')
-    await fails(t, ['rotate', '--store', REDIS_URL, '--namespace', ns], 1, 'The store holds no anon key yet, so there is nothing to rotate.\nStart the app once')
+    await fails(t, ['get', '--store', REDIS_URL, '--namespace', ns], 1, `No anon key yet in namespace "${ns}" of ${REDIS_URL}.\nStart the app once`)
+    await fails(t, ['rotate', '--store', REDIS_URL, '--namespace', ns], 1, `The store holds no anon key yet, so there is nothing to rotate (looked in namespace "${ns}" of ${REDIS_URL}).\nStart the app once`)
     const listed = await runInProcess(['list', '--store', REDIS_URL, '--namespace', ns])
     t.same(listed, { code: 0, stdout: 'No previous key verifies.\n', stderr: '' })
     const revoked = await runInProcess(['revoke', '--all', '--store', REDIS_URL, '--namespace', ns])

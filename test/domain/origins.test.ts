@@ -172,6 +172,8 @@ t.test('entries are refused with a message naming the entry and what is wrong', 
     ['https://-a.com', /host name/],
     ['https://a_b.com', /host name/],
     ['https://xn--0.example.com', /punycode/],
+    ['https://a.xn--wca.example.com', /xn-- label is not the punycode of an internationalised name/],
+    ['https://xn--a.example', /punycode/],
     ['https://1.2.3', /IPv4/],
     ['https://256.1.1.1', /IPv4/],
     ['https://[::1', /IPv6/],
@@ -210,5 +212,7 @@ t.test('allowedOrigins normalises every entry and drops duplicates; null lifts t
   t.same(normaliseAllowedOrigins(null), { origins: null })
   t.equal(normaliseRequestOrigin('https://a.com:8443'), 'https://a.com:8443')
   t.equal(normaliseRequestOrigin('https://a.com/x'), null)
-  t.same(normaliseAllowedOrigins(['https://xn--bcher-kva.example']), { origins: ['https://xn--bcher-kva.example'] })
+  t.same(normaliseAllowedOrigins(['https://xn--bcher-kva.example', 'https://*.XN--55QX5D.cn']), { origins: ['https://xn--bcher-kva.example', 'https://*.xn--55qx5d.cn'] })
+  t.equal(normaliseRequestOrigin('https://shop.xn--55qx5d.cn'), 'https://shop.xn--55qx5d.cn')
+  t.equal(normaliseRequestOrigin('https://xn--0.example.com'), null, 'an Origin whose xn-- label does not decode matches no entry')
 })

@@ -27,7 +27,8 @@ t.test('keepRetired (fastify-anon-key/store) appends, orders newest retirement f
   const late = retired(2, NOW - 15.5) // a key whose grace ended before some held ones retired, moved out by a later write
   const merged = keepRetired(held.slice(0, 10), { records: [late], keepAfter: 0 })
   t.same(merged.map((record) => record.expiresAt), [...held.slice(0, 10).map((record) => record.expiresAt), late.expiresAt].sort((a, b) => b - a), 'sorted in')
-  t.same(keepRetired(held.slice(0, 10), { records: [], keepAfter: NOW - 15 }).map((record) => record.expiresAt), [NOW - 10, NOW - 11, NOW - 12, NOW - 13, NOW - 14],
+  t.same(keepRetired(held.slice(0, 10), { records: [], keepAfter: NOW - 15 }).map((record) => record.expiresAt),
+    [NOW - 10, NOW - 11, NOW - 12, NOW - 13, NOW - 14],
     'only those retired after keepAfter')
   const tied = [retired(3, NOW), retired(4, NOW)]
   t.same(keepRetired([], { records: tied, keepAfter: 0 }).map((record) => record.digest), tied.map((record) => record.digest).sort().reverse(), 'the greater digest first among equal instants')

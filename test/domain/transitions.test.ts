@@ -147,7 +147,11 @@ t.test('a write keeps only keys that verify in the document: every other record 
 t.test('a 0.1 state (as its memory store held it) becomes the default key, nothing lost', async (t) => {
   const current = generateAnonKey()
   const old = generateAnonKey()
-  const legacy = { version: 7, currentKey: current, previousKeys: [{ digest: digestOf(old), rotatedAt: 100, expiresAt: 200, revokedAt: null, requests: 4, lastSeenAt: 150 }] }
+  const legacy = {
+    version: 7,
+    currentKey: current,
+    previousKeys: [{ digest: digestOf(old), rotatedAt: 100, expiresAt: 200, revokedAt: null, requests: 4, lastSeenAt: 150 }]
+  }
   const state = fromLegacy(legacy, 999)
   t.same(state.keys, [{ name: 'default', currentKey: current, previousKeys: legacy.previousKeys, description: '', allowedOrigins: null, createdAt: 100 }])
   t.same(keySnapshot(legacy.version, state), legacy, 'the default key reads back exactly as 0.1 held it')

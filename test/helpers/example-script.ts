@@ -15,7 +15,8 @@ export interface ExampleScript {
 
 /**
  * Runs examples/<file> as a script, as a user would, on a free port, with JWT_SECRET and NODE_ENV unset unless
- * `env` sets them, and ANON_KEY_DB (where `npm start` keeps the key) a new file removed at the end. The child gets the test runner's own Node flags, so it loads TypeScript as tap does and its
+ * `env` sets them, and ANON_KEY_DB (where `npm start` keeps the key) a new file removed at the end. The child
+ * gets the test runner's own Node flags, so it loads TypeScript as tap does and its
  * coverage merges with the run's (a child under tsx transpiles lib/ differently and corrupts the merged report).
  */
 export function runExampleScript (t: { teardown: (fn: () => unknown) => void }, file: string, env: Record<string, string | undefined> = {}): ExampleScript {

@@ -56,7 +56,14 @@ async function rejectionCode (promise: Promise<unknown>): Promise<string> {
  * app.anonKey.verify on every instance agrees with the model for every key seen, one request through
  * verifyAnonKey agrees too, and listPrevious names exactly the previous keys that still verify.
  */
-export async function runPluginModel (apps: FastifyInstance[], store: AnonKeyStore, steps: Step[], clock: FakeClock, observed: Observed, settleMs: number): Promise<void> {
+export async function runPluginModel (
+  apps: FastifyInstance[],
+  store: AnonKeyStore,
+  steps: Step[],
+  clock: FakeClock,
+  observed: Observed,
+  settleMs: number
+): Promise<void> {
   const model = new KeyModel()
   for (const [index, step] of steps.entries()) {
     const app = apps[index % apps.length]

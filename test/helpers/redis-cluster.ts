@@ -16,6 +16,11 @@ const BUS_OFFSET = 10_000
  */
 export const CLUSTER_NODE_TIMEOUT_MS = 2000
 
+export interface ClusterSettings {
+  /** The nodes' cluster-node-timeout. Default: CLUSTER_NODE_TIMEOUT_MS. */
+  nodeTimeoutMs?: number
+}
+
 export interface ClusterNode {
   host: string
   port: number
@@ -60,7 +65,7 @@ function missingTools (): string | null {
  * subtest and stopped when it ends. Without redis-server the subtest is skipped with a message; under CI=true
  * it fails instead.
  */
-export function onRedisCluster (t: Test, name: string, define: (t: Test, cluster: LocalRedisCluster) => Promise<void>): void {
+export function onRedisCluster (t: Test, name: string, define: (t: Test, cluster: LocalRedisCluster) => Promise<void>, settings: ClusterSettings = {}): void {
   t.test(name, async (t) => {
     const problem = missingTools()
     if (problem !== null) {
@@ -68,7 +73,7 @@ export function onRedisCluster (t: Test, name: string, define: (t: Test, cluster
       else t.plan(0, `${problem}: the Redis Cluster tests are skipped.`)
       return
     }
-    await define(t, await startRedisCluster(t))
+    await define(t, await startRedisCluster(t, settings))
   })
 }
 
@@ -78,7 +83,7 @@ export function onRedisCluster (t: Test, name: string, define: (t: Test, cluster
  * serves every slot with every replica in sync. Everything started is stopped, and the directory removed, when
  * the test ends, also when the start fails half way; a watchdog stops the servers if the test process dies.
  */
-export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster> {
+export async function startRedisCluster (t: Teardown, { nodeTimeoutMs = CLUSTER_NODE_TIMEOUT_MS }: ClusterSettings = {}): Promise<LocalRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'anon-key-cluster-'))
   const processes = new Map<number, ChildProcess>()
   const connections: Array<{ disconnect: () => void }> = []
@@ -95,13 +100,15 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
 
   const nodes: ClusterNode[] = []
   for (let i = 0; i < 6; i++) {
-    const port = await freePort([BUS_OFFSET])
+    // A node just spawned may not listen yet, so the system can hand its port out again.
+    let port = await freePort([BUS_OFFSET])
+    while (nodes.some((node) => node.port === port)) port = await freePort([BUS_OFFSET])
     const nodeDir = join(dir, String(port))
     mkdirSync(nodeDir)
     const child = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--logfile', 'redis.log',
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-      '--cluster-node-timeout', String(CLUSTER_NODE_TIMEOUT_MS),
+      '--cluster-node-timeout', String(nodeTimeoutMs),
       // Replicas ping their master every second, so CLUSTER SLOTS lists them (it hides a replica at offset 0).
       '--repl-ping-replica-period', '1',
       '--save', '', '--appendonly', 'no'
@@ -115,7 +122,14 @@ export async function startRedisCluster (t: Teardown): Promise<LocalRedisCluster
   watchdog.unref()
 
   const node = (target: ClusterNode): Redis => {
-    const connection = new Redis({ host: target.host, port: target.port, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200, lazyConnect: false })
+    const connection = new Redis({
+      host: target.host,
+      port: target.port,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 1000,
+      retryStrategy: () => 200,
+      lazyConnect: false
+    })
     connection.on('error', () => {})
     connections.push(connection)
     return connection

@@ -12,7 +12,13 @@ let probing: Promise<string | null> | null = null
 /** Resolves to null when Redis answers PING, or to the reason it does not. One short attempt, no retries. */
 function probe (): Promise<string | null> {
   probing ??= (async () => {
-    const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null })
+    const client = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      connectTimeout: 2000,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null
+    })
     client.on('error', () => {})
     try {
       await client.connect()

@@ -172,8 +172,7 @@ export async function runStoreModel (backend: AnonKeyStore, steps: Step[], start
     const retired = await backend.loadRetired(SINGLE_PROJECT)
     const problem = snapshotProblem(model, { ...snapshot, previousKeys: [...snapshot.previousKeys, ...retired] }, now)
     assert.equal(problem, null, `after ${step.kind}: ${String(problem)}`)
-    const held = cache.version
-    assert.equal(cache.apply(await backend.load(SINGLE_PROJECT)), snapshot.version > held, 'the cache takes every newer snapshot, and only a newer one')
+    cache.apply(await backend.load(SINGLE_PROJECT))
     await checkCache(cache, backend, model, now)
   }
   return model

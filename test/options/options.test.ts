@@ -76,7 +76,8 @@ for (const { name, options, names } of bad) {
 
 t.test('every option message starts with the plugin name and says how to fix it', async (t) => {
   const error = await readyWith({}).catch((error: Error) => error)
-  t.match((error as Error).message, /^fastify-anon-key: option "jwt\.secret" is required to verify admin tokens, and no jwt option was given\. If you pass process\.env\.JWT_SECRET, the JWT_SECRET environment variable is unset/)
+  t.match((error as Error).message,
+    /^fastify-anon-key: option "jwt\.secret" is required to verify admin tokens, and no jwt option was given\. If you pass process\.env\.JWT_SECRET, the JWT_SECRET environment variable is unset/)
 })
 
 t.test('a bad option fails ready() before anything is decorated on the app', async (t) => {

@@ -28,7 +28,8 @@ t.test('registered in two sibling contexts with one prefix, ready() says to regi
   app.register(async (other) => { await other.register(anonKey, { jwt: { secret: JWT_SECRET } }) })
   const error: any = await app.ready().then(() => null, (error: unknown) => error)
   t.equal(error?.code, 'FST_ANON_KEY_ALREADY_REGISTERED')
-  t.match(error.message, /admin routes under prefix "\/api" are already declared, most likely by another registration of the plugin in a sibling context\. Register it once, at the root/)
+  t.match(error.message,
+    /admin routes under prefix "\/api" are already declared, most likely by another registration of the plugin in a sibling context\. Register it once, at the root/)
   t.match(error.message, /its own prefix and its own store namespace/)
   t.equal(error.cause?.code, 'FST_ERR_DUPLICATED_ROUTE', 'Fastify\'s own error stays as the cause')
 })

@@ -127,7 +127,8 @@ t.test('NODE_ENV=production with the memory store and no initialKey logs a warni
   for (const options of [{}, { store: memoryStore() }]) {
     const warnings = await productionWarnings(t, options)
     t.equal(warnings.length, 1, `one warning; logged: ${JSON.stringify(warnings)}`)
-    t.match(warnings[0], /memory store, which loses it on restart.*cuts off every client.*postgresStore\(\{ pool \}\), redisStore\(\{ client \}\) or, on one host, sqliteStore\(\{ database \}\), or pass initialKey/)
+    t.match(warnings[0],
+      /memory store, which loses it on restart.*cuts off every client.*postgresStore\(\{ pool \}\), redisStore\(\{ client \}\) or, on one host, sqliteStore\(\{ database \}\), or pass initialKey/)
   }
 })
 

@@ -59,6 +59,29 @@ function gatedPolls (client: Redis): { client: RedisClient, hold: () => void, re
   }
 }
 
+/** The real client, whose next poll after `silence()` never answers, as one sent to a server gone silent. */
+function silencedPoll (client: Redis): { client: RedisClient, silence: () => void, silenced: () => boolean } {
+  let next = false
+  let sent = false
+  return {
+    client: {
+      hmget: (key, ...fields) => client.hmget(key, ...fields),
+      hgetall: (key) => client.hgetall(key),
+      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
+      evalsha: (sha, count, ...rest) => {
+        if (sha !== POLL.sha || !next) return client.evalsha(sha, count, ...rest)
+        next = false
+        sent = true
+        return new Promise(() => {})
+      },
+      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
+      duplicate: () => client.duplicate()
+    },
+    silence: () => { next = true },
+    silenced: () => sent
+  }
+}
+
 onRedis(t, (t) => {
   const admin = redisClient(t)
   const { namespace } = redisNamespaces(t, admin)
@@ -134,6 +157,26 @@ onRedis(t, (t) => {
     t.same(heard.projects, ['tenant-a'], 'once, by its project')
   })
 
+  t.test('a store that wrote a project, then lost its listening connection, hears the next change of that project through the poll', async (t) => {
+    const ns = namespace('deafwriter')
+    const name = `deafwriter_${ns}`
+    const store = redisStore({ client: redisClient(t, { connectionName: name, retryStrategy: () => null }), namespace: ns, catchUpMs: 100 })
+    t.teardown(() => store.close())
+    const heard = counter()
+    await store.subscribe(heard.listener)
+    // Its own change: it hears its own message, and its poll then finds the change it wrote.
+    await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
+    await eventually('the store to hear its own change', () => heard.projects.includes('tenant-a'), 2000)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter((line) => line.includes(`name=${name} `))
+    await admin.call('CLIENT', 'KILL', 'ID', (/id=(\d+)/.exec(clients[0]) as RegExpExecArray)[1])
+    const before = heard.projects.length
+    const started = performance.now()
+    await keyHandle(redisStore({ client: admin, namespace: ns }), 'tenant-a').rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt: Date.now() + 3_600_000 })
+    const took = await eventually('the store to hear the other writer\'s change', () => heard.projects.length > before, 2000, { started })
+    t.comment(`heard through the poll after ${took.toFixed(0)} ms (catchUpMs 100)`)
+  })
+
   t.test('a change log that went back (Redis restarted without persistence) makes the poll report null: reload everything', async (t) => {
     const ns = namespace('wentback')
     const store = redisStore({ client: redisClient(t), namespace: ns, catchUpMs: 100 })
@@ -144,6 +187,26 @@ onRedis(t, (t) => {
     await admin.del(`{fastify-anon-key:${ns}}:sequence`, `{fastify-anon-key:${ns}}:changed`)
     await keyHandle(store, 'd').initialize(generateAnonKey())
     await eventually('the poll to report that it cannot tell what changed', () => heard.projects.includes(null), 2000)
+  })
+
+  t.test('a poll that never answers (a server gone silent) counts as failed after 2 s, and polling goes on', async (t) => {
+    const ns = namespace('silent')
+    const silent = silencedPoll(redisClient(t))
+    const counted = countingPolls(silent.client as unknown as Redis)
+    const log = keptLog()
+    const store = redisStore({ client: counted.client, namespace: ns, catchUpMs: 100 })
+    t.teardown(() => store.close())
+    await store.subscribe(() => {}, { log })
+    silent.silence()
+    await eventually('a poll to go unanswered', () => silent.silenced(), 5000)
+    const stuck = counted.polls()
+    const took = await eventually('the unanswered poll to be logged as failed', () => log.lines.length > 0, 5000)
+    t.ok(took >= 1900, `not before 2 s (${took.toFixed(0)} ms)`)
+    t.match(log.lines[0], { level: 'error', message: /redisStore could not poll for missed changes/ })
+    t.equal(counted.polls(), stuck, 'no other poll was sent while it was under way')
+    await eventually('the next poll to work', () => log.lines.length > 1, 2000)
+    t.match(log.lines[1], { level: 'info', message: /catch-up polling works again/ })
+    await eventually('polls to go on every 100 ms', () => counted.polls() >= stuck + 3, 2000)
   })
 
   t.test('a poll that fails while Redis is cut is logged once, then once when it works again, and nothing is unhandled', async (t) => {

@@ -100,7 +100,11 @@ t.test('a previous key retired 30 days ago is pruned at the next change', async 
   await keyHandle(store).initialize(generateAnonKey())
   const start = Date.now()
   await keyHandle(store).rotate({ newKey: generateAnonKey(), now: start, expiresAt: start + HOUR_MS })
-  await keyHandle(store).rotate({ newKey: generateAnonKey(), now: start + HOUR_MS + RETIRED_RETENTION_MS - 1, expiresAt: start + HOUR_MS + RETIRED_RETENTION_MS - 1 })
+  await keyHandle(store).rotate({
+    newKey: generateAnonKey(),
+    now: start + HOUR_MS + RETIRED_RETENTION_MS - 1,
+    expiresAt: start + HOUR_MS + RETIRED_RETENTION_MS - 1
+  })
   t.equal((await keyHandle(store).retired()).length, 2, 'one millisecond before the end of retention the record is kept')
   await keyHandle(store).rotate({ newKey: generateAnonKey(), now: start + HOUR_MS + RETIRED_RETENTION_MS, expiresAt: start + 2 * RETIRED_RETENTION_MS })
   const records = await keyHandle(store).retired()

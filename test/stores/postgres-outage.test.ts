@@ -26,7 +26,13 @@ onPostgres(t, (t) => {
     const proxy: TcpProxy = await startTcpProxy(PG_HOST, PG_PORT)
     t.teardown(() => proxy.close())
     const namespace = uniqueNamespace('outage')
-    const cut = pgInstance(t, { namespace, tableName, port: proxy.port, pool: { connectionTimeoutMillis: 300, max: 4 }, plugin: { storeTimeoutMs: STORE_TIMEOUT_MS } })
+    const cut = pgInstance(t, {
+      namespace,
+      tableName,
+      port: proxy.port,
+      pool: { connectionTimeoutMillis: 300, max: 4 },
+      plugin: { storeTimeoutMs: STORE_TIMEOUT_MS }
+    })
     const healthy = pgInstance(t, { namespace, tableName })
     await cut.app.ready()
     await healthy.app.ready()

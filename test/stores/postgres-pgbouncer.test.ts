@@ -18,7 +18,12 @@ const CACHE_TTL_MS = 5000
  * An instance on a pool through PgBouncer, with its log lines kept; with `listenDirectly`, its store listens on a
  * direct connection (the `listenPool` option) while its queries go through the pooler.
  */
-async function startPooled (t: Test, bouncer: LocalPgBouncer, settings: { namespace: string, tableName: string }, listenDirectly = false): Promise<{ app: FastifyInstance, logs: any[] }> {
+async function startPooled (
+  t: Test,
+  bouncer: LocalPgBouncer,
+  settings: { namespace: string, tableName: string },
+  listenDirectly = false
+): Promise<{ app: FastifyInstance, logs: any[] }> {
   const pool = createPool(t, { port: bouncer.port })
   const listenPool = listenDirectly ? createPool(t) : undefined
   const logs: any[] = []

@@ -11,6 +11,10 @@ import { keyHandle } from '../../lib/conformance/index.js'
 const HOUR_MS = 60 * 60 * 1000
 
 /** The server process that LISTENs on `channel` for a store, or null. */
+/**
+ * The server process that LISTENs on `channel`, or null. A connection the pool discards hangs up at once, but its
+ * server process ends a moment later (longer on a busy machine): callers wait for null with a bound.
+ */
 async function listenerPid (pool: Pool, channel: string): Promise<number | null> {
   const result = await pool.query('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])
   return result.rows[0]?.pid ?? null
@@ -221,6 +225,7 @@ onPostgres(t, (t) => {
     await subscribing
     await eventually('every connection of the pool to be idle', async () => pool.totalCount === 0 || pool.idleCount === pool.totalCount, 5000)
     t.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the only pool connection is free again')
+    await eventually('the server to end a discarded connection', async () => await listenerPid(pool, channel) === null, 5000, { pollMs: 20 })
     t.equal(await listenerPid(pool, channel), null, 'nothing listens any more')
   })
 
@@ -251,6 +256,7 @@ onPostgres(t, (t) => {
     open()
     await subscribing
     await eventually('the listening connection to be given back', async () => direct.idleCount === direct.totalCount, 5000)
+    await eventually('the server to end the discarded connection', async () => await listenerPid(pool, channel) === null, 5000, { pollMs: 20 })
     t.equal(await listenerPid(pool, channel), null, 'nothing listens on the channel')
   })
 })

@@ -22,7 +22,13 @@ const stateKey = (namespace: string): string => `{fastify-anon-key:${namespace}:
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** One app instance on its own Cluster client, which knows the cluster through `startupNodes`. */
-async function startInstance (t: Test, cluster: LocalRedisCluster, namespace: string, startupNodes: ClusterNode[], options: FastifyAnonKeyOptions = {}): Promise<FastifyInstance> {
+async function startInstance (
+  t: Test,
+  cluster: LocalRedisCluster,
+  namespace: string,
+  startupNodes: ClusterNode[],
+  options: FastifyAnonKeyOptions = {}
+): Promise<FastifyInstance> {
   const store = redisStore({ client: cluster.client({}, startupNodes), namespace })
   const app = buildApp({ store, storeTimeoutMs: STORE_TIMEOUT_MS, ...options })
   t.teardown(async () => {
@@ -54,7 +60,11 @@ onRedisCluster(t, 'a failover of the master that holds the namespace (its proces
   const { master, replicas } = await cluster.shardOf(stateKey(ns))
   // The namespace's master first among the startup nodes, as a host listing its nodes in order would.
   const startupNodes = [master, ...cluster.nodes.filter((node) => !sameNode(node, master))]
-  const apps = [await startInstance(t, cluster, ns, startupNodes), await startInstance(t, cluster, ns, startupNodes), await startInstance(t, cluster, ns, startupNodes)]
+  const apps = [
+    await startInstance(t, cluster, ns, startupNodes),
+    await startInstance(t, cluster, ns, startupNodes),
+    await startInstance(t, cluster, ns, startupNodes)
+  ]
   const previous = await currentKey(apps[0])
   t.equal((await rotate(apps[0], { gracePeriodHours: 1 })).statusCode, 200)
   const current = await currentKey(apps[0])

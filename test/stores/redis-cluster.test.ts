@@ -102,7 +102,11 @@ onRedisCluster(t, 'on a 6-node Redis Cluster (3 masters, 3 replicas) on loopback
 
   t.test('after every subscriber connection is killed (CLIENT KILL TYPE pubsub), changes reach every instance again', async (t) => {
     const ns = namespace('pubsubkill')
-    const apps = [await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 }), await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 }), await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 })]
+    const apps = [
+      await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 }),
+      await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 }),
+      await startInstance(t, cluster, ns, { cacheTtlMs: 10_000 })
+    ]
     const subscribers = async (): Promise<number> => Object.values(await cluster.subscribers(cluster.nodes)).reduce((sum, count) => sum + count, 0)
     const before = await subscribers()
     t.ok(before >= 3, `each instance has a subscriber connection somewhere in the cluster (${before} found)`)

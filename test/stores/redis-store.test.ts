@@ -51,21 +51,23 @@ onRedis(t, (t) => {
 
     await keyHandle(store, 'tenant-a').initialize(generateAnonKey())
 
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:retired`, `{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:tenant-a}:state`, `{fastify-anon-key:${ns}:}:retired`, `{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`, `{fastify-anon-key:${ns}}:versions`],
       'one hash a project, a sorted set of the retired keys of a project that retired some, each named with its own hash tag, and the namespace\'s change log')
     t.same(await admin.zrange(`{fastify-anon-key:${ns}}:changed`, '0', '-1', 'WITHSCORES'), ['', '3', 'tenant-a', '4'], 'the change log holds each project once, with the number of its last change')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:state`), 'hash')
     t.equal(await admin.type(`{fastify-anon-key:${ns}:}:retired`), 'zset')
     t.same(Object.keys(await admin.hgetall(`{fastify-anon-key:${ns}:}:state`)).sort(), ['state', 'version'])
     await eventually('four change notifications', () => heard.length === 4, 5000)
-    t.same(heard, [...Array(3).fill([`fastify-anon-key:${ns}:changes`, '']), [`fastify-anon-key:${ns}:changes`, 'tenant-a']], 'each change is published on the namespace channel, naming the project')
+    const channel = `fastify-anon-key:${ns}:changes`
+    t.same(heard.map(([on, message]) => [on, message.split(' ').slice(0, 2).join(' ')]), [[channel, ' 1'], [channel, ' 2'], [channel, ' 3'], [channel, 'tenant-a 1']],
+      'each change is published on the namespace channel as "<project> <version> <revision>"')
   })
 
   t.test('keyPrefix renames the hash tag', async (t) => {
     const ns = namespace('prefix')
     const store = redisStore({ client: redisClient(t), namespace: ns, keyPrefix: 'myapp-keys' })
     await keyHandle(store).initialize(generateAnonKey())
-    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}:}:state`, `{myapp-keys:${ns}}:changed`, `{myapp-keys:${ns}}:sequence`])
+    t.same(await keysOf(admin, ns, 'myapp-keys'), [`{myapp-keys:${ns}:}:state`, `{myapp-keys:${ns}}:changed`, `{myapp-keys:${ns}}:sequence`, `{myapp-keys:${ns}}:versions`])
     t.same(await keysOf(admin, ns), [], 'nothing is written under the default prefix')
     await deleteNamespace(admin, ns, 'myapp-keys')
   })
@@ -80,7 +82,7 @@ onRedis(t, (t) => {
     await keyHandle(store).initialize(key)
     await eventually('a notification', () => calls > 0, 5000)
     t.match(await admin.hget(`app_${ns}:{fastify-anon-key:${ns}:}:state`, 'state'), key, 'the state is under the client\'s prefix, hash tag intact')
-    await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`, `app_${ns}:{fastify-anon-key:${ns}}:changed`, `app_${ns}:{fastify-anon-key:${ns}}:sequence`)
+    await admin.del(`app_${ns}:{fastify-anon-key:${ns}:}:state`, `app_${ns}:{fastify-anon-key:${ns}}:changed`, `app_${ns}:{fastify-anon-key:${ns}}:sequence`, `app_${ns}:{fastify-anon-key:${ns}}:versions`)
   })
 
   t.test('a namespace or prefix with a brace is refused, since it would break the hash tag', async (t) => {
@@ -143,7 +145,7 @@ onRedis(t, (t) => {
     await keyHandle(two).rotate({ newKey: generateAnonKey(), now: later, expiresAt: later + HOUR_MS })
     t.same((await keyHandle(one).load()).previousKeys.map((entry) => entry.digest), [sha256(second)], 'the first key is pruned after the retention period')
     t.notOk((await dumpOf(admin, ns)).includes(digest), 'and its usage figures with it')
-    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`],
+    t.same(await keysOf(admin, ns), [`{fastify-anon-key:${ns}:}:state`, `{fastify-anon-key:${ns}}:changed`, `{fastify-anon-key:${ns}}:sequence`, `{fastify-anon-key:${ns}}:versions`],
       'the retired keys, all forgotten, leave no sorted set behind')
   })
 

@@ -11,7 +11,8 @@ import anonKey, { memoryStore, postgresStore, redisStore, sqliteStore, type PgPo
 const storeOption = (message: RegExp) => ({ code: 'FST_ANON_KEY_INVALID_STORE_OPTION', message })
 
 t.test('redisStore() with no options fails at the call, saying what to pass', async (t) => {
-  t.throws(() => (redisStore as (options?: unknown) => unknown)(), storeOption(/redisStore\(\) needs an options object, got nothing\. Call redisStore\(\{ client: new Redis/))
+  t.throws(() => (redisStore as (options?: unknown) => unknown)(),
+    storeOption(/redisStore\(\) needs an options object, got nothing\. Call redisStore\(\{ client: new Redis/))
   t.throws(() => (redisStore as (options?: unknown) => unknown)('redis://127.0.0.1:6379'), storeOption(/redisStore\(\) needs an options object, got "redis:\/\/127\.0\.0\.1:6379"\. Call redisStore\(\{ client/))
   t.throws(() => (redisStore as (options?: unknown) => unknown)(null), storeOption(/got null/))
 })
@@ -19,22 +20,26 @@ t.test('redisStore() with no options fails at the call, saying what to pass', as
 t.test('redisStore({ redis }) fails at the call, naming the wrong option and the right one', async (t) => {
   const redis = new Redis({ lazyConnect: true })
   t.teardown(() => redis.disconnect())
-  t.throws(() => redisStore({ redis } as unknown as { client: RedisClient }), storeOption(/redisStore\(\) has no option "redis" \(its options are client, namespace, keyPrefix, catchUpMs\)/))
+  t.throws(() => redisStore({ redis } as unknown as { client: RedisClient }),
+    storeOption(/redisStore\(\) has no option "redis" \(its options are client, namespace, keyPrefix, catchUpMs\)/))
 })
 
 t.test('redisStore with a client that is not an ioredis client names the option and what is missing', async (t) => {
-  t.throws(() => redisStore({ client: {} as RedisClient }), storeOption(/option "client" must be an ioredis client \(Redis or Cluster\), and it has no hmget\(\), hgetall\(\)/))
+  t.throws(() => redisStore({ client: {} as RedisClient }),
+    storeOption(/option "client" must be an ioredis client \(Redis or Cluster\), and it has no hmget\(\), hgetall\(\)/))
   t.throws(() => redisStore({ client: undefined as unknown as RedisClient }), storeOption(/option "client" .* and it is missing/))
 })
 
 t.test('a pg.Client passed as pool is refused at the call, not by a crash at the first change', async (t) => {
   const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
-  t.throws(() => postgresStore({ pool: client as unknown as PgPool }), storeOption(/option "pool" must be a pg Pool, and it is a single pg\.Client.*Pass new pg\.Pool/))
+  t.throws(() => postgresStore({ pool: client as unknown as PgPool }),
+    storeOption(/option "pool" must be a pg Pool, and it is a single pg\.Client.*Pass new pg\.Pool/))
 })
 
 t.test('postgresStore with no options, or a misnamed one, fails at the call', async (t) => {
   t.throws(() => (postgresStore as (options?: unknown) => unknown)(), storeOption(/postgresStore\(\) needs an options object, got nothing/))
-  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }), storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel, listenPool, catchUpMs\)/))
+  t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }),
+    storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel, listenPool, catchUpMs\)/))
 })
 
 t.test('a look-alike pool whose connect() gives no releasable connection fails ready(), and the process lives on', async (t) => {
@@ -109,8 +114,10 @@ t.test('listenPool is checked like pool: a pool, not a pg.Client or something el
   const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
   t.teardown(() => pool.end())
   const client = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
-  t.throws(() => postgresStore({ pool, listenPool: client as unknown as PgPool }), storeOption(/option "listenPool" must be a pg Pool, and it is a single pg\.Client/))
-  t.throws(() => postgresStore({ pool, listenPool: {} as PgPool }), storeOption(/option "listenPool" must be a pg Pool \(an object with query\(\) and connect\(\)\), and it has no query\(\), connect\(\)/))
+  t.throws(() => postgresStore({ pool, listenPool: client as unknown as PgPool }),
+    storeOption(/option "listenPool" must be a pg Pool, and it is a single pg\.Client/))
+  t.throws(() => postgresStore({ pool, listenPool: {} as PgPool }),
+    storeOption(/option "listenPool" must be a pg Pool \(an object with query\(\) and connect\(\)\), and it has no query\(\), connect\(\)/))
 })
 
 t.test('memoryStore() still takes no options', async (t) => {
@@ -118,8 +125,10 @@ t.test('memoryStore() still takes no options', async (t) => {
 })
 
 t.test('sqliteStore without a database, or with a misnamed option, fails at the call saying what to pass', async (t) => {
-  t.throws(() => (sqliteStore as (options?: unknown) => unknown)(), storeOption(/sqliteStore\(\) needs an options object, got nothing\. Call sqliteStore\(\{ database: new Database\('keys\.db'\) \}\)/))
-  t.throws(() => sqliteStore({ db: {} } as unknown as { database: SqliteDatabase }), storeOption(/sqliteStore\(\) has no option "db" \(its options are database, namespace, tableName, catchUpMs\)/))
+  t.throws(() => (sqliteStore as (options?: unknown) => unknown)(),
+    storeOption(/sqliteStore\(\) needs an options object, got nothing\. Call sqliteStore\(\{ database: new Database\('keys\.db'\) \}\)/))
+  t.throws(() => sqliteStore({ db: {} } as unknown as { database: SqliteDatabase }),
+    storeOption(/sqliteStore\(\) has no option "db" \(its options are database, namespace, tableName, catchUpMs\)/))
   t.throws(() => sqliteStore({ database: { prepare () {} } as unknown as SqliteDatabase }),
     storeOption(/option "database" must be a better-sqlite3 Database or a node:sqlite DatabaseSync, and it has no exec\(\)\. Pass sqliteStore/))
 })
@@ -134,7 +143,8 @@ t.test('sqliteStore refuses a namespace, table name or poll interval it cannot u
     t.throws(() => sqliteStore({ database, tableName }), storeOption(/option "tableName" must be a name of letters, digits and _ \(at most 63\)/))
   }
   for (const catchUpMs of [0, 49, 1.5, 60_001, '1000']) {
-    t.throws(() => sqliteStore({ database, catchUpMs: catchUpMs as number }), storeOption(/sqliteStore\(\) option "catchUpMs" must be a whole number of milliseconds from 50 to 60000, got .*leave it out for 1000/))
+    t.throws(() => sqliteStore({ database, catchUpMs: catchUpMs as number }),
+      storeOption(/sqliteStore\(\) option "catchUpMs" must be a whole number of milliseconds from 50 to 60000, got .*leave it out for 1000/))
   }
   t.equal(sqliteStore({ database, namespace: 'n'.repeat(200), tableName: 'keys_2', catchUpMs: 50 }).namespace, 'n'.repeat(200), 'the bounds themselves are accepted')
 })

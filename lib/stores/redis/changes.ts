@@ -2,14 +2,14 @@ import type { RedisClient } from './client.js'
 import { POLL, RECORD, runScript } from './scripts.js'
 
 export interface RedisChanges {
-  /** Adds an announced change to the namespace's change log; resolves to its sequence number. */
-  record (project: string): Promise<number>
+  /** Adds an announced change, and the version it wrote, to the namespace's change log. */
+  record (project: string, version: number): Promise<void>
   /** One script: the projects recorded since the last poll (the first poll only learns where to start from). */
   poll (): Promise<void>
 }
 
 /**
- * The namespace's change log, `{<keyPrefix>:<namespace>}:sequence` and `{<keyPrefix>:<namespace>}:changed`, for
+ * The namespace's change log, `{<keyPrefix>:<namespace>}:sequence`, `:changed` and `:versions`, for
  * the changes whose pub/sub message was lost. On a Redis Cluster these keys hash to another slot than the
  * project's, so they cannot be written by the script that writes the project: a change is recorded right after
  * it, once it is written and published. If the process dies in between, the change is still published; only an
@@ -18,20 +18,21 @@ export interface RedisChanges {
  * back (Redis restarted without persistence, a replica promoted before it had the last records) cannot tell
  * what changed: the poll reports `null` then, reload everything.
  */
-export function redisChanges (client: RedisClient, tag: string, changed: (project: string | null, sequence?: number) => void): RedisChanges {
-  const keys = [`${tag}:sequence`, `${tag}:changed`]
+export function redisChanges (client: RedisClient, tag: string, changed: (project: string | null, version?: number) => void): RedisChanges {
+  const keys = [`${tag}:sequence`, `${tag}:changed`, `${tag}:versions`]
   let seen = ''
 
   return {
-    async record (project) {
-      return Number(await runScript(client, RECORD, keys, [project]))
+    async record (project, version) {
+      await runScript(client, RECORD, keys, [project, version])
     },
     async poll () {
       const [now, recorded] = await runScript<[string, string[]]>(client, POLL, keys, [seen])
       const wentBack = seen !== '' && Number(now) < Number(seen)
       seen = now
       if (wentBack) changed(null)
-      for (let index = 0; index < recorded.length; index += 2) changed(recorded[index], Number(recorded[index + 1]))
+      // With the version, an instance that holds it already (the writer, or one that heard the message) reloads nothing.
+      for (let index = 0; index < recorded.length; index += 2) changed(recorded[index], recorded[index + 1] === '' ? undefined : Number(recorded[index + 1]))
     }
   }
 }

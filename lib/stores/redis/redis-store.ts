@@ -6,6 +6,7 @@ import { redisChanges } from './changes.js'
 import { catchUpMsOption, startCatchUp } from '../catch-up.js'
 import { COMMIT, runScript } from './scripts.js'
 import { redisUsage } from './usage.js'
+import { watchSlots } from './slot-watch.js'
 import { OptionError } from '../../errors/option-errors.js'
 import { checkStoreOptions, requireMethods } from '../factory-options.js'
 import { markStore } from '../kind.js'
@@ -57,7 +58,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   checkStoreOptions('redisStore', options, ['client', 'namespace', 'keyPrefix', 'catchUpMs'], 'redisStore({ client: new Redis(process.env.REDIS_URL) })')
   requireMethods('redisStore', 'client', options.client, ['hmget', 'hgetall', 'zrevrange', 'evalsha', 'eval', 'duplicate'],
     'an ioredis client (Redis or Cluster)', 'Pass redisStore({ client: new Redis(process.env.REDIS_URL) }).')
-  const client = options.client
+  const client = watchSlots(options.client)
   const namespace = options.namespace ?? 'default'
   const keyPrefix = options.keyPrefix ?? 'fastify-anon-key'
   if (/[{}]/.test(namespace + keyPrefix)) {
@@ -71,13 +72,8 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   const notifyAll = (project: string | null, change?: HeardChange): void => {
     for (const listener of listeners) listener(project, change)
   }
-  // The change log reports a change once more, without its version: not to the writer (its own sequence numbers),
-  // nor to an instance that heard the change's message already, which would reload twice for one change.
-  const ownSequences = new Set<number>()
-  const heardByMessage = new Set<string>()
-  const missed = redisChanges(client, namespaceTag, (project, sequence) => {
-    if (project !== null && (ownSequences.delete(sequence as number) || heardByMessage.delete(project))) return
-    notifyAll(project)
+  const missed = redisChanges(client, namespaceTag, (project, version) => {
+    notifyAll(project, version === undefined ? undefined : { version })
   })
   /** A message is `<project> <version> <revision>` (a project id has no space); another message is someone else's. */
   const heardMessage = (message: string | null): void => {
@@ -87,7 +83,6 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     }
     const [project, version, revision] = message.split(' ')
     if (version === undefined) return
-    heardByMessage.add(project)
     notifyAll(project, { version: Number(version), revision: revision === '' ? undefined : revision })
   }
   let catchingUp: Promise<void> | null = null
@@ -159,7 +154,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
           [stored, version, JSON.stringify(step.next), announce, message, ...retiredArguments(step.retire)])
         if (written === CONFLICT) continue
         // Written and published: a failure to record it must not report the change as failed.
-        if (announce !== '') await missed.record(project).then((sequence) => { ownSequences.add(sequence) }, () => {})
+        if (announce !== '') await missed.record(project, version).catch(() => {})
         return { snapshot: { version, state: step.next }, result: step.result }
       }
     },

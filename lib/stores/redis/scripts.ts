@@ -39,25 +39,37 @@ return tonumber(ARGV[2])
 
 /**
  * Records an announced change of a project in its namespace's change log, for the catch-up poll. KEYS: the
- * namespace's sequence (a counter) and its change log (a sorted set: each project once, scored by the sequence
- * number of its last change). ARGV: the project. One member a project, so the log stays as small as the
- * namespace: nothing to trim. Returns the change's sequence number.
+ * namespace's sequence (a counter), its change log (a sorted set: each project once, scored by the sequence
+ * number of its last change) and, per project, "<sequence number>:<version>" of the last change this release
+ * recorded (a hash; 0.2 records none). ARGV: the project, the version. One member a project, so the log stays
+ * as small as the namespace: nothing to trim.
  */
 export const RECORD = script(`
 local sequence = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], sequence, ARGV[1])
-return sequence
+redis.call('HSET', KEYS[3], ARGV[1], sequence .. ':' .. ARGV[2])
+return 1
 `)
 
 /**
  * What changed since a sequence number. KEYS: as RECORD's. ARGV: the last sequence number seen, or '' for
- * none yet. Returns the sequence number now and, after one, the projects recorded since with their numbers
- * (ZRANGEBYSCORE ... WITHSCORES), read together in one atomic step.
+ * none yet. Returns the sequence number now and, after one, the projects recorded since, each followed by the
+ * version its last change wrote ('' when that change recorded none, as 0.2 does), read together in one atomic
+ * step.
  */
 export const POLL = script(`
 local now = redis.call('GET', KEYS[1]) or '0'
 if ARGV[1] == '' then return { now, {} } end
-return { now, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], now, 'WITHSCORES') }
+local changed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], now, 'WITHSCORES')
+local answer = {}
+for index = 1, #changed, 2 do
+  local project, sequence = changed[index], changed[index + 1]
+  local recorded = redis.call('HGET', KEYS[3], project) or ''
+  local prefix = sequence .. ':'
+  answer[index] = project
+  answer[index + 1] = string.sub(recorded, 1, #prefix) == prefix and string.sub(recorded, #prefix + 1) or ''
+end
+return { now, answer }
 `)
 
 /** Runs `script` by EVALSHA, sending it whole when the server forgot it (a restart, SCRIPT FLUSH, a failover). */

@@ -43,10 +43,13 @@ export function historyOf (hourRows: Array<Record<keyof HourRow, string | number
     const requests = Number(row.requests)
     const fingerprint = String(row.fingerprint)
     if (row.kind === VERIFIED) history.verified.push({ hour, name: String(row.name), fingerprint, requests })
-    else if (REFUSED_USAGE_CODES.includes(row.kind as RefusedUsageCode)) history.refused.push({ hour, code: row.kind as RefusedUsageCode, fingerprint, requests })
+    else if (REFUSED_USAGE_CODES.includes(row.kind as RefusedUsageCode)) {
+      history.refused.push({ hour, code: row.kind as RefusedUsageCode, fingerprint, requests })
+    }
   }
   for (const row of keyRows) {
-    history.keys.push({ name: String(row.name), fingerprint: String(row.fingerprint), lastUsedAt: Number(row.last_used_at), previousRequests: Number(row.previous_requests) })
+    const lastUsedAt = Number(row.last_used_at)
+    history.keys.push({ name: String(row.name), fingerprint: String(row.fingerprint), lastUsedAt, previousRequests: Number(row.previous_requests) })
   }
   return history
 }

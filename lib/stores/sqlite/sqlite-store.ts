@@ -4,15 +4,17 @@ import { changeLog, type ChangeLog } from './changes.js'
 import { sqliteTableName, waitForLocks, type SqliteDatabase, type SqliteStatement } from './database.js'
 import { retiredTable, type RetiredTable } from './retired.js'
 import { usageTables, type UsageTables } from './usage.js'
+import { isBusy, lockFree, type LockFree } from './lock-free.js'
+import { journalNotice } from './journal-notice.js'
 import { checkStoreOptions, namespaceOption, requireMethods } from '../factory-options.js'
 import { markStore } from '../kind.js'
-import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot } from '../interface.js'
+import type { AnonKeyStore, ChangeListener, HeardChange, ProjectSnapshot, StateChange } from '../interface.js'
 
 export interface SqliteStoreOptions {
   /**
-   * A `better-sqlite3` `Database` (or a `node:sqlite` `DatabaseSync`) on a file. The store never closes it. If the
-   * connection would fail at once on another connection's lock, the store makes it wait up to 5 s instead
-   * (`PRAGMA busy_timeout`). WAL mode (`database.pragma('journal_mode = WAL')`) is recommended.
+   * A `better-sqlite3` `Database` (or a `node:sqlite` `DatabaseSync`) on a file. The store never closes it. On
+   * another connection's lock the store waits up to the connection's busy timeout (5 s when it sets none), between
+   * turns of the event loop. WAL mode (`database.pragma('journal_mode = WAL')`) is recommended.
    */
   database: SqliteDatabase
   /** Separates apps that share one file. Default: 'default'. */
@@ -35,6 +37,7 @@ interface Statements {
   log: ChangeLog
   retired: RetiredTable
   usage: UsageTables
+  locks: LockFree
 }
 
 /**
@@ -80,7 +83,8 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
         ON CONFLICT (namespace, project) DO UPDATE SET version = excluded.version, state = excluded.state`),
       log: changeLog(database, table, namespace),
       retired: retiredTable(database, table, namespace),
-      usage: usageTables(database, table, namespace)
+      usage: usageTables(database, table, namespace),
+      locks: lockFree(database)
     }
     return statements
   }
@@ -95,13 +99,24 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     for (const listener of listeners) queueMicrotask(() => listener(project, change))
   }
 
-  /** One query for every change of the namespace since the last one seen. A failure (a closed file) is tried again next time. */
+  /**
+   * One query for every change of the namespace since the last one seen. A failure (a closed file) is tried again
+   * next time; so is a file another process holds locked, which the poll never waits for.
+   */
   async function poll (): Promise<void> {
-    const { log } = prepared()
-    const changes = log.since(lastSeen)
+    const { log, locks } = prepared()
+    let changes, last
+    try {
+      [changes, last] = locks.now(() => {
+        const since = log.since(lastSeen)
+        return [since, since.length === 0 ? log.last() : lastSeen] as const
+      })
+    } catch (error) {
+      if (isBusy(error)) return
+      throw error
+    }
     if (changes.length === 0) {
       // A log that went back (the file was restored from a copy) cannot tell what changed: reload everything.
-      const last = log.last()
       if (last < lastSeen) {
         lastSeen = last
         notifyAll(null)
@@ -112,6 +127,34 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
     lastSeen = changes[changes.length - 1].seq
     if (missed) notifyAll(null)
     else for (const change of changes) notifyAll(change.project)
+  }
+
+  /** One change in one `BEGIN IMMEDIATE` transaction, which takes the file's write lock before it reads. */
+  function transaction<T> (project: string, change: (state: ProjectState) => StateChange<T>): { snapshot: ProjectSnapshot, result: T } {
+    const { write, log, retired } = prepared()
+    database.exec('BEGIN IMMEDIATE')
+    try {
+      const before = read(project)
+      const step = change(before.state)
+      if (!('next' in step)) {
+        database.exec('COMMIT')
+        return { snapshot: before, result: step.result }
+      }
+      const version = before.version + 1
+      write.run(namespace, project, version, JSON.stringify(step.next))
+      if (step.retire !== undefined) retired.retire(project, step.retire)
+      const seq = step.announce === false ? null : log.append(project)
+      database.exec('COMMIT')
+      if (seq !== null) {
+        // Heard here already: the next poll need not announce it again, unless an earlier change is still unseen.
+        if (seq === lastSeen + 1) lastSeen = seq
+        notifyAll(project, { version, revision: step.next.revision })
+      }
+      return { snapshot: { version, state: step.next }, result: step.result }
+    } catch (error) {
+      rollBack()
+      throw error
+    }
   }
 
   /** Ends the transaction a failed change left open; on a connection that is closed there is none to end. */
@@ -129,54 +172,39 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   return markStore({
     namespace,
     async load (project) {
-      return read(project)
+      return prepared().locks.retried(() => read(project))
     },
     async update (project, change) {
-      const { write, log, retired } = prepared()
-      database.exec('BEGIN IMMEDIATE')
-      try {
-        const before = read(project)
-        const step = change(before.state)
-        if (!('next' in step)) {
-          database.exec('COMMIT')
-          return { snapshot: before, result: step.result }
-        }
-        const version = before.version + 1
-        write.run(namespace, project, version, JSON.stringify(step.next))
-        if (step.retire !== undefined) retired.retire(project, step.retire)
-        const seq = step.announce === false ? null : log.append(project)
-        database.exec('COMMIT')
-        if (seq !== null) {
-          // Heard here already: the next poll need not announce it again, unless an earlier change is still unseen.
-          if (seq === lastSeen + 1) lastSeen = seq
-          notifyAll(project, { version, revision: step.next.revision })
-        }
-        return { snapshot: { version, state: step.next }, result: step.result }
-      } catch (error) {
-        rollBack()
-        throw error
-      }
+      // The whole transaction is one synchronous step: no other call on this connection comes in between. On
+      // another connection's lock it is rolled back and run again a few milliseconds later, the event loop free.
+      return prepared().locks.retried(() => transaction(project, change))
     },
     async loadRetired (project) {
-      return prepared().retired.load(project)
+      const { retired, locks } = prepared()
+      return locks.retried(() => retired.load(project))
     },
     async recordUsage (project, batch) {
-      const { usage } = prepared()
-      database.exec('BEGIN IMMEDIATE')
-      try {
-        usage.record(project, batch)
-        database.exec('COMMIT')
-      } catch (error) {
-        rollBack()
-        throw error
-      }
+      const { usage, locks } = prepared()
+      return locks.retried(() => {
+        database.exec('BEGIN IMMEDIATE')
+        try {
+          usage.record(project, batch)
+          database.exec('COMMIT')
+        } catch (error) {
+          rollBack()
+          throw error
+        }
+      })
     },
     async loadUsage (project) {
-      return prepared().usage.load(project)
+      const { usage, locks } = prepared()
+      return locks.retried(() => usage.load(project))
     },
     async subscribe (listener, subscribeOptions) {
       if (stopPolling === null) {
         lastSeen = prepared().log.last()
+        const notice = journalNotice(database)
+        if (notice !== null) subscribeOptions?.log?.info(notice)
         stopPolling = startCatchUp({ everyMs: catchUpMs, poll, log: subscribeOptions?.log, store: 'sqliteStore' })
       }
       listeners.add(listener)
