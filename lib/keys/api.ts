@@ -26,9 +26,10 @@ export class AnonKeys extends KeyOperations(Emitter) {
     super({ captureRejections: true })
     this[MIRROR] = mirror
     this.attest = attest
-    aim(this, { mirror, project: mirror.tenants === null ? SINGLE_PROJECT : null, announce: this.announce, attest })
     mirror.onFirstUse = (project, entry, at) => { recordFirstUse({ mirror, project, announce: this.announce, attest }, entry, at) }
-    if (mirror.tenants !== null) {
+    if (mirror.tenants === null) {
+      aim(this, { mirror, project: SINGLE_PROJECT, announce: this.announce, attest })
+    } else {
       // In tenant mode the operations belong to forTenant(id): here they throw at once, not as a rejection.
       for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(ProjectKeys.prototype))) {
         if (name !== 'constructor') Object.defineProperty(this, name, { value: () => { throw tenantModeError() } })

@@ -100,10 +100,10 @@ export interface VerifyContext {
 /** Emits an audit event; the change has happened, so a listener that throws is logged, never a failure. */
 export type Announce = <E extends keyof AnonKeyEvents>(event: E, payload: AnonKeyEvents[E][0]) => void
 
-/** The project a set of operations acts on. `project` is null for the root of a plugin in tenant mode. */
+/** The project a set of operations acts on: SINGLE_PROJECT, or a tenant. */
 export interface OperationsTarget {
   mirror: Mirror
-  project: string | null
+  project: string
   announce: Announce
   /** Checks attestation tokens; null without the `attestation` option. */
   attest: AttestationCheck | null
@@ -134,8 +134,7 @@ export function tenantModeError (): Error {
 
 function projectOf (operations: object): Project {
   const target = targets.get(operations) as OperationsTarget
-  if (target.project === null) throw tenantModeError()
-  return { ...target, project: target.project, tenant: target.project === '' ? null : target.project }
+  return { ...target, tenant: target.project === '' ? null : target.project }
 }
 
 /** What the events and logs of a change name: the key, and the tenant in tenant mode. */
@@ -362,7 +361,7 @@ export function KeyOperations<B extends Constructor> (Base: B) {
     async revokePrevious (which?: string | { name?: string, fingerprint?: string }, context: KeyContext = {}): Promise<RevokeResult> {
       const project = projectOf(this)
       const options = typeof which === 'object' && which !== null ? which : { fingerprint: which, name: context.name }
-      const name = nameOf(options.name ?? context.name)
+      const name = nameOf(options.name)
       const fingerprint = options.fingerprint
       if (fingerprint !== undefined && !isFingerprint(fingerprint)) {
         throw anonKeyError('INVALID_INPUT', `fingerprint must be ${FINGERPRINT_LENGTH} lowercase hex characters`, {

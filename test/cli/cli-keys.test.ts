@@ -26,6 +26,8 @@ t.test('keys lists the named keys by name, fingerprint, restrictions and descrip
   const { app, store } = await appOnFile(t, { attestation: { verify: () => true } })
   await app.anonKey.createKey({ name: 'web', description: 'Web app', allowedOrigins: ['https://app.example.com', 'https://*.example.org'] })
   await app.anonKey.createKey({ name: 'ios' })
+  await app.anonKey.createKey({ name: 'iphone', allowedApps: { ios: ['com.example.phone'] } })
+  await app.anonKey.createKey({ name: 'pixel', allowedApps: { android: [{ packageName: 'com.example.pixel', certSha1: 'e'.repeat(40) }] } })
   await app.anonKey.createKey({
     name: 'mobile',
     allowedOrigins: ['https://m.example.com'],
@@ -42,7 +44,9 @@ t.test('keys lists the named keys by name, fingerprint, restrictions and descrip
   t.equal(run.stdout, [
     `default  ${fingerprint('default')}  any origin`,
     `ios      ${fingerprint('ios')}  any origin`,
+    `iphone   ${fingerprint('iphone')}  ios:com.example.phone`,
     `mobile   ${fingerprint('mobile')}  https://m.example.com,android:com.example.app,ios:com.example.app  attestation  100 per 60000 ms`,
+    `pixel    ${fingerprint('pixel')}  android:com.example.pixel`,
     `web      ${fingerprint('web')}  https://app.example.com,https://*.example.org  Web app`
   ].join('\n') + '\n')
   t.notMatch(run.stdout + run.stderr, WHOLE_KEY, 'no key is printed, current or previous')

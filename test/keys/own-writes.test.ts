@@ -2,6 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { memoryStore, postgresStore, redisStore, sqliteStore, type AnonKeyStore } from '../../lib/index.js'
 import { internalsOf, startApp } from '../helpers/app.js'
+import { startTenantApp } from '../helpers/tenants.js'
 import { countingStore } from '../helpers/counting-store.js'
 import { eventually, sleep } from '../helpers/eventually.js'
 import { createPool, dropTableAtEnd, onPostgres } from '../helpers/postgres.js'
@@ -58,4 +59,25 @@ onRedis(t, (t) => {
 t.test('SQLite', (t) => {
   const file = sqliteFile(t)
   return countLoads(t, () => sqliteStore({ database: openDatabase(t, file) }))
+})
+
+t.test('an instance that made more writes than it remembers still reloads none of them', async (t) => {
+  const shared = memoryStore()
+  const writer = countingStore(shared)
+  const app = await startApp(t, { store: writer.store })
+  writer.reset()
+  for (let change = 0; change < 70; change++) await app.anonKey.rotate({ gracePeriodHours: 0 })
+  await sleep(200)
+  t.equal(writer.count('load'), 0, '70 writes, more than the 64 it recognises, and no load')
+})
+
+t.test('an instance without tenants ignores the changes of a tenant on the same store', async (t) => {
+  const shared = memoryStore()
+  const single = countingStore(shared)
+  await startApp(t, { store: single.store })
+  const tenants = await startTenantApp(t, { store: shared })
+  single.reset()
+  await tenants.anonKey.forTenant('acme').initialize()
+  await sleep(200)
+  t.equal(single.count('load'), 0, 'a change of tenant "acme" is not the single project\'s')
 })
