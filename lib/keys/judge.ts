@@ -71,5 +71,11 @@ function judgeCached<S> (cache: KeyCache, key: unknown, judging: Judging<S>, sou
 export function judge<S> (cache: KeyCache, key: unknown, judging: Judging<S>, source: S | undefined, request?: unknown): Verdict | Promise<Verdict> {
   const verdict = judgeCached(cache, key, judging, source, request, false)
   if (verdict !== NEEDS_RETIRED) return verdict
-  return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, source, request, true) as Verdict | Promise<Verdict>)
+  // A change taken while the retired keys loaded (a first-use write, another instance's rotation) drops them with
+  // the old document: they are loaded once more for the new one before the key is called unknown.
+  return judging.loadRetired(cache).then(() => {
+    const again = judgeCached(cache, key, judging, source, request, false)
+    if (again !== NEEDS_RETIRED) return again
+    return judging.loadRetired(cache).then(() => judgeCached(cache, key, judging, source, request, true) as Verdict | Promise<Verdict>)
+  })
 }
