@@ -225,3 +225,9 @@ t.test('a store down during a flush keeps the figures, and the next flush writes
   await flush(app)
   t.same((await usageOf(reader)).keys[0].hourly, [{ hour: iso(CLOCK_START), requests: 2 }, { hour: iso(CLOCK_START + HOUR_MS), requests: 1 }], 'the kept counts landed once, in their own hour')
 })
+
+t.test('usage() of a project without keys says the key is not initialized, and of an unknown name that it is unknown', async (t) => {
+  const app = await startApp(t, { autoInitialize: false })
+  await t.rejects(app.anonKey.usage(), { code: 'ANON_KEY_NOT_INITIALIZED' })
+  await t.rejects(app.anonKey.usage({ name: 'web' }), { code: 'NOT_FOUND' })
+})

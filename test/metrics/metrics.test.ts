@@ -134,3 +134,13 @@ t.test('a bad metrics option fails ready() naming it', async (t) => {
     await t.rejects(async () => { await app.ready() }, { message: pattern })
   }
 })
+
+t.test('a tenant whose keys cannot be loaded is refused with STORE_UNAVAILABLE, counted', async (t) => {
+  const otel = meterProvider(t)
+  const base = memoryStore()
+  const store: AnonKeyStore = { ...base, namespace: base.namespace, load: async (project) => { if (project === 'down') throw new Error('connection reset'); return base.load(project) } }
+  const app = await startTenantApp(t, { store, metrics: { meterProvider: otel.provider } })
+  t.equal((await useTenantKey(app, 'down', 'anon_' + '3'.repeat(64))).statusCode, 503)
+  t.same(byJson((await otel.points('anon_key.verifications')).filter(([attributes]) => attributes.code === 'STORE_UNAVAILABLE')),
+    [[{ outcome: 'refused', code: 'STORE_UNAVAILABLE' }, 1]])
+})

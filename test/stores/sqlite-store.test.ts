@@ -195,3 +195,25 @@ t.test('a connection that would fail at once on a lock is made to wait; a wait t
   t.equal(impatient.pragma('busy_timeout', { simple: true }), 5000)
   t.equal(patient.pragma('busy_timeout', { simple: true }), 1234)
 })
+
+t.test('a change log that went back (the file restored from a copy) makes every listener reload everything', async (t) => {
+  const file = sqliteFile(t)
+  const database = openDatabase(t, file)
+  const listening = sqliteStore({ database, catchUpMs: 50 })
+  const heard: Array<string | null> = []
+  const unsubscribe = await listening.subscribe((project) => { heard.push(project) })
+  t.teardown(unsubscribe)
+  const writer = sqliteStore({ database: openDatabase(t, file) })
+  await keyHandle(writer).initialize(generateAnonKey())
+  await eventually('the change heard', () => heard.length === 1, 5000)
+  database.exec('DELETE FROM "anon_key_projects_changes"')
+  await eventually('a reload of everything', () => heard.includes(null), 5000)
+})
+
+t.test('usage figures that cannot be written are rolled back and the error is the caller\'s', async (t) => {
+  const store = sqliteStore({ database: openDatabase(t, sqliteFile(t)) }) as Required<ReturnType<typeof sqliteStore>>
+  const unbindable = { verified: [{ hour: {}, name: 'default', fingerprint: 'f'.repeat(12), requests: 1 }], refused: [], keys: [], keepHoursFrom: 0, keepKeysFrom: 0 }
+  await t.rejects(store.recordUsage('', unbindable as never))
+  await keyHandle(store).initialize(generateAnonKey())
+  t.equal((await store.load('')).version, 1, 'the file takes writes after the failed batch')
+})
