@@ -123,6 +123,9 @@ t.test('recordUsage adds reports (several for one digest too) and drops unknown 
   t.same(step.result, { recorded: 1 })
   t.equal((step as { announce?: boolean }).announce, false)
   t.match(written(t, step).keys[0].previousKeys[0], { requests: 5, lastSeenAt: 9 })
+  const twice = written(t, rotateKey(written(t, step), { name: 'default', newKey: generateAnonKey(), now: 2, expiresAt: HOUR_MS }))
+  t.same(written(t, recordUsage(twice, [{ digest, requests: 1, lastSeenAt: 3 }])).keys[0].previousKeys.map((record) => record.requests ?? 0), [0, 6],
+    'a previous key without a report keeps its figures')
   const again = recordUsage(written(t, step), [{ digest, requests: 1, lastSeenAt: 4 }])
   t.match(written(t, again).keys[0].previousKeys[0], { requests: 6, lastSeenAt: 9 }, 'a second batch adds to the figures the document holds')
   t.notOk('next' in recordUsage(state, [{ digest: 'f'.repeat(64), requests: 1, lastSeenAt: 1 }]), 'nothing landed: no write')

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { eventually } from '../helpers/eventually.js'
 import { memoryStore, type AnonKeyStore } from '../../lib/index.js'
 import type { RetiredKeyRecord } from '../../lib/stores/index.js'
 import { adminHeaders, assertError, currentKey, internalsOf, rotate, startApp, useKey } from '../helpers/app.js'
@@ -89,6 +90,30 @@ for (const outcome of ['answers', 'fails'] as const) {
     assertError(t, await useKey(app, revoked), 401, 'ANON_KEY_REVOKED')
   })
 }
+
+t.test('a retired-key load overtaken by a change twice answers the key as unknown; the next request knows it', async (t) => {
+  const base = memoryStore()
+  const releases: Array<() => void> = []
+  let holding = true
+  const store: AnonKeyStore = {
+    ...base,
+    loadRetired: async (project) => {
+      if (holding) await new Promise<void>((resolve) => { releases.push(resolve) })
+      return base.loadRetired(project)
+    }
+  }
+  const { app, revoked } = await appWithRetiredKeys(t, store)
+  const waiting = useKey(app, revoked)
+  await eventually('the first load', () => releases.length === 1, 5000)
+  await rotate(app, { gracePeriodHours: 1 })
+  releases[0]()
+  await eventually('the load made again', () => releases.length === 2, 5000)
+  await rotate(app, { gracePeriodHours: 1 })
+  holding = false
+  releases[1]()
+  assertError(t, await waiting, 401, 'AUTH_INVALID_CREDENTIALS')
+  assertError(t, await useKey(app, revoked), 401, 'ANON_KEY_REVOKED')
+})
 
 t.test('a tenant\'s retired keys are its own: revoked for it, unknown for another tenant', async (t) => {
   const app = await startTenantApp(t)
