@@ -107,7 +107,7 @@ export class Mirror {
    * held since before the last `cacheTtlMs` tick are reloaded now, in the background, once.
    */
   held (project: string): KeyCache | undefined {
-    const cache = this.single ?? (this.tenants as TenantCache<KeyCache>).get(project)
+    const cache = this.cached(project)
     if (cache !== undefined && cache.epoch !== this.epoch) {
       // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
       cache.epoch = this.epoch
