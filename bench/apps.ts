@@ -205,6 +205,19 @@ async function anonVariant (kind: StoreKind, form: 'decorator' | 'import'): Prom
 }
 
 /**
+ * anon-memory with OpenTelemetry metrics recorded: a MeterProvider of @opentelemetry/sdk-metrics whose reader
+ * collects once an hour, so that what is measured is what the hook adds per request, not the export.
+ */
+async function metricsVariant (): Promise<Served> {
+  const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics')
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: BENCH_TIMER_MS })] })
+  const { app, counting, connection } = await countedApp('memory', (store) => anonKeyApp(store, 'decorator', { metrics: { meterProvider } }))
+  app.addHook('onClose', async () => { await meterProvider.shutdown() })
+  return { app, counting, connection, headers: async () => ({ authorization: `Bearer ${await app.anonKey.get()}` }) }
+}
+
+/**
  * anon-memory's server loaded the way anon-tenant is: a list of 1,000 requests that each connection goes through
  * in turn, each with an x-tenant header (ignored here). The load generator sends such a list at about half the
  * rate of one fixed request, and a server fed more slowly spends more CPU per request, so anon-tenant is compared
@@ -246,6 +259,7 @@ export const VARIANTS: Record<string, () => Promise<Served>> = {
   'anon-postgres': () => anonVariant('postgres', 'decorator'),
   'anon-redis': () => anonVariant('redis', 'decorator'),
   'anon-origin': () => originVariant(),
+  'anon-metrics': () => metricsVariant(),
   'anon-apps': () => appsVariant(),
   'anon-attested': () => attestedVariant(true),
   // anon-attested's request, with a key that does not require attestation: what the token's bytes cost the parser.
