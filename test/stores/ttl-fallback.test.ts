@@ -65,17 +65,20 @@ function withoutOnPoll (inner: AnonKeyStore): AnonKeyStore {
 }
 
 /** A pool whose catch-up polls fail while `failing` is set; every other query runs on the real pool. */
-function failingPolls (pool: Pool): { pool: PgPool, fail: (failing: boolean) => void } {
+function failingPolls (pool: Pool): { pool: PgPool, fail: (failing: boolean) => void, refused: () => number } {
   let failing = false
+  let refused = 0
   return {
     pool: {
       query: (text: string, values?: any[]) => {
-        if (failing && text.includes('txid_snapshot_xmin')) return Promise.reject(new Error('poll refused'))
-        return pool.query(text, values)
+        if (!failing || !text.includes('txid_current_snapshot')) return pool.query(text, values)
+        refused += 1
+        return Promise.reject(new Error('poll refused'))
       },
       connect: () => pool.connect()
     },
-    fail: (value) => { failing = value }
+    fail: (value) => { failing = value },
+    refused: () => refused
   }
 }
 
@@ -173,6 +176,7 @@ onPostgres(t, (t) => {
     await useAll()
     polls.fail(true)
     const failing = await useFor(t, PERIODS, useAll, () => counted.count('load'))
+    t.ok(polls.refused() >= PERIODS, `the polls failed (${polls.refused()} refused)`)
     t.ok(failing >= TENANTS.length, `every tenant reloaded at least once while the poll failed (${failing} loads)`)
     polls.fail(false)
     await useFor(t, 2, useAll, () => 0)
