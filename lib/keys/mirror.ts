@@ -76,7 +76,10 @@ export class Mirror {
   /** Bumped when every held cache may be stale (see markStale): a cache of an older epoch is reloaded on its next use. */
   private epoch = 0
   private readonly ttl = new TtlFallback()
-  /** The caches whose last reload failed: marked stale at the next `cacheTtlMs` tick, so that it is tried again. */
+  /**
+   * The caches whose last reload failed: marked stale after the next poll that works (see retryFailed), so that a
+   * change the poll reported once is not missed for long because its reload failed.
+   */
   private readonly failed = new Set<KeyCache>()
   /** Background reloads that failed since the last one that worked: the first is logged, the others counted. */
   private failedReloads = 0
@@ -283,7 +286,10 @@ export class Mirror {
   /** Subscribes to changes, then loads the single project (`initialize` creates it first when given). */
   async start (initialize: (() => Promise<unknown>) | null): Promise<void> {
     try {
-      const onPoll = (): void => { this.ttl.heardPoll() }
+      const onPoll = (): void => {
+        this.ttl.heardPoll()
+        this.retryFailed()
+      }
       this.unsubscribe = await this.call('subscribe', (deadline) => this.options.store.subscribe((project, change) => { this.heard(project, change) }, { log: this.log, deadline, onPoll }))
       if (this.single !== null) {
         if (initialize !== null) await initialize()
@@ -299,13 +305,7 @@ export class Mirror {
     }
     every(this.options.cacheTtlMs, () => {
       // While the store's poll works, it brings every change: the age of a cache alone reloads nothing.
-      if (this.ttl.due()) {
-        this.markStale()
-        return
-      }
-      for (const cache of this.failed) cache.epoch = STALE
-      this.failed.clear()
-      if (this.single !== null) this.held(SINGLE_PROJECT)
+      if (this.ttl.due()) this.markStale()
     })
     every(this.options.usageFlushMs, () => { this.flushUsage() })
     this.closeAtHourEnd()
@@ -354,6 +354,17 @@ export class Mirror {
     this.epoch += 1
     this.failed.clear()
     if (this.single !== null) this.held(SINGLE_PROJECT)
+  }
+
+  /**
+   * After a poll that worked: the caches whose reload failed are reloaded on their next use. A poll reports a
+   * change once; a reload of it that failed (a pool's checkout timeout on a busy instance) would otherwise leave
+   * the old keys verifying until the next change, while the store answers again.
+   */
+  private retryFailed (): void {
+    if (this.failed.size === 0) return
+    for (const cache of this.failed) cache.epoch = STALE
+    this.failed.clear()
   }
 
   /** At the end of every hour, the usage counted in it is closed into it (see closeUsage). */
