@@ -43,6 +43,8 @@ export interface FleetRow {
   startSeconds: number
   warmSeconds: number
   warmLoads: number
+  /** Warming loads that timed out (storeTimeoutMs) and were made again. */
+  warmRetries: number
   connectionsPeak: number
   connectionsAtRest: number
   rest: {
@@ -323,7 +325,9 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
   const startSeconds = (performance.now() - started) / 1000
 
   started = performance.now()
-  const warmLoads = sum(await Promise.all(fleet.children.map((child) => child.request<number>('warm', { concurrency: settings.warmConcurrency }))))
+  const warmed = await Promise.all(fleet.children.map((child) => child.request<{ loads: number, retries: number }>('warm', { concurrency: settings.warmConcurrency })))
+  const warmLoads = sum(warmed.map((child) => child.loads))
+  const warmRetries = sum(warmed.map((child) => child.retries))
   const warmSeconds = (performance.now() - started) / 1000
   const connectionsPeak = await monitor.connections(label)
 
@@ -397,6 +401,7 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     startSeconds,
     warmSeconds,
     warmLoads,
+    warmRetries,
     connectionsPeak,
     connectionsAtRest,
     rest: {
@@ -438,6 +443,7 @@ function notMeasured (store: string, settings: Settings, note: string): FleetRow
     startSeconds: nothing,
     warmSeconds: nothing,
     warmLoads: 0,
+    warmRetries: 0,
     connectionsPeak: nothing,
     connectionsAtRest: nothing,
     rest: { seconds: nothing, serverQueriesPerSecond: null, serverNote: '', clientPerSecond: {}, loads: nothing, logLines: {} },
@@ -488,7 +494,7 @@ async function run (): Promise<FleetResult> {
         restSeconds: 10,
         cutSeconds: 5,
         poolMax: 3,
-        warmConcurrency: 2
+        warmConcurrency: 1
       }
   let postgresUrl = DATABASE_URL
   let redisUrl = REDIS_URL
