@@ -70,6 +70,7 @@ let processInFlight = 0
 let processMaxInFlight = 0
 let loadErrors = 0
 let warmRetries = 0
+let startRetries = 0
 let queries: Record<string, number> = {}
 let logLines: Record<string, number> = {}
 let logMessages: Record<string, number> = {}
@@ -183,8 +184,27 @@ async function startOne (command: StartCommand, index: number, tenants: string[]
   })
   self.app = app
   self.store = store
-  await app.ready()
+  try {
+    await app.ready()
+  } catch (error) {
+    await app.close().catch(() => {})
+    await store.close()
+    await close()
+    throw error
+  }
   return self
+}
+
+/** Starts an instance; on a busy machine its start-up may pass storeTimeoutMs: tried again, twice. */
+async function started (command: StartCommand, index: number, tenants: string[]): Promise<Instance> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startOne(command, index, tenants)
+    } catch (error) {
+      if (attempt === 2) throw error
+      startRetries += 1
+    }
+  }
 }
 
 async function warm (instance: Instance, concurrency: number): Promise<void> {
@@ -253,9 +273,9 @@ serve({
   async start (command: StartCommand) {
     // A few at a time: each start-up opens connections and subscribes.
     for (let i = 0; i < command.instances.length; i += 5) {
-      instances.push(...await Promise.all(command.instances.slice(i, i + 5).map(({ index, tenants }) => startOne(command, index, tenants))))
+      instances.push(...await Promise.all(command.instances.slice(i, i + 5).map(({ index, tenants }) => started(command, index, tenants))))
     }
-    return instances.length
+    return startRetries
   },
   async warm ({ concurrency }: { concurrency: number }) {
     await Promise.all(instances.map((instance) => warm(instance, concurrency)))

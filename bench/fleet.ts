@@ -45,6 +45,8 @@ export interface FleetRow {
   warmLoads: number
   /** Warming loads that timed out (storeTimeoutMs) and were made again. */
   warmRetries: number
+  /** Instance start-ups that timed out (storeTimeoutMs) and were made again. */
+  startRetries: number
   connectionsPeak: number
   connectionsAtRest: number
   rest: {
@@ -286,6 +288,8 @@ function mergeCounts (records: Array<Record<string, number>>): Record<string, nu
 }
 
 interface Fleet {
+  /** Start-ups that timed out (storeTimeoutMs) and were made again. */
+  startRetries: number
   children: Child[]
   /** The child holding each instance. */
   owner: (index: number) => Child
@@ -298,12 +302,13 @@ async function startFleet (command: Omit<StartCommand, 'instances'>, settings: S
   const children = Array.from({ length: settings.processes }, (_, i) => new Child('fleet-instances.ts', [], `fleet-${i}`))
   cleanups.push(() => Promise.all(children.map((child) => child.close())))
   const ownerOf = (index: number): number => index % settings.processes
-  await Promise.all(children.map((child, i) => child.request('start', {
+  const retries = await Promise.all(children.map((child, i) => child.request<number>('start', {
     ...command,
     instances: Array.from({ length: settings.instances }, (_, index) => index).filter((index) => ownerOf(index) === i)
       .map((index) => ({ index, tenants: tenantsOf(index, settings) }))
   })))
   return {
+    startRetries: sum(retries),
     children,
     owner: (index) => children[ownerOf(index)],
     counters: () => Promise.all(children.map((child) => child.request<Counters>('counters'))),
@@ -402,6 +407,7 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     warmSeconds,
     warmLoads,
     warmRetries,
+    startRetries: fleet.startRetries,
     connectionsPeak,
     connectionsAtRest,
     rest: {
@@ -444,6 +450,7 @@ function notMeasured (store: string, settings: Settings, note: string): FleetRow
     warmSeconds: nothing,
     warmLoads: 0,
     warmRetries: 0,
+    startRetries: 0,
     connectionsPeak: nothing,
     connectionsAtRest: nothing,
     rest: { seconds: nothing, serverQueriesPerSecond: null, serverNote: '', clientPerSecond: {}, loads: nothing, logLines: {} },

@@ -142,7 +142,7 @@ function printFleet ({ services, rows }: FleetResult): void {
   const perSecond = (record: Record<string, number>): string => Object.entries(record).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${value.toFixed(1)} ${name}`).join(', ') || '0'
   print(table(['', ...rows.map((row) => row.store)], [
     ['instances (processes)', ...rows.map((row) => row.measured ? `${row.instances} (${row.processes})` : row.note)],
-    ['start-up of the fleet; warming the caches', ...rows.map((row) => row.measured ? `${row.startSeconds.toFixed(1)} s; ${row.warmSeconds.toFixed(1)} s for ${count(row.warmLoads)} loads${row.warmRetries > 0 ? ` (${row.warmRetries} timed out, made again)` : ''}` : '-')],
+    ['start-up of the fleet; warming the caches', ...rows.map((row) => row.measured ? `${row.startSeconds.toFixed(1)} s${row.startRetries > 0 ? ` (${row.startRetries} timed out, made again)` : ''}; ${row.warmSeconds.toFixed(1)} s for ${count(row.warmLoads)} loads${row.warmRetries > 0 ? ` (${row.warmRetries} timed out, made again)` : ''}` : '-')],
     ['connections: after warming / at rest', ...rows.map((row) => row.measured ? `${row.connectionsPeak} / ${row.connectionsAtRest}` : '-')],
     ['at rest: server queries / s', ...rows.map((row) => row.measured ? (row.rest.serverQueriesPerSecond === null ? 'not counted' : count(row.rest.serverQueriesPerSecond, 1)) : '-')],
     ['at rest: client queries / s, by kind', ...rows.map((row) => row.measured ? perSecond(row.rest.clientPerSecond) : '-')],
