@@ -53,6 +53,8 @@ export interface FleetRow {
     seconds: number
     /** Statements (PostgreSQL) or commands (Redis) the server counted, per second; null where it cannot tell them apart. */
     serverQueriesPerSecond: number | null
+    /** The server's own time in one poll at rest (pg_stat_statements total_exec_time, or EVALSHA's usec), in µs. */
+    serverMicrosecondsPerPoll: number | null
     serverNote: string
     /** The same, counted by the instances' own clients, by kind. */
     clientPerSecond: Record<string, number>
@@ -110,6 +112,7 @@ interface Settings {
 }
 
 const CATCH_UP_MS = 1000
+const ROTATION_GAP_MS = 500
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const load = (): string => loadavg().map((value) => value.toFixed(2)).join(' ')
 
@@ -198,9 +201,16 @@ async function privateRedis (): Promise<string> {
   }
 }
 
+/** What the server has counted so far: statements or commands, and the polls among them with the server's time in them. */
+interface ServerCounts {
+  calls: number
+  polls: number
+  pollMicroseconds: number
+}
+
 /** What the server counts, to take deltas of: PostgreSQL statements, Redis commands. */
 interface Monitor {
-  queries: () => Promise<number | null>
+  queries: () => Promise<ServerCounts | null>
   note: string
   /** The fleet's connections (by its application or client names). */
   connections: (label: string) => Promise<number>
@@ -219,9 +229,14 @@ async function postgresMonitor (url: string, privateServer: boolean): Promise<Mo
     note: statements
       ? 'statements counted by pg_stat_statements (the monitor\'s own left out)'
       : 'not counted by the server: DATABASE_URL\'s server is shared with other work',
-    queries: async () => statements
-      ? Number((await pool.query("SELECT coalesce(sum(calls), 0)::bigint AS calls FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%pg_terminate%'")).rows[0].calls)
-      : null,
+    queries: async () => {
+      if (!statements) return null
+      const { rows: [row] } = await pool.query(`SELECT coalesce(sum(calls), 0)::float8 AS calls,
+        coalesce(sum(calls) FILTER (WHERE query LIKE '%txid_current_snapshot%'), 0)::float8 AS polls,
+        coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%txid_current_snapshot%'), 0)::float8 * 1000 AS micros
+        FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%' AND query NOT ILIKE '%pg_terminate%'`)
+      return { calls: row.calls, polls: row.polls, pollMicroseconds: row.micros }
+    },
     connections: async (label) => Number((await pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE $1 || '%'", [label])).rows[0].n),
     cutListening: async (label) => Number((await pool.query(`SELECT count(pg_terminate_backend(pid))::int AS n ${listeners}`, [label])).rows[0].n),
     listening: async (label) => Number((await pool.query(`SELECT count(*)::int AS n ${listeners}`, [label])).rows[0].n),
@@ -240,11 +255,16 @@ async function redisMonitor (url: string, privateServer: boolean): Promise<Monit
     queries: async () => {
       if (!privateServer) return null
       const stats = await client.info('commandstats')
-      let calls = 0
-      for (const [, name, count] of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-        if (name !== 'info' && !name.startsWith('client')) calls += Number(count)
+      const counts: ServerCounts = { calls: 0, polls: 0, pollMicroseconds: 0 }
+      for (const [, name, count, micros] of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+        if (name !== 'info' && !name.startsWith('client')) counts.calls += Number(count)
+        // At rest the instances send no other script than the poll.
+        if (name === 'evalsha') {
+          counts.polls = Number(count)
+          counts.pollMicroseconds = Number(micros)
+        }
       }
-      return calls
+      return counts
     },
     connections: async (label) => (await clients(label)).length,
     cutListening: async (label) => {
@@ -353,11 +373,13 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
   await fleet.reset()
   for (const tenant of rotated) {
     await fleet.owner(0).request('rotate', { index: 0, tenant })
-    await sleep(100)
+    // Apart enough that every instance's reload of one change is done before the next (on 2 shared cores
+    // a burst of changes would measure the queue of the fleet's loads, not how long one change takes).
+    await sleep(ROTATION_GAP_MS)
   }
   const expectedPropagations = settings.rotations * (settings.instances - 1)
   const waitStarted = performance.now()
-  while ((await fleet.propagation()).length < expectedPropagations && performance.now() - waitStarted < 2 * CATCH_UP_MS + 3000) await sleep(50)
+  while ((await fleet.propagation()).length < expectedPropagations && performance.now() - waitStarted < 2 * CATCH_UP_MS + 8000) await sleep(50)
   // Then one poll period more, for a load that a notification and a poll would both make.
   await sleep(CATCH_UP_MS + 500)
   const changes = await fleet.counters()
@@ -412,7 +434,10 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     connectionsAtRest,
     rest: {
       seconds: restSeconds,
-      serverQueriesPerSecond: serverBefore === null || serverAfter === null ? null : (serverAfter - serverBefore) / restSeconds,
+      serverQueriesPerSecond: serverBefore === null || serverAfter === null ? null : (serverAfter.calls - serverBefore.calls) / restSeconds,
+      serverMicrosecondsPerPoll: serverBefore === null || serverAfter === null
+        ? null
+        : (serverAfter.pollMicroseconds - serverBefore.pollMicroseconds) / (serverAfter.polls - serverBefore.polls),
       serverNote: monitor.note,
       clientPerSecond: Object.fromEntries(Object.entries(clientCounts).map(([name, count]) => [name, count / restSeconds])),
       loads: sum(rest.map((counters) => counters.loads)),
@@ -453,7 +478,7 @@ function notMeasured (store: string, settings: Settings, note: string): FleetRow
     startRetries: 0,
     connectionsPeak: nothing,
     connectionsAtRest: nothing,
-    rest: { seconds: nothing, serverQueriesPerSecond: null, serverNote: '', clientPerSecond: {}, loads: nothing, logLines: {} },
+    rest: { seconds: nothing, serverQueriesPerSecond: null, serverMicrosecondsPerPoll: null, serverNote: '', clientPerSecond: {}, loads: nothing, logLines: {} },
     changes: {
       rotations: 0,
       loadsPerChangePerInstance: nothing,

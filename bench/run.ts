@@ -145,6 +145,7 @@ function printFleet ({ services, rows }: FleetResult): void {
     ['start-up of the fleet; warming the caches', ...rows.map((row) => row.measured ? `${row.startSeconds.toFixed(1)} s${row.startRetries > 0 ? ` (${row.startRetries} timed out, made again)` : ''}; ${row.warmSeconds.toFixed(1)} s for ${count(row.warmLoads)} loads${row.warmRetries > 0 ? ` (${row.warmRetries} timed out, made again)` : ''}` : '-')],
     ['connections: after warming / at rest', ...rows.map((row) => row.measured ? `${row.connectionsPeak} / ${row.connectionsAtRest}` : '-')],
     ['at rest: server queries / s', ...rows.map((row) => row.measured ? (row.rest.serverQueriesPerSecond === null ? 'not counted' : count(row.rest.serverQueriesPerSecond, 1)) : '-')],
+    ['at rest: the server\'s time in one poll', ...rows.map((row) => row.rest.serverMicrosecondsPerPoll === null ? '-' : `${row.rest.serverMicrosecondsPerPoll.toFixed(1)} µs`)],
     ['at rest: client queries / s, by kind', ...rows.map((row) => row.measured ? perSecond(row.rest.clientPerSecond) : '-')],
     ['at rest: polls / s per instance', ...rows.map((row) => row.measured ? count(((row.rest.clientPerSecond.poll ?? row.rest.clientPerSecond.evalsha ?? 0)) / row.instances, 2) : '-')],
     ['at rest: loads; log lines', ...rows.map((row) => row.measured ? `${count(row.rest.loads)} in ${row.rest.seconds.toFixed(1)} s; ${lines(row.rest.logLines)}` : '-')],
@@ -153,7 +154,7 @@ function printFleet ({ services, rows }: FleetResult): void {
     ['every listening connection cut: cut; listening again', ...rows.map((row) => row.cut === null ? '-' : `${row.cut.killed}; ${row.cut.listeningAgain}`)],
     ['after the cut: loads (in s)', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loads)} (${row.cut.seconds.toFixed(1)} s)`)],
     ['after the cut: most loads in flight, one instance; summed over processes', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.maxInFlightInstance)}; ${count(row.cut.maxInFlightProcesses)}`)],
-    ['after the cut: failed loads; log lines', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loadErrors)}; ${lines(row.cut.logLines)}`)],
+    ['after the cut: store.load rejected; log lines', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loadErrors)}; ${lines(row.cut.logLines)}`)],
     ['instances accepting the last rotated-out key at the end', ...rows.map((row) => row.measured ? String(row.stillAccepting) : '-')],
     ['machine load before / after', ...rows.map((row) => `${row.loadBefore} / ${row.loadAfter}`)]
   ]))
@@ -166,8 +167,9 @@ function printFleet ({ services, rows }: FleetResult): void {
   print(`Server queries: ${[...new Set(measured.map((row) => row.rest.serverNote))].join('; ')}. Client queries: what each instance's own pool or client sent, ` +
     'counted in the instance (PostgreSQL by statement: poll, load, notify, other; Redis by command: the server also counts the commands a script calls). Loads: store.load calls, counted on a proxy of each ' +
     'instance\'s store. Propagation: the delay each instance\'s plugin records in anon_key.propagation.delay (from the writer\'s clock at the change to ' +
-    'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 100 ms apart. The cut: pg_terminate_backend ' +
-    'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart.')
+    'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 500 ms apart. The cut: pg_terminate_backend ' +
+    'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart. A load the plugin stopped waiting for ' +
+    '(storeTimeoutMs) is not a rejected store.load: the store answered later; the plugin logged it.')
   print()
   // Short mode proves that it runs: on a busy machine a propagation may come after its wait.
   for (const row of short ? [] : measured) {
