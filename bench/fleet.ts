@@ -63,6 +63,9 @@ export interface FleetRow {
   }
   changes: {
     rotations: number
+    loadErrors: number
+    /** The plugin's warnings and errors meanwhile, by message. */
+    logMessages: Record<string, number>
     /** Loads on the instances that did not write, per change and instance. */
     loadsPerChangePerInstance: number
     /** The most loads of one rotated tenant on one instance. */
@@ -87,7 +90,7 @@ export interface FleetRow {
     logLines: Record<string, number>
     logMessages: Record<string, number>
   }
-  /** Instances that still accepted the old key of the last rotated tenant at the end (must be 0). */
+  /** (Instance, rotated tenant) pairs where the instance still accepted the tenant's old key at the end (must be 0). */
   stillAccepting: number
   loadBefore: string
   loadAfter: string
@@ -367,9 +370,10 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
   const rest = await fleet.counters()
   const connectionsAtRest = await monitor.connections(label)
 
-  // Rotations of common tenants through instance 0, the writer. The last one's old key is read first (a load).
-  const rotated = Array.from({ length: settings.rotations }, (_, r) => `t${r % settings.common}`)
-  const lastOld = { tenant: rotated[rotated.length - 1], key: await fleet.owner(0).request<string>('key', { index: 0, tenant: rotated[rotated.length - 1] }) }
+  // Rotations of common tenants (each once) through instance 0, the writer. Their old keys are read first (a load each).
+  const rotated = Array.from({ length: Math.min(settings.rotations, settings.common) }, (_, r) => `t${r}`)
+  const oldKeys: Array<{ tenant: string, key: string }> = []
+  for (const tenant of rotated) oldKeys.push({ tenant, key: await fleet.owner(0).request<string>('key', { index: 0, tenant }) })
   await fleet.reset()
   for (const tenant of rotated) {
     await fleet.owner(0).request('rotate', { index: 0, tenant })
@@ -377,7 +381,7 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     // a burst of changes would measure the queue of the fleet's loads, not how long one change takes).
     await sleep(ROTATION_GAP_MS)
   }
-  const expectedPropagations = settings.rotations * (settings.instances - 1)
+  const expectedPropagations = rotated.length * (settings.instances - 1)
   const waitStarted = performance.now()
   while ((await fleet.propagation()).length < expectedPropagations && performance.now() - waitStarted < 2 * CATCH_UP_MS + 8000) await sleep(50)
   // Then one poll period more, for a load that a notification and a poll would both make.
@@ -413,7 +417,8 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     }
   }
 
-  const stillAccepting = sum(await Promise.all(fleet.children.map((child) => child.request<number>('accepting', lastOld))))
+  let stillAccepting = 0
+  for (const old of oldKeys) stillAccepting += sum(await Promise.all(fleet.children.map((child) => child.request<number>('accepting', old))))
   await stopFleet(fleet)
 
   const clientCounts = mergeCounts(rest.map((counters) => counters.queries))
@@ -444,7 +449,9 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
       logLines: mergeCounts(rest.map((counters) => counters.logLines))
     },
     changes: {
-      rotations: settings.rotations,
+      rotations: rotated.length,
+      loadErrors: sum(changes.map((counters) => counters.loadErrors)),
+      logMessages: mergeCounts(changes.map((counters) => counters.logMessages)),
       loadsPerChangePerInstance: (sum(changes.map((counters) => counters.loads)) - writerLoads) / expectedPropagations,
       maxLoadsOfOneTenant: Math.max(...changes.map((counters) => counters.maxLoadsOfOneTenant)),
       writerLoads,
@@ -481,6 +488,8 @@ function notMeasured (store: string, settings: Settings, note: string): FleetRow
     rest: { seconds: nothing, serverQueriesPerSecond: null, serverMicrosecondsPerPoll: null, serverNote: '', clientPerSecond: {}, loads: nothing, logLines: {} },
     changes: {
       rotations: 0,
+      loadErrors: 0,
+      logMessages: {},
       loadsPerChangePerInstance: nothing,
       maxLoadsOfOneTenant: nothing,
       writerLoads: nothing,

@@ -155,13 +155,14 @@ function printFleet ({ services, rows }: FleetResult): void {
     ['after the cut: loads (in s)', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loads)} (${row.cut.seconds.toFixed(1)} s)`)],
     ['after the cut: most loads in flight, one instance; summed over processes', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.maxInFlightInstance)}; ${count(row.cut.maxInFlightProcesses)}`)],
     ['after the cut: store.load rejected; log lines', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loadErrors)}; ${lines(row.cut.logLines)}`)],
-    ['instances accepting the last rotated-out key at the end', ...rows.map((row) => row.measured ? String(row.stillAccepting) : '-')],
+    ['at the end: (instance, rotated tenant) pairs still accepting the old key', ...rows.map((row) => row.measured ? String(row.stillAccepting) : '-')],
     ['machine load before / after', ...rows.map((row) => `${row.loadBefore} / ${row.loadAfter}`)]
   ]))
   print()
+  const logged = (record: Record<string, number>): string => Object.entries(record).map(([message, times]) => `${formatNumber(times)} × "${message}"`).join('; ')
   for (const row of rows) {
-    const messages = Object.entries(row.cut?.logMessages ?? {})
-    if (messages.length > 0) print(`Logged after the cut, ${row.store}: ${messages.map(([message, times]) => `${formatNumber(times)} × "${message}"`).join('; ')}.`)
+    if (Object.keys(row.changes.logMessages).length > 0) print(`Logged during the rotations, ${row.store}: ${logged(row.changes.logMessages)}.`)
+    if (Object.keys(row.cut?.logMessages ?? {}).length > 0) print(`Logged after the cut, ${row.store}: ${logged(row.cut?.logMessages ?? {})}.`)
   }
   print()
   print(`Server queries: ${[...new Set(measured.map((row) => row.rest.serverNote))].join('; ')}. Client queries: what each instance's own pool or client sent, ` +
