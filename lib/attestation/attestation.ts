@@ -1,8 +1,8 @@
 import { createVerifier } from 'fast-jwt'
 import type { AttestationCheck, AttestationRefusal } from '../domain/client-rules.js'
-import { Lru } from '../keys/lru.js'
 import type { AttestationVerdict, ResolvedAttestation } from './attestation-options.js'
 import { JwksKeys, type JwksLogger } from './jwks.js'
+import { VerifiedTokens } from './verified-tokens.js'
 
 /** The longest token looked at; Firebase App Check's are about 1 KB. */
 const MAX_TOKEN_LENGTH = 8192
@@ -72,14 +72,15 @@ function customCheck (options: ResolvedAttestation, log: JwksLogger): TokenCheck
 }
 
 /**
- * The attestation check of the plugin. A token verified once is kept until it expires, in an LRU of
- * `maxCachedTokens`: the next requests with it cost a lookup, synchronously. Only tokens that verified are kept,
- * so random tokens cannot grow memory; each of those costs a decode (and an RSA check when its kid is known).
+ * The attestation check of the plugin. A token verified once is kept until it expires, at most `maxCachedTokens`
+ * of them (see VerifiedTokens): the next requests with it cost a lookup, synchronously. Only tokens that verified
+ * are kept, so random tokens cannot grow memory; each of those costs a decode (and an RSA check when its kid is
+ * known).
  */
 export function createAttestation (options: ResolvedAttestation, log: JwksLogger): Attestation {
   const jwks = options.verify === null ? new JwksKeys(options.jwksUrl, options.timeoutMs, log) : null
   const tokenCheck = jwks === null ? customCheck(options, log) : jwtCheck(options, jwks)
-  const verified = new Lru<number>(options.maxCachedTokens)
+  const verified = new VerifiedTokens(options.maxCachedTokens)
 
   const check: AttestationCheck = (token, request) => {
     if (typeof token !== 'string' || token === '') return 'ANON_KEY_ATTESTATION_REQUIRED'

@@ -86,7 +86,7 @@ t.test('a key that stopped verifying over 30 days ago answers AUTH_INVALID_CREDE
 })
 
 t.test('with the host\'s ignoreTrailingSlash, DELETE …/previous/ revokes nothing, for default and for a name', async (t) => {
-  const app = Fastify({ ignoreTrailingSlash: true })
+  const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } })
   app.register(anonKey, { jwt: { secret: JWT_SECRET } })
   t.teardown(() => app.close())
   await app.ready()

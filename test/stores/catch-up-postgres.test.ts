@@ -20,12 +20,37 @@ function countingPolls (pool: Pool): { pool: PgPool, polls: () => number } {
   return {
     pool: {
       query: (text: string, values?: any[]) => {
-        if (text.includes('txid_snapshot_xmin')) polls += 1
+        if (text.includes('txid_current_snapshot')) polls += 1
         return pool.query(text, values)
       },
       connect: () => pool.connect()
     },
     polls: () => polls
+  }
+}
+
+/** The real pool, keeping how many projects each catch-up poll returned; its polls fail while `failing` is set. */
+function watchedPolls (pool: Pool): { pool: PgPool, returned: number[], failed: () => number, failing: (on: boolean) => void } {
+  const returned: number[] = []
+  let failed = 0
+  let failing = false
+  return {
+    pool: {
+      query: async (text: string, values?: any[]) => {
+        const poll = text.includes('txid_current_snapshot')
+        if (poll && failing) {
+          failed += 1
+          throw new Error('the poll failed (on purpose)')
+        }
+        const result = await pool.query(text, values)
+        if (poll) returned.push(result.rows[0].changed.length)
+        return result
+      },
+      connect: () => pool.connect()
+    },
+    returned,
+    failed: () => failed,
+    failing: (on) => { failing = on }
   }
 }
 
@@ -74,6 +99,72 @@ onPostgres(t, (t) => {
     await slow.query(`UPDATE "${tableName}" SET version = version + 1, changed = txid_current() WHERE namespace = $1 AND project = 'late'`, [namespace])
     await slow.query('COMMIT')
     await eventually('the reader to hear the change that committed last', () => heard.projects.includes('late'), BOUND_MS)
+  })
+
+  t.test('a transaction left open elsewhere does not make a poll return what committed before the previous poll', async (t) => {
+    const namespace = uniqueNamespace('longtx')
+    const watched = watchedPolls(createPool(t))
+    const reader = postgresStore({ pool: watched.pool, namespace, tableName, channel: uniqueNamespace('reads'), catchUpMs: 50 })
+    const writer = postgresStore({ pool: direct, namespace, tableName, channel: uniqueNamespace('writes') })
+    t.teardown(async () => { await reader.close(); await writer.close() })
+    const idle = await direct.connect()
+    t.teardown(async () => { await idle.query('ROLLBACK'); idle.release() })
+    await idle.query('BEGIN')
+    await idle.query('SELECT txid_current()')
+    const heard = counter()
+    await reader.subscribe(heard.listener)
+    const projects = Array.from({ length: 30 }, (_, index) => `tenant-${index}`)
+    for (const project of projects) await keyHandle(writer, project).initialize(generateAnonKey())
+    await eventually('the reader to hear every change', () => heard.projects.length === projects.length, BOUND_MS)
+    t.same([...heard.projects].sort(), [...projects].sort(), 'each change once, by its project')
+    const after = watched.returned.length
+    await eventually('five more polls', () => watched.returned.length >= after + 5, BOUND_MS)
+    t.same(watched.returned.slice(after + 1), watched.returned.slice(after + 1).map(() => 0), 'later polls return nothing while the transaction stays open')
+    t.equal(watched.returned.reduce((sum, count) => sum + count, 0), projects.length, 'every change was returned by one poll only')
+    t.equal(heard.projects.length, projects.length, 'and reported once')
+  })
+
+  t.test('a poll returns at most 1,000 projects: more committed since the last one are reported as null, reload everything', async (t) => {
+    const namespace = uniqueNamespace('burst')
+    const watched = watchedPolls(createPool(t))
+    const reader = postgresStore({ pool: watched.pool, namespace, tableName, channel: uniqueNamespace('reads'), catchUpMs: 50 })
+    t.teardown(() => reader.close())
+    const heard = counter()
+    await reader.subscribe(heard.listener)
+    const insert = (from: number, to: number) => direct.query(`INSERT INTO "${tableName}" (namespace, project, version, state, changed)
+      SELECT $1, 'tenant-' || n, 1, '{"keys":[]}'::jsonb, txid_current() FROM generate_series($2::int, $3::int) AS n`, [namespace, from, to])
+    await insert(1, 1000)
+    await eventually('the reader to hear 1,000 projects committed at once', () => heard.projects.length === 1000, BOUND_MS)
+    t.notOk(heard.projects.includes(null), 'each by its project')
+    await insert(1001, 2001)
+    await eventually('the reader to hear that changes may have been missed', () => heard.projects.includes(null), BOUND_MS)
+    t.equal(heard.projects.length, 1001, '1,001 committed at once: one null, no project')
+    t.ok(Math.max(...watched.returned) <= 1001, `no poll returned more than 1,001 rows (${Math.max(...watched.returned)})`)
+    const after = heard.projects.length
+    await keyHandle(postgresStore({ pool: direct, namespace, tableName, channel: uniqueNamespace('writes') }), 'next').initialize(generateAnonKey())
+    await eventually('the next change to be heard by its project', () => heard.projects.length > after, BOUND_MS)
+    t.same(heard.projects.slice(after), ['next'], 'the poll goes on from there')
+  })
+
+  t.test('a change heard by notification is not reported again by the poll, even when a poll failed in between', async (t) => {
+    const namespace = uniqueNamespace('heard')
+    const channel = uniqueNamespace('heard')
+    const watched = watchedPolls(createPool(t))
+    const reader = postgresStore({ pool: watched.pool, listenPool: direct, namespace, tableName, channel, catchUpMs: 50 })
+    const writer = postgresStore({ pool: direct, namespace, tableName, channel })
+    t.teardown(async () => { await reader.close(); await writer.close() })
+    const heard = counter()
+    await reader.subscribe(heard.listener)
+    watched.failing(true)
+    await keyHandle(writer, 'tenant').initialize(generateAnonKey())
+    await eventually('the notification to be heard', () => heard.projects.includes('tenant'), BOUND_MS)
+    const failedBefore = watched.failed()
+    await eventually('a poll to fail after it', () => watched.failed() > failedBefore, BOUND_MS)
+    watched.failing(false)
+    const polled = watched.returned.length
+    await eventually('two polls to work again', () => watched.returned.length >= polled + 2, BOUND_MS)
+    t.equal(watched.returned[polled], 1, 'the poll after the failure found the change')
+    t.same(heard.projects, ['tenant'], 'and did not report it a second time')
   })
 
   t.test('a write that is not announced (usage figures) is not reported by the poll either', async (t) => {
@@ -131,7 +222,7 @@ onPostgres(t, (t) => {
     await locker.query('BEGIN')
     await locker.query(`LOCK TABLE "${tableName}" IN ACCESS EXCLUSIVE MODE`)
     const subscribing = store.subscribe(() => {})
-    const waiting = async (): Promise<boolean> => (await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%txid_snapshot_xmin%'")).rows[0].n > 0
+    const waiting = async (): Promise<boolean> => (await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%txid_current_snapshot%'")).rows[0].n > 0
     await eventually('the first poll to wait for the lock', waiting, 5000)
     await store.close()
     await locker.query('COMMIT')

@@ -4,7 +4,7 @@ import { generateAnonKey } from '../../lib/domain/key.js'
 import { redisStore, type RedisClient } from '../../lib/index.js'
 import { keyHandle } from '../../lib/conformance/index.js'
 import { counter } from '../../lib/conformance/tools.js'
-import { POLL } from '../../lib/stores/redis/scripts.js'
+import { POLL, POLL_LIMIT } from '../../lib/stores/redis/scripts.js'
 import { onRedis, proxiedUrl, redisClient, redisNamespaces, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js'
 import { eventually } from '../helpers/eventually.js'
 import { watchUnhandled } from '../helpers/unhandled.js'
@@ -79,6 +79,26 @@ function silencedPoll (client: Redis): { client: RedisClient, silence: () => voi
     },
     silence: () => { next = true },
     silenced: () => sent
+  }
+}
+
+/** The real client, keeping how many projects each catch-up poll returned. */
+function watchedPolls (client: Redis): { client: RedisClient, returned: number[] } {
+  const returned: number[] = []
+  return {
+    client: {
+      hmget: (key, ...fields) => client.hmget(key, ...fields),
+      hgetall: (key) => client.hgetall(key),
+      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
+      evalsha: async (sha, count, ...rest) => {
+        const answer = await client.evalsha(sha, count, ...rest)
+        if (sha === POLL.sha) returned.push((answer as [string, string[]])[1].length / 2)
+        return answer
+      },
+      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
+      duplicate: () => client.duplicate()
+    },
+    returned
   }
 }
 
@@ -175,6 +195,31 @@ onRedis(t, (t) => {
     await keyHandle(redisStore({ client: admin, namespace: ns }), 'tenant-a').rotate({ newKey: generateAnonKey(), now: Date.now(), expiresAt: Date.now() + 3_600_000 })
     const took = await eventually('the store to hear the other writer\'s change', () => heard.projects.length > before, 2000, { started })
     t.comment(`heard through the poll after ${took.toFixed(0)} ms (catchUpMs 100)`)
+  })
+
+  t.test(`a burst of 2,500 changes while the listening connection is gone is read ${POLL_LIMIT} at a time, each change once`, async (t) => {
+    const ns = namespace('burst')
+    const name = `burst_${ns}`
+    const gated = gatedPolls(redisClient(t, { connectionName: name, retryStrategy: () => null }))
+    const watched = watchedPolls(gated.client as unknown as Redis)
+    const store = redisStore({ client: watched.client, namespace: ns, catchUpMs: 50 })
+    t.teardown(() => store.close())
+    const heard: Array<[string | null, number | undefined]> = []
+    await store.subscribe((project, change) => { heard.push([project, change?.version]) })
+    const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n').filter((line) => line.includes(`name=${name} `))
+    await admin.call('CLIENT', 'KILL', 'ID', (/id=(\d+)/.exec(clients[0]) as RegExpExecArray)[1])
+    const writer = redisStore({ client: admin, namespace: ns })
+    const projects = Array.from({ length: 2500 }, (_, index) => `tenant-${index}`)
+    // The polls wait while the burst is written (well within the 2 s after which a poll counts as stuck), so that it lands between two.
+    gated.hold()
+    await Promise.all(projects.map((project) => keyHandle(writer, project).initialize(generateAnonKey())))
+    gated.release()
+    await eventually('the store to hear every change', () => heard.length >= projects.length, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    t.equal(heard.length, projects.length, 'no change reported twice')
+    t.same(heard.map(([project]) => project).sort(), [...projects].sort(), 'every change reported, by its project')
+    t.ok(heard.every(([, version]) => version === 1), 'each with the version it wrote')
+    t.same(watched.returned.filter((count) => count > 0), [POLL_LIMIT, POLL_LIMIT, 500], `the polls after it returned ${POLL_LIMIT}, ${POLL_LIMIT}, then 500`)
   })
 
   t.test('a change log that went back (Redis restarted without persistence) makes the poll report null: reload everything', async (t) => {

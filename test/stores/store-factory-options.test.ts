@@ -39,7 +39,7 @@ t.test('a pg.Client passed as pool is refused at the call, not by a crash at the
 t.test('postgresStore with no options, or a misnamed one, fails at the call', async (t) => {
   t.throws(() => (postgresStore as (options?: unknown) => unknown)(), storeOption(/postgresStore\(\) needs an options object, got nothing/))
   t.throws(() => postgresStore({ client: {} } as unknown as { pool: PgPool }),
-    storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel, listenPool, catchUpMs\)/))
+    storeOption(/postgresStore\(\) has no option "client" \(its options are pool, namespace, tableName, legacyTableName, channel, listenPool, catchUpMs, listen\)/))
 })
 
 t.test('a look-alike pool whose connect() gives no releasable connection fails ready(), and the process lives on', async (t) => {
@@ -118,6 +118,19 @@ t.test('listenPool is checked like pool: a pool, not a pg.Client or something el
     storeOption(/option "listenPool" must be a pg Pool, and it is a single pg\.Client/))
   t.throws(() => postgresStore({ pool, listenPool: {} as PgPool }),
     storeOption(/option "listenPool" must be a pg Pool \(an object with query\(\) and connect\(\)\), and it has no query\(\), connect\(\)/))
+})
+
+t.test('listen is true or false, and listen: false refuses a listenPool it would never use', async (t) => {
+  const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' })
+  t.teardown(() => pool.end())
+  for (const value of ['false', 0, null, {}]) {
+    t.throws(() => postgresStore({ pool, listen: value as boolean }),
+      storeOption(/postgresStore\(\) option "listen" must be true or false, got .*pass false to rely on the poll alone/), `refuses ${JSON.stringify(value)}`)
+  }
+  t.throws(() => postgresStore({ pool, listen: false, listenPool: pool }),
+    storeOption(/options "listen: false" and "listenPool" contradict each other.*Pass one or the other/))
+  t.doesNotThrow(() => postgresStore({ pool, listen: true, listenPool: pool }))
+  t.doesNotThrow(() => postgresStore({ pool, listen: false }))
 })
 
 t.test('memoryStore() still takes no options', async (t) => {

@@ -208,6 +208,37 @@ t.test('attestation.verify plugs in another provider; a throw, a rejection or a 
   assertError(t, await useKeyFrom(app, key, { 'x-firebase-appcheck': 'good' }), 401, 'ANON_KEY_ATTESTATION_REQUIRED')
 })
 
+t.test('tokens that end alike are never confused: each is verified, kept, and judged as itself', async (t) => {
+  const clock = fakeDateNow(CLOCK_START)
+  t.teardown(() => clock.restore())
+  const tail = 's'.repeat(64)
+  const calls: string[] = []
+  const app = await startApp(t, {
+    attestation: {
+      verify: (token) => {
+        calls.push(token)
+        return token.startsWith('valid') && { expiresAt: Date.now() + 60_000 }
+      }
+    }
+  })
+  const key = (await app.anonKey.createKey({ name: 'mobile', requireAttestation: true })).anonKey
+  const use = (token: string) => useKeyFrom(app, key, { [HEADER]: token })
+  const [first, second, forged] = [`valid-1.${tail}`, `valid-2.${tail}`, `forged.${tail}`]
+  t.equal((await use(first)).statusCode, 200)
+  t.equal((await use(first)).statusCode, 200)
+  t.same(calls, [first], 'a kept token is a lookup')
+  assertError(t, await use(forged), 401, 'ANON_KEY_ATTESTATION_INVALID')
+  t.equal((await use(first)).statusCode, 200, 'a refused token with the same tail leaves the kept one in place')
+  t.same(calls, [first, forged], 'the forged token was asked about, and the kept one was not asked again')
+  t.equal((await use(second)).statusCode, 200)
+  t.equal((await use(first)).statusCode, 200)
+  t.same(calls, [first, forged, second, first], 'two valid tokens with one tail take turns, each verified, never taken for the other')
+  t.equal((await use('valid-short')).statusCode, 200)
+  t.equal((await use('valid-short')).statusCode, 200)
+  t.equal(calls.length, 5, 'a token shorter than the tail is kept whole')
+  assertError(t, await use('forged-short'), 401, 'ANON_KEY_ATTESTATION_INVALID')
+})
+
 t.test('requireAttestation needs the attestation option; a key that has it on a server without it admits nothing', async (t) => {
   const app = await startApp(t)
   const refused = await keysRequest(app, 'POST', '', { name: 'mobile', requireAttestation: true })

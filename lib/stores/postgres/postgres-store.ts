@@ -39,6 +39,12 @@ export interface PostgresStoreOptions {
   listenPool?: PgPool
   /** How often the store polls for a change whose notification was lost, in ms (50 to 60,000). Default: 1000. */
   catchUpMs?: number
+  /**
+   * false: open no LISTEN connection at all and hear every change of another instance through the poll alone,
+   * within about `catchUpMs`: for a fleet larger than the server's max_connections allows one listening
+   * connection each, or a pooler with no direct connection. Default: true.
+   */
+  listen?: boolean
 }
 
 type Row = { version: string, state: ProjectState }
@@ -59,6 +65,20 @@ function checkPool (option: string, pool: unknown): PgPool {
   return pool as PgPool
 }
 
+/** The option `listen`, checked: a boolean, and not false beside a `listenPool` it would never use. */
+function listenOption ({ listen, listenPool }: PostgresStoreOptions): boolean {
+  if (listen === undefined) return true
+  if (typeof listen !== 'boolean') {
+    throw new OptionError.INVALID_STORE_OPTION(`fastify-anon-key: postgresStore() option "listen" must be true or false, got ${JSON.stringify(listen)}. ` +
+      'Leave it out to listen for notifications; pass false to rely on the poll alone.')
+  }
+  if (!listen && listenPool !== undefined) {
+    throw new OptionError.INVALID_STORE_OPTION('fastify-anon-key: postgresStore() options "listen: false" and "listenPool" contradict each other: ' +
+      'listenPool is the pool of the LISTEN connection, and listen: false opens none. Pass one or the other.')
+  }
+  return listen
+}
+
 /**
  * A store on PostgreSQL. One row a project: `(namespace, project, version, state jsonb)`, the state being the
  * project document (previous keys as SHA-256 digests only). `update` runs in one transaction: it locks the
@@ -66,7 +86,8 @@ function checkPool (option: string, pool: unknown): PgPool {
  * concurrent first writes serialize too), applies the change and writes the document back, and sends
  * pg_notify(channel, [namespace, project, version]) in the same transaction, delivered when it commits. One
  * LISTEN connection per store serves every project; a poll every `catchUpMs` finds a change whose notification
- * was lost (see postgres-changes.ts), and a probe at start-up tells a LISTEN that hears nothing (a pooler).
+ * was lost (see changes.ts), and a probe at start-up tells a LISTEN that hears nothing (a pooler). With
+ * `listen: false` there is no LISTEN connection and no probe: the poll alone brings every change.
  *
  * Retired keys: one row each in `<table>_retired`, keyed (namespace, project, retired_at, digest), so that the
  * primary key's index serves the read (newest first) and the trim. A change appends its rows and trims in the
@@ -77,8 +98,10 @@ function checkPool (option: string, pool: unknown): PgPool {
  * writes it here. The 0.1 row is left as it was.
  */
 export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
-  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel', 'listenPool', 'catchUpMs'], 'postgresStore({ pool: new pg.Pool({ connectionString }) })')
+  checkStoreOptions('postgresStore', options, ['pool', 'namespace', 'tableName', 'legacyTableName', 'channel', 'listenPool', 'catchUpMs', 'listen'],
+    'postgresStore({ pool: new pg.Pool({ connectionString }) })')
   const pool = checkPool('pool', options.pool)
+  const listen = listenOption(options)
   const listenPool = options.listenPool === undefined ? pool : checkPool('listenPool', options.listenPool)
   const catchUpMs = catchUpMsOption('postgresStore', options.catchUpMs)
   const namespace = namespaceOption('postgresStore', options.namespace)
@@ -224,16 +247,18 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     const current = generation
     await ensureTable()
     if (generation !== current) return
-    listener = new PgListener({
-      pool: listenPool,
-      channel,
-      onNotification: heard,
-      onReconnected: () => notifyAll(null)
-    })
-    await listener.start()
+    if (listen) {
+      listener = new PgListener({
+        pool: listenPool,
+        channel,
+        onNotification: heard,
+        onReconnected: () => notifyAll(null)
+      })
+      await listener.start()
+    }
     await changes.poll()
     if (generation !== current) return
-    probe = sendProbe(pool, channelName, namespace, log)
+    if (listen) probe = sendProbe(pool, channelName, namespace, log)
     stopCatchUp = startCatchUp({ everyMs: catchUpMs, poll: changes.poll, log, store: 'postgresStore' })
   }
 

@@ -4,7 +4,10 @@ import { POLL, RECORD, runScript } from './scripts.js'
 export interface RedisChanges {
   /** Adds an announced change, and the version it wrote, to the namespace's change log. */
   record (project: string, version: number): Promise<void>
-  /** One script: the projects recorded since the last poll (the first poll only learns where to start from). */
+  /**
+   * One script: the projects recorded since the last poll, at most POLL_LIMIT; the next poll goes on after the
+   * last one read (the first poll only learns where to start from).
+   */
   poll (): Promise<void>
 }
 
@@ -27,9 +30,9 @@ export function redisChanges (client: RedisClient, tag: string, changed: (projec
       await runScript(client, RECORD, keys, [project, version])
     },
     async poll () {
-      const [now, recorded] = await runScript<[string, string[]]>(client, POLL, keys, [seen])
-      const wentBack = seen !== '' && Number(now) < Number(seen)
-      seen = now
+      const [upTo, recorded] = await runScript<[string, string[]]>(client, POLL, keys, [seen])
+      const wentBack = seen !== '' && Number(upTo) < Number(seen)
+      seen = upTo
       if (wentBack) changed(null)
       // With the version, an instance that holds it already (the writer, or one that heard the message) reloads nothing.
       for (let index = 0; index < recorded.length; index += 2) changed(recorded[index], recorded[index + 1] === '' ? undefined : Number(recorded[index + 1]))

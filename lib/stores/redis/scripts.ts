@@ -52,15 +52,22 @@ return 1
 `)
 
 /**
+ * The most changes one poll reads. After a burst (20,000 changes while the listening connection was cut) the
+ * polls that follow read them in turn, this many each, instead of one reply with all of them.
+ */
+export const POLL_LIMIT = 1000
+
+/**
  * What changed since a sequence number. KEYS: as RECORD's. ARGV: the last sequence number seen, or '' for
- * none yet. Returns the sequence number now and, after one, the projects recorded since, each followed by the
- * version its last change wrote ('' when that change recorded none, as 0.2 does), read together in one atomic
- * step.
+ * none yet. Returns the sequence number to go on from and, after one, the first ${POLL_LIMIT} projects recorded
+ * since, in the order of their records, each followed by the version its last change wrote ('' when that change
+ * recorded none, as 0.2 does), read together in one atomic step. The sequence number to go on from is the
+ * counter now, or the last one read when there were more.
  */
 export const POLL = script(`
 local now = redis.call('GET', KEYS[1]) or '0'
 if ARGV[1] == '' then return { now, {} } end
-local changed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], now, 'WITHSCORES')
+local changed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], now, 'WITHSCORES', 'LIMIT', 0, ${POLL_LIMIT})
 local answer = {}
 for index = 1, #changed, 2 do
   local project, sequence = changed[index], changed[index + 1]
@@ -69,6 +76,7 @@ for index = 1, #changed, 2 do
   answer[index] = project
   answer[index + 1] = string.sub(recorded, 1, #prefix) == prefix and string.sub(recorded, #prefix + 1) or ''
 end
+if #changed == ${2 * POLL_LIMIT} then now = changed[#changed] end
 return { now, answer }
 `)
 
