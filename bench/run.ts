@@ -177,7 +177,7 @@ function printFleet ({ services, rows }: FleetResult): void {
   print()
   // Short mode proves that it runs: on a busy machine a propagation may come after its wait.
   for (const row of short ? [] : measured) {
-    if (row.stillAccepting !== 0) failures.push(`fleet (${row.store}): ${row.stillAccepting} instances still accepted a key rotated out with a grace of 0`)
+    if (row.stillAccepting !== 0) failures.push(`fleet (${row.store}): ${row.stillAccepting} times an instance still accepted a key rotated out with a grace of 0`)
     if (row.changes.propagations < row.changes.expectedPropagations) failures.push(`fleet (${row.store}): ${row.changes.expectedPropagations - row.changes.propagations} instances never recorded the propagation of a rotation`)
   }
 }
