@@ -110,12 +110,15 @@ interface Settings {
   rotations: number
   restSeconds: number
   cutSeconds: number
+  /** Idle time before the at-rest window, between two rotations, and after the last propagation (for late loads). */
+  settleMs: number
+  rotationGapMs: number
+  lateLoadsMs: number
   poolMax: number
   warmConcurrency: number
 }
 
 const CATCH_UP_MS = 1000
-const ROTATION_GAP_MS = 500
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const load = (): string => loadavg().map((value) => value.toFixed(2)).join(' ')
 
@@ -360,7 +363,7 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
   const connectionsPeak = await monitor.connections(label)
 
   // At rest: idle instances, every tenant cached.
-  await sleep(2000)
+  await sleep(settings.settleMs)
   await fleet.reset()
   const serverBefore = await monitor.queries()
   started = performance.now()
@@ -377,15 +380,13 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
   await fleet.reset()
   for (const tenant of rotated) {
     await fleet.owner(0).request('rotate', { index: 0, tenant })
-    // Apart enough that every instance's reload of one change is done before the next (on 2 shared cores
-    // a burst of changes would measure the queue of the fleet's loads, not how long one change takes).
-    await sleep(ROTATION_GAP_MS)
+    await sleep(settings.rotationGapMs)
   }
   const expectedPropagations = rotated.length * (settings.instances - 1)
   const waitStarted = performance.now()
   while ((await fleet.propagation()).length < expectedPropagations && performance.now() - waitStarted < 2 * CATCH_UP_MS + 8000) await sleep(50)
   // Then one poll period more, for a load that a notification and a poll would both make.
-  await sleep(CATCH_UP_MS + 500)
+  await sleep(settings.lateLoadsMs)
   const changes = await fleet.counters()
   const delays = await fleet.propagation()
   const writerLoads = sum(changes.map((counters) => counters.loadsByInstance[0] ?? 0))
@@ -524,7 +525,21 @@ function numberArgument (name: string, fallback: number): number {
 async function run (): Promise<FleetResult> {
   const short = process.argv.includes('--short')
   const settings: Settings = short
-    ? { instances: 8, processes: 2, tenants: 100, cached: 100, common: 10, rotations: 3, restSeconds: 1.5, cutSeconds: 1, poolMax: 2, warmConcurrency: 2 }
+    ? {
+        instances: 8,
+        processes: 2,
+        tenants: 100,
+        cached: 100,
+        common: 10,
+        rotations: 2,
+        restSeconds: 1.1,
+        cutSeconds: 0.5,
+        poolMax: 2,
+        warmConcurrency: 2,
+        settleMs: 200,
+        rotationGapMs: 50,
+        lateLoadsMs: 0
+      }
     : {
         instances: numberArgument('--fleet-instances', 200),
         processes: numberArgument('--fleet-processes', 4),
@@ -535,7 +550,12 @@ async function run (): Promise<FleetResult> {
         restSeconds: 10,
         cutSeconds: 5,
         poolMax: 3,
-        warmConcurrency: 1
+        warmConcurrency: 1,
+        settleMs: 2000,
+        // Apart enough that every instance's reload of one change is done before the next (on 2 shared cores
+        // a burst of changes would measure the queue of the fleet's loads, not how long one change takes).
+        rotationGapMs: 500,
+        lateLoadsMs: CATCH_UP_MS + 500
       }
   let postgresUrl = DATABASE_URL
   let redisUrl = REDIS_URL

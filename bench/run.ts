@@ -171,7 +171,7 @@ function printFleet ({ services, rows }: FleetResult): void {
   print(`Server queries: ${[...new Set(measured.map((row) => row.rest.serverNote))].join('; ')}. Client queries: what each instance's own pool or client sent, ` +
     'counted in the instance (PostgreSQL by statement: poll, load, notify, other; Redis by command: the server also counts the commands a script calls). Loads: store.load calls, counted on a proxy of each ' +
     'instance\'s store. Propagation: the delay each instance\'s plugin records in anon_key.propagation.delay (from the writer\'s clock at the change to ' +
-    'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 500 ms apart. The cut: pg_terminate_backend ' +
+    'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 500 ms apart (50 ms in short mode). The cut: pg_terminate_backend ' +
     'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart. A load the plugin stopped waiting for ' +
     '(storeTimeoutMs) is not a rejected store.load: the store answered later; the plugin logged it.')
   print()
