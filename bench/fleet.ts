@@ -14,7 +14,7 @@ import { percentile } from './stats.js'
 import { DATABASE_URL, REDIS_URL, uniqueNamespace } from './stores.js'
 
 /**
- * Child process: a fleet (issue "Fleets"). Many instances of the plugin, each its own Fastify app in tenant mode
+ * Child process: a fleet. Many instances of the plugin, each its own Fastify app in tenant mode
  * with its own pg Pool or ioredis client, spread over a few child processes (fleet-instances.ts), all on one
  * store holding `tenants` tenants; each instance caches `cached` of them (the `common` ones, which the rotations
  * use, on every instance). For PostgreSQL with LISTEN, PostgreSQL without (`listen: false`, where the store has
