@@ -296,6 +296,16 @@ serve({
     await byIndex(index).app.anonKey.forTenant(tenant).rotate({ gracePeriodHours: 0 })
     return null
   },
+  /**
+   * Every instance uses each tenant it caches once, as a request would: verify() of a malformed key, which the
+   * tenant's keys refuse without a store call or a usage count, and which reloads a tenant the plugin holds as stale.
+   */
+  touch () {
+    for (const instance of instances) {
+      for (const tenant of instance.tenants) instance.app.anonKey.forTenant(tenant).verify('not-a-key').catch(() => {})
+    }
+    return null
+  },
   /** How many of this process's instances still accept `key` for `tenant` (each checks its cache). */
   async accepting ({ tenant, key }: { tenant: string, key: string }) {
     const verdicts = await Promise.all(instances.map((instance) => instance.app.anonKey.forTenant(tenant).verify(key)))

@@ -89,6 +89,16 @@ export interface FleetRow {
     loadErrors: number
     logLines: Record<string, number>
     logMessages: Record<string, number>
+    /** Then every instance uses each tenant it caches, in rounds, until a round makes no load. */
+    used: {
+      rounds: number
+      seconds: number
+      loads: number
+      maxLoadsOfOneTenant: number
+      maxInFlightInstance: number
+      loadErrors: number
+      logLines: Record<string, number>
+    }
   }
   /** (Instance, rotated tenant) pairs where the instance still accepted the tenant's old key at the end (must be 0). */
   stillAccepting: number
@@ -344,6 +354,17 @@ async function startFleet (command: Omit<StartCommand, 'instances'>, settings: S
   }
 }
 
+/** Until the loads under way are done: at least `minimumMs`, then no load in flight at two checks in a row. */
+async function untilQuiet (fleet: Fleet, minimumMs: number): Promise<void> {
+  const started = performance.now()
+  let quiet = 0
+  while (quiet < 2 && performance.now() - started < 180_000) {
+    await sleep(250)
+    const inFlight = sum((await fleet.counters()).map((counters) => counters.inFlight))
+    quiet = inFlight === 0 && performance.now() - started > minimumMs ? quiet + 1 : 0
+  }
+}
+
 async function stopFleet (fleet: Fleet): Promise<void> {
   await Promise.all(fleet.children.map((child) => child.close()))
 }
@@ -396,15 +417,22 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
     await fleet.reset()
     started = performance.now()
     const killed = await monitor.cutListening(label)
-    // Until the loads it caused are done: at least cutSeconds, then no load in flight at two checks in a row.
-    let quiet = 0
-    while (quiet < 2 && performance.now() - started < 180_000) {
-      await sleep(250)
-      const inFlight = sum((await fleet.counters()).map((counters) => counters.inFlight))
-      quiet = inFlight === 0 && performance.now() - started > settings.cutSeconds * 1000 ? quiet + 1 : 0
-    }
+    await untilQuiet(fleet, settings.cutSeconds * 1000)
     const seconds = (performance.now() - started) / 1000
     const after = await fleet.counters()
+    // Then every cached tenant used, as requests would, until a round of uses makes no load.
+    await fleet.reset()
+    let uses = 0
+    let usedLoads = 0
+    const usedStarted = performance.now()
+    for (; uses < 10; uses++) {
+      await Promise.all(fleet.children.map((child) => child.request('touch')))
+      await untilQuiet(fleet, 0)
+      const loads = sum((await fleet.counters()).map((counters) => counters.loads))
+      if (loads === usedLoads) break
+      usedLoads = loads
+    }
+    const used = await fleet.counters()
     cut = {
       killed,
       listeningAgain: await monitor.listening(label),
@@ -414,7 +442,16 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
       maxInFlightProcesses: sum(after.map((counters) => counters.maxInFlightProcess)),
       loadErrors: sum(after.map((counters) => counters.loadErrors)),
       logLines: mergeCounts(after.map((counters) => counters.logLines)),
-      logMessages: mergeCounts(after.map((counters) => counters.logMessages))
+      logMessages: mergeCounts(after.map((counters) => counters.logMessages)),
+      used: {
+        rounds: uses + 1,
+        seconds: (performance.now() - usedStarted) / 1000,
+        loads: sum(used.map((counters) => counters.loads)),
+        maxLoadsOfOneTenant: Math.max(...used.map((counters) => counters.maxLoadsOfOneTenant)),
+        maxInFlightInstance: Math.max(...used.map((counters) => counters.maxInFlightInstance)),
+        loadErrors: sum(used.map((counters) => counters.loadErrors)),
+        logLines: mergeCounts(used.map((counters) => counters.logLines))
+      }
     }
   }
 

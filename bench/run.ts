@@ -158,6 +158,12 @@ function printFleet ({ services, rows }: FleetResult): void {
     ['after the cut: loads (in s)', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loads)} (${row.cut.seconds.toFixed(1)} s)`)],
     ['after the cut: most loads in flight, one instance; summed over processes', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.maxInFlightInstance)}; ${count(row.cut.maxInFlightProcesses)}`)],
     ['after the cut: store.load rejected; log lines', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loadErrors)}; ${lines(row.cut.logLines)}`)],
+    ['then each cached tenant used, in rounds until one loads nothing: loads (most of one tenant on one instance)', ...rows.map((row) => row.cut === null
+      ? '-'
+      : `${count(row.cut.used.loads)} (${row.cut.used.maxLoadsOfOneTenant}) in ${row.cut.used.rounds} rounds, ${row.cut.used.seconds.toFixed(1)} s`)],
+    ['  the uses: most loads in flight on one instance; store.load rejected; log lines', ...rows.map((row) => row.cut === null
+      ? '-'
+      : `${count(row.cut.used.maxInFlightInstance)}; ${count(row.cut.used.loadErrors)}; ${lines(row.cut.used.logLines)}`)],
     ['at the end: (instance, rotated tenant) pairs still accepting the old key', ...rows.map((row) => row.measured ? String(row.stillAccepting) : '-')],
     ['machine load before / after', ...rows.map((row) => `${row.loadBefore} / ${row.loadAfter}`)]
   ]))
@@ -172,7 +178,7 @@ function printFleet ({ services, rows }: FleetResult): void {
     'counted in the instance (PostgreSQL by statement: poll, load, notify, other; Redis by command: the server also counts the commands a script calls). Loads: store.load calls, counted on a proxy of each ' +
     'instance\'s store. Propagation: the delay each instance\'s plugin records in anon_key.propagation.delay (from the writer\'s clock at the change to ' +
     'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 500 ms apart (50 ms in short mode). The cut: pg_terminate_backend ' +
-    'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart. A load the plugin stopped waiting for ' +
+    'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart. Then each instance uses every tenant it caches (verify() of a malformed key: no store call of its own, no usage count) in rounds, each once no load is in flight, until a round makes no load. A load the plugin stopped waiting for ' +
     '(storeTimeoutMs) is not a rejected store.load: the store answered later; the plugin logged it.')
   print()
   // Short mode proves that it runs: on a busy machine a propagation may come after its wait.
