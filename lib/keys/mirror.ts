@@ -16,9 +16,13 @@ import { storeKind } from '../stores/kind.js'
 import { KeyCache, type UseCounter, type ValidEntry } from './project-keys.js'
 import { storeCall } from './store-call.js'
 import { TenantCache, TenantLoadsExhausted } from './tenant-cache.js'
+import { TtlFallback } from './ttl-fallback.js'
 
 /** How many of its own writes an instance recognises in the notifications it hears. */
 const OWN_WRITES_KEPT = 64
+
+/** The epoch of a cache to reload on its next use, whatever the current epoch (never one, which starts at 0). */
+const STALE = -1
 
 /**
  * A start-up failure says why (`no PostgreSQL user name specified`, `connect ECONNREFUSED`), for the person
@@ -47,10 +51,14 @@ function isCountedRefusal (code: string): code is RefusedUsageCode {
 
 /**
  * The plugin's copy of the store, in process: the single project's keys or the tenants' (bounded), kept fresh
- * from the store's notifications and every `cacheTtlMs`, and the usage counted by verification until it is
- * flushed (put in its hour at every hour's end and every flush, handed to the store every `usageFlushMs`).
- * Every reader (verifyAnonKey, `verify()`, the operations) gets a project's keys through `held` or `cacheOf`,
- * which apply the one freshness rule.
+ * from the store's notifications and its catch-up poll, every `cacheTtlMs` when no poll works, and the usage
+ * counted by verification until it is flushed (put in its hour at every hour's end and every flush, handed to the
+ * store every `usageFlushMs`). Every reader (verifyAnonKey, `verify()`, the operations) gets a project's keys
+ * through `held` or `cacheOf`, which apply the one freshness rule.
+ *
+ * What costs the store is bounded by changes, not by tenants: when every held cache may be stale at once (a lost
+ * listening connection, a `cacheTtlMs` tick), each is only marked so, and reloaded on its next use; reloads of
+ * tenants, like their cold loads, stay within `maxTenantLoads`; a failing reload is logged once until one works.
  *
  * The store is the truth. A snapshot replaces the one held unless it is the same write (version and revision),
  * or an older read overtaken by a newer one: each read takes a ticket when it starts (a write when it is
@@ -65,8 +73,13 @@ export class Mirror {
   readonly single: KeyCache | null
   /** The tenants' keys; null without tenants. */
   readonly tenants: TenantCache<KeyCache> | null
-  /** Bumped every cacheTtlMs: a cache of an older epoch is reloaded on its next use. */
+  /** Bumped when every held cache may be stale (see markStale): a cache of an older epoch is reloaded on its next use. */
   private epoch = 0
+  private readonly ttl = new TtlFallback()
+  /** The caches whose last reload failed: marked stale at the next `cacheTtlMs` tick, so that it is tried again. */
+  private readonly failed = new Set<KeyCache>()
+  /** Background reloads that failed since the last one that worked: the first is logged, the others counted. */
+  private failedReloads = 0
   private nextTicket = 0
   /** The OpenTelemetry instruments, or null when nothing is recorded. */
   readonly metrics: AnonKeyMetrics | null
@@ -104,12 +117,13 @@ export class Mirror {
 
   /**
    * The project's keys if they are held, else undefined; never waits for the store. The freshness rule: keys
-   * held since before the last `cacheTtlMs` tick are reloaded now, in the background, once.
+   * held since before every cache was last marked stale (see markStale), or marked stale alone, are reloaded now,
+   * in the background, once (a tenant beyond `maxTenantLoads` on a later use).
    */
   held (project: string): KeyCache | undefined {
     const cache = this.cached(project)
     if (cache !== undefined && cache.epoch !== this.epoch) {
-      // Marked before the reload, so that a store that is down is tried once per cacheTtlMs, not on every request.
+      // Marked before the reload, so that a store that is down is tried once per tick, not on every request.
       cache.epoch = this.epoch
       this.refresh(project)
     }
@@ -152,8 +166,9 @@ export class Mirror {
   /** Reads the project's document from the store, and holds it. */
   async read (project: string): Promise<ProjectSnapshot> {
     const ticket = this.nextTicket++
+    const epoch = this.epoch
     const snapshot = await this.call('load', () => this.options.store.load(project))
-    this.take(project, snapshot, ticket)
+    this.take(project, snapshot, ticket, epoch)
     return snapshot
   }
 
@@ -166,8 +181,9 @@ export class Mirror {
     inFlight.writes += 1
     this.writing.set(project, inFlight)
     try {
+      const epoch = this.epoch
       const answer = await this.call(operation, () => this.options.store.update(project, withNewRevision(transition)))
-      this.take(project, answer.snapshot, this.nextTicket++)
+      this.take(project, answer.snapshot, this.nextTicket++, epoch)
       this.ownWrites.add(`${project} ${answer.snapshot.version} ${answer.snapshot.state.revision}`)
       if (this.ownWrites.size > OWN_WRITES_KEPT) this.ownWrites.delete(this.ownWrites.values().next().value as string)
       return answer
@@ -198,7 +214,9 @@ export class Mirror {
   /**
    * Reloads a project's keys from the store. Calls that arrive while a reload runs are folded into one more
    * reload after it, so the cache always ends on a snapshot taken after the last change it heard of.
-   * In tenant mode only a cached tenant is reloaded. `strict` rejects instead of logging (start-up).
+   * In tenant mode only a cached tenant is reloaded (one evicted meanwhile is not brought back), within
+   * `maxTenantLoads`: beyond it, the tenant keeps its keys and is reloaded on a later use. `strict` rejects
+   * instead of logging (start-up).
    */
   refresh (project: string = SINGLE_PROJECT, strict = false): Promise<void> {
     const running = this.refreshing.get(project)
@@ -206,7 +224,14 @@ export class Mirror {
       running.again = true
       return running.running
     }
-    const entry = { running: this.reload(project, strict), again: false }
+    const cache = this.cached(project)
+    if (cache === undefined) return Promise.resolve()
+    const reload = this.tenants === null ? this.reload(project, cache, strict) : this.tenants.withinLoads(() => this.reload(project, cache, strict))
+    if (reload === null) {
+      cache.epoch = STALE
+      return Promise.resolve()
+    }
+    const entry = { running: reload, again: false }
     this.refreshing.set(project, entry)
     entry.running = entry.running.finally(() => {
       this.refreshing.delete(project)
@@ -258,7 +283,8 @@ export class Mirror {
   /** Subscribes to changes, then loads the single project (`initialize` creates it first when given). */
   async start (initialize: (() => Promise<unknown>) | null): Promise<void> {
     try {
-      this.unsubscribe = await this.call('subscribe', (deadline) => this.options.store.subscribe((project, change) => { this.heard(project, change) }, { log: this.log, deadline }))
+      const onPoll = (): void => { this.ttl.heardPoll() }
+      this.unsubscribe = await this.call('subscribe', (deadline) => this.options.store.subscribe((project, change) => { this.heard(project, change) }, { log: this.log, deadline, onPoll }))
       if (this.single !== null) {
         if (initialize !== null) await initialize()
         else await this.refresh(SINGLE_PROJECT, true)
@@ -272,8 +298,13 @@ export class Mirror {
       this.timers.push(timer)
     }
     every(this.options.cacheTtlMs, () => {
-      this.epoch += 1
-      // The single project is reloaded at once, as it always is in use; a tenant on its next use.
+      // While the store's poll works, it brings every change: the age of a cache alone reloads nothing.
+      if (this.ttl.due()) {
+        this.markStale()
+        return
+      }
+      for (const cache of this.failed) cache.epoch = STALE
+      this.failed.clear()
       if (this.single !== null) this.held(SINGLE_PROJECT)
     })
     every(this.options.usageFlushMs, () => { this.flushUsage() })
@@ -293,13 +324,15 @@ export class Mirror {
   }
 
   /**
-   * A change notification. `null` means some may have been missed: every project held is reloaded. One that
-   * names the version and revision held is a change this instance holds already (its own write, or a reload
-   * that came first), and costs nothing.
+   * A change notification. `null` means some may have been missed (a lost listening connection): the store's
+   * poll brings them, and every project held is stale meanwhile, reloaded on its next use; never all at once,
+   * which with thousands of tenants held would be thousands of loads for a few changes. One that names the
+   * version and revision held is a change this instance holds already (its own write, or a reload that came
+   * first), and costs nothing.
    */
   private heard (project: string | null, change?: HeardChange): void {
     if (project === null) {
-      for (const held of this.tenants?.tenants() ?? [SINGLE_PROJECT]) this.refresh(held)
+      this.markStale()
       return
     }
     const cache = this.cached(project)
@@ -316,6 +349,13 @@ export class Mirror {
     this.refresh(project)
   }
 
+  /** Every held cache is stale from now on: reloaded on its next use, the single project (always in use) at once. */
+  private markStale (): void {
+    this.epoch += 1
+    this.failed.clear()
+    if (this.single !== null) this.held(SINGLE_PROJECT)
+  }
+
   /** At the end of every hour, the usage counted in it is closed into it (see closeUsage). */
   private closeAtHourEnd (): void {
     const now = Date.now()
@@ -327,26 +367,36 @@ export class Mirror {
     this.hourTimer.unref()
   }
 
-  private async reload (project: string, strict: boolean): Promise<void> {
+  private async reload (project: string, cache: KeyCache, strict: boolean): Promise<void> {
     try {
-      const held = this.cached(project)?.version
+      const held = cache.version
       const snapshot = await this.read(project)
       const changedAt = snapshot.state.changedAt
       // How long a change written elsewhere took to reach this instance's cache.
-      if (this.metrics !== null && typeof changedAt === 'number' && held !== undefined && held < snapshot.version) {
+      if (this.metrics !== null && typeof changedAt === 'number' && held < snapshot.version) {
         this.metrics.propagated(Math.max(0, Date.now() - changedAt) / 1000)
       }
     } catch (error) {
       if (strict) throw error
-      this.log.error({ err: error, project }, 'anon key store unreachable; verifying with the last known keys')
+      this.failed.add(cache)
+      // Once until a reload works again: an outage fails the reload of every tenant used meanwhile.
+      if (this.failedReloads === 0) this.log.error({ err: error, project }, 'anon key store unreachable; verifying with the last known keys')
+      this.failedReloads += 1
+      return
+    }
+    this.failed.delete(cache)
+    if (this.failedReloads > 0) {
+      this.log.info({ failedReloads: this.failedReloads }, `anon key store reachable again, after ${this.failedReloads} failed reloads`)
+      this.failedReloads = 0
     }
   }
 
   private async loadTenant (tenant: string): Promise<KeyCache> {
     const ticket = this.nextTicket++
+    const epoch = this.epoch
     const snapshot = await this.call('load', () => this.options.store.load(tenant))
     const cache = this.newCache(tenant)
-    this.takeInto(cache, tenant, snapshot, ticket)
+    this.takeInto(cache, tenant, snapshot, ticket, epoch)
     return cache
   }
 
@@ -390,22 +440,25 @@ export class Mirror {
     }
   }
 
-  /** Hands a snapshot the store returned to the cache of its project (a tenant not held is held from now on). */
-  private take (project: string, snapshot: ProjectSnapshot, ticket: number): void {
+  /**
+   * Hands a snapshot the store returned to the cache of its project (a tenant not held is held from now on), as
+   * of the epoch its call started in: a read that started before every cache was marked stale leaves it stale.
+   */
+  private take (project: string, snapshot: ProjectSnapshot, ticket: number, epoch: number): void {
     if (this.single !== null) {
-      this.takeInto(this.single, project, snapshot, ticket)
+      this.takeInto(this.single, project, snapshot, ticket, epoch)
       return
     }
     const tenants = this.tenants as TenantCache<KeyCache>
     const cached = tenants.get(project)
     const cache = cached ?? this.newCache(project)
     const hadKeys = cache.hasKeys
-    this.takeInto(cache, project, snapshot, ticket)
+    this.takeInto(cache, project, snapshot, ticket, epoch)
     if (cached === undefined || hadKeys !== cache.hasKeys) tenants.set(project, cache)
   }
 
   /** A malformed snapshot (a buggy adapter) changes nothing; the operation that read it answers STORE_UNAVAILABLE. */
-  private takeInto (cache: KeyCache, project: string, snapshot: ProjectSnapshot, ticket: number): void {
+  private takeInto (cache: KeyCache, project: string, snapshot: ProjectSnapshot, ticket: number, epoch: number): void {
     try {
       if (sameWrite(cache, { version: snapshot.version, revision: snapshot.state.revision })) {
         cache.ticket = Math.max(cache.ticket, ticket)
@@ -422,6 +475,6 @@ export class Mirror {
       throw anonKeyError('STORE_UNAVAILABLE', 'The key store returned a malformed answer.', { cause: error })
     }
     cache.ticket = ticket
-    cache.epoch = this.epoch
+    cache.epoch = epoch
   }
 }

@@ -1,6 +1,6 @@
 import { Lru } from './lru.js'
 
-/** Thrown by `TenantCache.load` when `maxLoads` cold loads are already in flight. */
+/** Thrown by `TenantCache.load` when `maxLoads` loads are already in flight. */
 export class TenantLoadsExhausted extends Error {
   constructor (maxLoads: number) {
     super(`${maxLoads} tenants are already being loaded from the key store; retry in a moment.`)
@@ -13,7 +13,7 @@ export interface TenantCacheOptions<V> {
   maxEntries: number
   /** How many tenants without keys are remembered as such, in their own LRU so that they never evict real ones. */
   maxEmptyEntries: number
-  /** Cold loads in flight at once; one more is refused with TenantLoadsExhausted. */
+  /** Loads in flight at once, cold loads and reloads of held tenants together; one more is refused. */
   maxLoads: number
   load: (tenant: string) => Promise<V>
   /** Whether a loaded value is a tenant without keys. */
@@ -24,12 +24,14 @@ export interface TenantCacheOptions<V> {
  * The tenants whose keys this process holds, least-recently-used first. Tenants without keys are cached too,
  * in a second LRU, so that a flood of requests naming random tenants costs one store call per name and never
  * pushes out the tenants that do have keys. Concurrent first uses of one tenant share one load, and the loads
- * in flight at once are bounded, so the flood cannot take the store down either.
+ * in flight at once, cold loads and reloads of held tenants alike, are bounded, so that neither a flood nor every
+ * held tenant going stale at once can take the store down.
  */
 export class TenantCache<V> {
   private readonly withKeys: Lru<V>
   private readonly empty: Lru<V>
   private readonly loading = new Map<string, Promise<V>>()
+  private reloads = 0
   private readonly options: TenantCacheOptions<V>
 
   constructor (options: TenantCacheOptions<V>) {
@@ -53,7 +55,7 @@ export class TenantCache<V> {
     if (cached !== undefined) return Promise.resolve(cached)
     const pending = this.loading.get(tenant)
     if (pending !== undefined) return pending
-    if (this.loading.size >= this.options.maxLoads) return Promise.reject(new TenantLoadsExhausted(this.options.maxLoads))
+    if (this.loads >= this.options.maxLoads) return Promise.reject(new TenantLoadsExhausted(this.options.maxLoads))
     const load = this.options.load(tenant).then((value) => {
       // A value set meanwhile (by a change made in this process) is newer than what this load read.
       if (!this.has(tenant)) this.set(tenant, value)
@@ -61,6 +63,16 @@ export class TenantCache<V> {
     }).finally(() => { this.loading.delete(tenant) })
     this.loading.set(tenant, load)
     return load
+  }
+
+  /**
+   * Runs `reload` (a held tenant's reload from the store) within the bound on loads in flight, and returns its
+   * promise; null, without running it, when `maxLoads` loads are in flight already.
+   */
+  withinLoads (reload: () => Promise<void>): Promise<void> | null {
+    if (this.loads >= this.options.maxLoads) return null
+    this.reloads += 1
+    return reload().finally(() => { this.reloads -= 1 })
   }
 
   /** Stores a tenant's value, in the LRU that fits it, as the most recently used. */
@@ -84,8 +96,8 @@ export class TenantCache<V> {
     return this.withKeys.size + this.empty.size
   }
 
-  /** Cold loads in flight now. */
+  /** Loads in flight now: cold loads and reloads. */
   get loads (): number {
-    return this.loading.size
+    return this.loading.size + this.reloads
   }
 }

@@ -43,7 +43,11 @@ export interface FastifyAnonKeyOptions {
   autoInitialize?: boolean
   /** The key to store on start-up when the store holds none, instead of a random one. */
   initialKey?: string
-  /** Longest time between two reloads of the in-process cache, in ms. Default: 30000. */
+  /**
+   * The fallback reload of the in-process cache, in ms: after a period this long in which the store's poll for
+   * missed changes did not succeed (or with a store that does not poll), each cached project is reloaded on its
+   * next use. Default: 30000.
+   */
   cacheTtlMs?: number
   /** How long an admin operation waits for the store before answering 503, in ms. Default: 5000. */
   storeTimeoutMs?: number
@@ -74,8 +78,9 @@ export interface FastifyAnonKeyOptions {
   /** Tenant mode: how many tenants' keys are kept in process, least recently used evicted. Default: 10000. */
   maxCachedTenants?: number
   /**
-   * Tenant mode: how many tenants may be loaded from the store at once. A request for an uncached tenant beyond
-   * it gets 503 STORE_UNAVAILABLE with Retry-After: 1. Default: 100.
+   * Tenant mode: how many tenants may be loaded from the store at once, uncached and stale cached ones together. A
+   * request for an uncached tenant beyond it gets 503 STORE_UNAVAILABLE with Retry-After: 1; a stale cached one
+   * verifies with the keys held. Default: 100.
    */
   maxTenantLoads?: number
   /**

@@ -24,6 +24,8 @@ export interface CatchUpOptions {
   log: StoreLog | undefined
   /** The store, for the log lines: 'postgresStore', 'redisStore'. */
   store: string
+  /** Called after each poll that succeeded (the subscribers' `onPoll`). */
+  onPoll?: () => void
 }
 
 /** How long a poll may go unanswered before it counts as failed and the next one is scheduled. */
@@ -66,6 +68,7 @@ export function startCatchUp (options: CatchUpOptions): () => void {
     unlessStuck(options.poll(), stuckAfterMs(options.everyMs)).then(() => {
       if (failing) options.log?.info(`fastify-anon-key: ${options.store} catch-up polling works again`)
       failing = false
+      options.onPoll?.()
     }, (error: unknown) => {
       if (!failing) options.log?.error({ err: error }, `fastify-anon-key: ${options.store} could not poll for missed changes; retrying every ${options.everyMs} ms, logged once until it works again`)
       failing = true

@@ -61,10 +61,12 @@ export interface AnonKeyStore {
    * process. `change`, when the store can tell it, is the version and revision the write gave the document: an
    * instance that holds them already (the writer) then reloads nothing.
    * `listener(null)` means that changes may have been missed (the listening connection was lost and is back):
-   * reload every project you hold. Resolves to a function that stops the calls.
+   * every project you hold may be stale (the plugin reloads each on its next use). Resolves to a function that
+   * stops the calls.
    * A store that shares a backend with other processes also polls it (every `catchUpMs`, one small query
    * whatever the number of projects) and calls `listener(project)` for a change whose notification was lost,
-   * so that no change goes unheard for longer than about that.
+   * so that no change goes unheard for longer than about that; and calls `options.onPoll()` after each poll that
+   * succeeded.
    * `options.log` is the host's logger (the plugin passes `app.log`): where a store reports what no call can,
    * a listening connection that hears nothing or a poll that fails. A store may ignore it.
    * `options.deadline` is aborted when the plugin stops waiting (`storeTimeoutMs`): a store still connecting may
@@ -99,6 +101,12 @@ export type ChangeListener = (project: string | null, change?: HeardChange) => v
 export interface SubscribeOptions {
   log?: StoreLog
   deadline?: AbortSignal
+  /**
+   * A store that polls for missed changes calls it after each poll that succeeded. While polls succeed, the plugin
+   * reloads a cached project only for a change; without these calls (a store that does not poll, a poll that
+   * fails), it reloads every cached project on its next use after `cacheTtlMs`.
+   */
+  onPoll?: () => void
 }
 
 /** The part of a logger (pino's, `app.log`) a store writes to. */

@@ -6,6 +6,8 @@ export interface CountingStore {
   counts: () => Record<string, number>
   /** Calls of one method since the last reset. */
   count: (method: keyof AnonKeyStore) => number
+  /** The most calls of one method in flight at once (made, not settled yet) since the last reset. */
+  peak: (method: keyof AnonKeyStore) => number
   total: () => number
   reset: () => void
 }
@@ -16,6 +18,8 @@ export interface CountingStore {
  */
 export function countingStore (inner: AnonKeyStore): CountingStore {
   let counts: Record<string, number> = {}
+  let peaks: Record<string, number> = {}
+  const inFlight: Record<string, number> = {}
   const store = new Proxy(inner, {
     get (target, property, receiver) {
       const value = Reflect.get(target, property, receiver)
@@ -23,7 +27,12 @@ export function countingStore (inner: AnonKeyStore): CountingStore {
       return function counted (this: unknown, ...args: unknown[]) {
         const name = String(property)
         counts[name] = (counts[name] ?? 0) + 1
-        return value.apply(target, args)
+        const result = value.apply(target, args)
+        inFlight[name] = (inFlight[name] ?? 0) + 1
+        peaks[name] = Math.max(peaks[name] ?? 0, inFlight[name])
+        const settled = (): void => { inFlight[name] -= 1 }
+        Promise.resolve(result).then(settled, settled)
+        return result
       }
     }
   })
@@ -31,7 +40,11 @@ export function countingStore (inner: AnonKeyStore): CountingStore {
     store,
     counts: () => ({ ...counts }),
     count: (method) => counts[String(method)] ?? 0,
+    peak: (method) => peaks[String(method)] ?? 0,
     total: () => Object.values(counts).reduce((sum, count) => sum + count, 0),
-    reset: () => { counts = {} }
+    reset: () => {
+      counts = {}
+      peaks = { ...inFlight }
+    }
   }
 }

@@ -96,6 +96,23 @@ t.test('cold loads in flight are bounded; one more is refused at once without a 
   t.same(await cache.load('real-3'), { tenant: 'real-3', keys: 1 })
 })
 
+t.test('reloads of held tenants count against the same bound as cold loads', async (t) => {
+  const { cache, hold, release } = cacheOver({ maxLoads: 2 })
+  let reloaded = (): void => {}
+  const reload = cache.withinLoads(() => new Promise((resolve) => { reloaded = resolve }))
+  t.ok(reload !== null, 'a reload within the bound runs')
+  hold()
+  const cold = cache.load('real-1')
+  t.equal(cache.loads, 2)
+  t.equal(cache.withinLoads(async () => { t.fail('run beyond the bound') }), null, 'a reload beyond the bound does not run')
+  await t.rejects(cache.load('real-2'), TenantLoadsExhausted, 'nor does a cold load')
+  reloaded()
+  await reload
+  release()
+  await cold
+  t.equal(cache.loads, 0, 'the bound frees up as they settle')
+})
+
 t.test('a failed load is not cached, and the next use tries again', async (t) => {
   let fail = true
   const cache = new TenantCache<Value>({

@@ -19,7 +19,7 @@ t.test('without notifications, a cached tenant is reloaded on its first use afte
   await eventually('the rotation to be seen after the fallback reload', async () => (await useTenantKey(app, 'acme', old)).statusCode === 401, 5_000)
 })
 
-t.test('a notification that changes may have been missed reloads every cached tenant', async (t) => {
+t.test('a notification that changes may have been missed makes every cached tenant reload on its next use', async (t) => {
   const inner = memoryStore()
   let listener: ((project: string | null) => void) | null = null
   const store: AnonKeyStore = {
@@ -39,7 +39,7 @@ t.test('a notification that changes may have been missed reloads every cached te
   await writer.anonKey.forTenant('globex').rotate({ gracePeriodHours: 0 })
   t.equal((await useTenantKey(app, 'acme', acme)).statusCode, 200, 'nothing heard yet')
   ;(listener as unknown as (project: string | null) => void)(null)
-  await eventually('both cached tenants to be reloaded', async () => (await useTenantKey(app, 'acme', acme)).statusCode === 401 && (await useTenantKey(app, 'globex', globex)).statusCode === 401, 5_000)
+  await eventually('both cached tenants to be reloaded on their use', async () => (await useTenantKey(app, 'acme', acme)).statusCode === 401 && (await useTenantKey(app, 'globex', globex)).statusCode === 401, 5_000)
   ;(listener as unknown as (project: string | null) => void)('nobody-cached')
 })
 

@@ -91,6 +91,14 @@ t.test('two memory stores never share keys', async (t) => {
   t.equal(memoryStore().namespace, 'default', 'the default namespace is "default"')
 })
 
+t.test('with autoInitialize false, a store whose first load fails makes ready() reject with STORE_UNAVAILABLE, naming the cause', async (t) => {
+  const store: AnonKeyStore = { ...memoryStore(), load: async () => { throw new Error('connection refused') } }
+  const app = Fastify()
+  app.register(anonKey, { jwt: { secret: JWT_SECRET }, store, autoInitialize: false })
+  await t.rejects(async () => { await app.ready() }, { code: 'STORE_UNAVAILABLE', message: /load: connection refused$/ })
+  await app.close().catch(() => {})
+})
+
 t.test('a store that fails on start makes ready() reject with STORE_UNAVAILABLE, naming the cause', async (t) => {
   const store: AnonKeyStore = { ...memoryStore(), update: async () => { throw new Error('connection refused') } }
   const app = Fastify()

@@ -117,6 +117,8 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
   // An index lives in its table's schema; its name is the table's, cut so that it stays within 63 characters.
   const changedIndex = `"${(options.tableName ?? 'anon_key_projects').split('.').pop()?.slice(0, 50) as string}_changed"`
   const listeners = new Set<ChangeListener>()
+  /** The subscribers' `onPoll`, told of each poll that succeeded. */
+  const polled = new Map<ChangeListener, () => void>()
   const changes = pgChanges(pool, table, namespace, notifyAll)
   let listener: PgListener | null = null
   let listening: Promise<void> | null = null
@@ -259,7 +261,7 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     await changes.poll()
     if (generation !== current) return
     if (listen) probe = sendProbe(pool, channelName, namespace, log)
-    stopCatchUp = startCatchUp({ everyMs: catchUpMs, poll: changes.poll, log, store: 'postgresStore' })
+    stopCatchUp = startCatchUp({ everyMs: catchUpMs, poll: changes.poll, log, store: 'postgresStore', onPoll: () => { for (const onPoll of polled.values()) onPoll() } })
   }
 
   function stopListening (): void {
@@ -310,22 +312,26 @@ export function postgresStore (options: PostgresStoreOptions): AnonKeyStore {
     },
     async subscribe (notify, subscribeOptions) {
       listeners.add(notify)
+      if (subscribeOptions?.onPoll !== undefined) polled.set(notify, subscribeOptions.onPoll)
       log ??= subscribeOptions?.log
       listening ??= startListening()
       try {
         await listening
       } catch (error) {
         listeners.delete(notify)
+        polled.delete(notify)
         stopListening()
         throw error
       }
       return async () => {
         listeners.delete(notify)
+        polled.delete(notify)
         if (listeners.size === 0) stopListening()
       }
     },
     async close () {
       listeners.clear()
+      polled.clear()
       stopListening()
       pool.removeListener?.('error', ignorePoolError)
     }

@@ -16,7 +16,8 @@ export interface RedisChanges {
  * the changes whose pub/sub message was lost. On a Redis Cluster these keys hash to another slot than the
  * project's, so they cannot be written by the script that writes the project: a change is recorded right after
  * it, once it is written and published. If the process dies in between, the change is still published; only an
- * instance that missed that message too sees it late, on its `cacheTtlMs` reload. Redis runs commands one at a
+ * instance that missed that message too sees it late (on the project's next change, or once its caches are marked
+ * stale: a lost subscriber connection, a `cacheTtlMs` period without a working poll). Redis runs commands one at a
  * time, so sequence numbers follow the order of the records, and a poll never skips one. A sequence that went
  * back (Redis restarted without persistence, a replica promoted before it had the last records) cannot tell
  * what changed: the poll reports `null` then, reload everything.

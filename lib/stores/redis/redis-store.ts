@@ -69,6 +69,8 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
   const namespaceTag = `{${keyPrefix}:${namespace}}`
   const changes = channelListener(client, channel)
   const listeners = new Set<ChangeListener>()
+  /** The subscribers' `onPoll`, told of each poll that succeeded. */
+  const polled = new Map<ChangeListener, () => void>()
   const notifyAll = (project: string | null, change?: HeardChange): void => {
     for (const listener of listeners) listener(project, change)
   }
@@ -128,7 +130,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
 
   async function beginCatchUp (): Promise<void> {
     await missed.poll()
-    if (listeners.size > 0) stopCatchUp ??= startCatchUp({ everyMs: catchUpMs, poll: missed.poll, log, store: 'redisStore' })
+    if (listeners.size > 0) stopCatchUp ??= startCatchUp({ everyMs: catchUpMs, poll: missed.poll, log, store: 'redisStore', onPoll: () => { for (const onPoll of polled.values()) onPoll() } })
   }
 
   function endCatchUp (): void {
@@ -170,12 +172,14 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
       const hearing = messages ??= changes.add(heardMessage, subscribeOptions?.deadline)
       const leave = async (): Promise<void> => {
         listeners.delete(listener)
+        polled.delete(listener)
         if (listeners.size > 0) return
         if (messages === hearing) messages = null
         hearing.then((remove) => { remove() }, () => {})
         endCatchUp()
       }
       listeners.add(listener)
+      if (subscribeOptions?.onPoll !== undefined) polled.set(listener, subscribeOptions.onPoll)
       try {
         await hearing
         await (catchingUp ??= beginCatchUp())
@@ -187,6 +191,7 @@ export function redisStore (options: RedisStoreOptions): AnonKeyStore {
     },
     async close () {
       listeners.clear()
+      polled.clear()
       messages = null
       changes.close()
       endCatchUp()

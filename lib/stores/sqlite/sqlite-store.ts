@@ -61,6 +61,8 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
   const table = sqliteTableName(options.tableName ?? 'anon_key_projects')
   const catchUpMs = catchUpMsOption('sqliteStore', options.catchUpMs)
   const listeners = new Set<ChangeListener>()
+  /** The subscribers' `onPoll`, told of each poll that succeeded. */
+  const polled = new Map<ChangeListener, () => void>()
   let statements: Statements | null = null
   let stopPolling: (() => void) | null = null
   /** The number of the last change this store told its listeners of. */
@@ -205,16 +207,19 @@ export function sqliteStore (options: SqliteStoreOptions): AnonKeyStore {
         lastSeen = prepared().log.last()
         const notice = journalNotice(database)
         if (notice !== null) subscribeOptions?.log?.info(notice)
-        stopPolling = startCatchUp({ everyMs: catchUpMs, poll, log: subscribeOptions?.log, store: 'sqliteStore' })
+        stopPolling = startCatchUp({ everyMs: catchUpMs, poll, log: subscribeOptions?.log, store: 'sqliteStore', onPoll: () => { for (const onPoll of polled.values()) onPoll() } })
       }
       listeners.add(listener)
+      if (subscribeOptions?.onPoll !== undefined) polled.set(listener, subscribeOptions.onPoll)
       return async () => {
         listeners.delete(listener)
+        polled.delete(listener)
         if (listeners.size === 0) endPolling()
       }
     },
     async close () {
       listeners.clear()
+      polled.clear()
       endPolling()
     }
   }, 'sqlite')
