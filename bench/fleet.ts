@@ -98,6 +98,7 @@ export interface FleetRow {
       maxInFlightInstance: number
       loadErrors: number
       logLines: Record<string, number>
+      logMessages: Record<string, number>
     }
   }
   /** (Instance, rotated tenant) pairs where the instance still accepted the tenant's old key at the end (must be 0). */
@@ -450,7 +451,8 @@ async function measureFleet (store: string, command: Omit<StartCommand, 'instanc
         maxLoadsOfOneTenant: Math.max(...used.map((counters) => counters.maxLoadsOfOneTenant)),
         maxInFlightInstance: Math.max(...used.map((counters) => counters.maxInFlightInstance)),
         loadErrors: sum(used.map((counters) => counters.loadErrors)),
-        logLines: mergeCounts(used.map((counters) => counters.logLines))
+        logLines: mergeCounts(used.map((counters) => counters.logLines)),
+        logMessages: mergeCounts(used.map((counters) => counters.logMessages))
       }
     }
   }

@@ -172,6 +172,7 @@ function printFleet ({ services, rows }: FleetResult): void {
   for (const row of rows) {
     if (Object.keys(row.changes.logMessages).length > 0) print(`Logged during the rotations, ${row.store}: ${logged(row.changes.logMessages)}.`)
     if (Object.keys(row.cut?.logMessages ?? {}).length > 0) print(`Logged after the cut, ${row.store}: ${logged(row.cut?.logMessages ?? {})}.`)
+    if (Object.keys(row.cut?.used.logMessages ?? {}).length > 0) print(`Logged while the tenants were used after the cut, ${row.store}: ${logged(row.cut?.used.logMessages ?? {})}.`)
   }
   print()
   print(`Server queries: ${[...new Set(measured.map((row) => row.rest.serverNote))].join('; ')}. Client queries: what each instance's own pool or client sent, ` +
