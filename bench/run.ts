@@ -8,6 +8,7 @@ import type { RotationResult } from './rotation.js'
 import type { TenantsResult } from './tenants.js'
 import type { CatchUpResult } from './catch-up.js'
 import type { TenantRotationsResult } from './tenant-rotations.js'
+import type { FleetResult } from './fleet.js'
 import { formatBytes, formatMs, formatNumber, median, table } from './stats.js'
 import { LOAD_CORE, SERVER_CORE } from './pin.js'
 import { STORE_KINDS } from './stores.js'
@@ -17,10 +18,11 @@ import { STORE_KINDS } from './stores.js'
  * judged then, but the run fails if anything crashes or if verification made a single store call.
  * `-- --profile` writes a CPU profile of every child to .profiles/ (git ignores *.cpuprofile); then
  * `npx tsx bench/profile-share.ts` shows each server's share of CPU time spent in its auth hook.
- * `-- --only http,micro,memory,rotation,history,tenants,catchup,tenant-rotations` runs some parts. A full run ends the throughput part with one profiled
+ * `-- --only http,micro,memory,rotation,history,tenants,catchup,tenant-rotations,fleet` runs some parts. A full run ends the throughput part with one profiled
  * round per variant (V8's profiler inside each server); `-- --short --profile-round` adds it to a short run.
  * `-- --variants bare,floor,floor-value,floor-accessor` serves other variants (bench/apps.ts lists them);
- * `-- --rounds N --seconds S` changes the throughput part's rounds.
+ * `-- --rounds N --seconds S` changes the throughput part's rounds; `-- --fleet-instances N --fleet-processes N
+ * --fleet-tenants N --fleet-cached N` the fleet part's size.
  */
 
 const args = process.argv.slice(2)
@@ -128,6 +130,63 @@ function printTenantRotations (result: TenantRotationsResult[]): void {
   print()
   print(table(['store', 'rounds', 'median', 'max'], result.map((row) => [row.kind, String(row.rounds), formatMs(row.medianMs), formatMs(row.maxMs)])))
   print()
+}
+
+function printFleet ({ services, rows }: FleetResult): void {
+  const measured = rows.filter((row) => row.measured)
+  const size = measured[0] ?? rows[0]
+  print(`### A fleet: ${size.instances} instances in ${size.processes} processes, ${formatNumber(size.tenants)} tenants on one store`)
+  print()
+  print(`On ${services}. Each instance is a Fastify app with the plugin in tenant mode on its own pg Pool or ioredis client, and caches ` +
+    `${formatNumber(size.cachedPerInstance)} tenants (the rotated ones on every instance). catchUpMs 1000 and cacheTtlMs 30 s (the defaults).`)
+  print()
+  const count = (value: number, digits = 0): string => formatNumber(value, digits)
+  const lines = (record: Record<string, number>): string => ['warn', 'error', 'fatal'].map((level) => `${record[level] ?? 0} ${level}`).join(', ')
+  const perSecond = (record: Record<string, number>): string => Object.entries(record).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${value.toFixed(1)} ${name}`).join(', ') || '0'
+  print(table(['', ...rows.map((row) => row.store)], [
+    ['instances (processes)', ...rows.map((row) => row.measured ? `${row.instances} (${row.processes})` : row.note)],
+    ['start-up of the fleet; warming the caches', ...rows.map((row) => row.measured ? `${row.startSeconds.toFixed(1)} s${row.startRetries > 0 ? ` (${row.startRetries} timed out, made again)` : ''}; ${row.warmSeconds.toFixed(1)} s for ${count(row.warmLoads)} loads${row.warmRetries > 0 ? ` (${row.warmRetries} timed out, made again)` : ''}` : '-')],
+    ['connections: after warming / at rest', ...rows.map((row) => row.measured ? `${row.connectionsPeak} / ${row.connectionsAtRest}` : '-')],
+    ['at rest: server queries / s', ...rows.map((row) => row.measured ? (row.rest.serverQueriesPerSecond === null ? 'not counted' : count(row.rest.serverQueriesPerSecond, 1)) : '-')],
+    ['at rest: the server\'s time in one poll', ...rows.map((row) => row.rest.serverMicrosecondsPerPoll === null ? '-' : `${row.rest.serverMicrosecondsPerPoll.toFixed(1)} µs`)],
+    ['at rest: client queries / s, by kind', ...rows.map((row) => row.measured ? perSecond(row.rest.clientPerSecond) : '-')],
+    ['at rest: polls / s per instance', ...rows.map((row) => row.measured ? count(((row.rest.clientPerSecond.poll ?? row.rest.clientPerSecond.evalsha ?? 0)) / row.instances, 2) : '-')],
+    ['at rest: loads; log lines', ...rows.map((row) => row.measured ? `${count(row.rest.loads)} in ${row.rest.seconds.toFixed(1)} s; ${lines(row.rest.logLines)}` : '-')],
+    ['per change: loads per other instance (most of one tenant on one instance); writer', ...rows.map((row) => row.measured ? `${row.changes.loadsPerChangePerInstance.toFixed(3)} (${row.changes.maxLoadsOfOneTenant}); ${row.changes.writerLoads}` : '-')],
+    ['propagation p50 / p99 / max (samples)', ...rows.map((row) => row.measured ? `${formatMs(row.changes.propagationP50Ms)} / ${formatMs(row.changes.propagationP99Ms)} / ${formatMs(row.changes.propagationMaxMs)} (${count(row.changes.propagations)} of ${count(row.changes.expectedPropagations)})` : '-')],
+    ['every listening connection cut: cut; listening again', ...rows.map((row) => row.cut === null ? '-' : `${row.cut.killed}; ${row.cut.listeningAgain}`)],
+    ['after the cut: loads (in s)', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loads)} (${row.cut.seconds.toFixed(1)} s)`)],
+    ['after the cut: most loads in flight, one instance; summed over processes', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.maxInFlightInstance)}; ${count(row.cut.maxInFlightProcesses)}`)],
+    ['after the cut: store.load rejected; log lines', ...rows.map((row) => row.cut === null ? '-' : `${count(row.cut.loadErrors)}; ${lines(row.cut.logLines)}`)],
+    ['then each cached tenant used, in rounds until one loads nothing: loads (most of one tenant on one instance)', ...rows.map((row) => row.cut === null
+      ? '-'
+      : `${count(row.cut.used.loads)} (${row.cut.used.maxLoadsOfOneTenant}) in ${row.cut.used.rounds} rounds, ${row.cut.used.seconds.toFixed(1)} s`)],
+    ['  the uses: most loads in flight on one instance; store.load rejected; log lines', ...rows.map((row) => row.cut === null
+      ? '-'
+      : `${count(row.cut.used.maxInFlightInstance)}; ${count(row.cut.used.loadErrors)}; ${lines(row.cut.used.logLines)}`)],
+    ['at the end: (instance, rotated tenant) pairs still accepting the old key', ...rows.map((row) => row.measured ? String(row.stillAccepting) : '-')],
+    ['machine load before / after', ...rows.map((row) => `${row.loadBefore} / ${row.loadAfter}`)]
+  ]))
+  print()
+  const logged = (record: Record<string, number>): string => Object.entries(record).map(([message, times]) => `${formatNumber(times)} × "${message}"`).join('; ')
+  for (const row of rows) {
+    if (Object.keys(row.changes.logMessages).length > 0) print(`Logged during the rotations, ${row.store}: ${logged(row.changes.logMessages)}.`)
+    if (Object.keys(row.cut?.logMessages ?? {}).length > 0) print(`Logged after the cut, ${row.store}: ${logged(row.cut?.logMessages ?? {})}.`)
+    if (Object.keys(row.cut?.used.logMessages ?? {}).length > 0) print(`Logged while the tenants were used after the cut, ${row.store}: ${logged(row.cut?.used.logMessages ?? {})}.`)
+  }
+  print()
+  print(`Server queries: ${[...new Set(measured.map((row) => row.rest.serverNote))].join('; ')}. Client queries: what each instance's own pool or client sent, ` +
+    'counted in the instance (PostgreSQL by statement: poll, load, notify, other; Redis by command: the server also counts the commands a script calls). Loads: store.load calls, counted on a proxy of each ' +
+    'instance\'s store. Propagation: the delay each instance\'s plugin records in anon_key.propagation.delay (from the writer\'s clock at the change to ' +
+    'the reload), for rotations with a grace of 0 through instance 0 of tenants every instance caches, 500 ms apart (50 ms in short mode). The cut: pg_terminate_backend ' +
+    'of every LISTEN backend of the fleet, or CLIENT KILL of every subscriber; counted until no load has been in flight for two checks 250 ms apart. Then each instance uses every tenant it caches (verify() of a malformed key: no store call of its own, no usage count) in rounds, each once no load is in flight, until a round makes no load. A load the plugin stopped waiting for ' +
+    '(storeTimeoutMs) is not a rejected store.load: the store answered later; the plugin logged it.')
+  print()
+  // Short mode proves that it runs: on a busy machine a propagation may come after its wait.
+  for (const row of short ? [] : measured) {
+    if (row.stillAccepting !== 0) failures.push(`fleet (${row.store}): ${row.stillAccepting} times an instance still accepted a key rotated out with a grace of 0`)
+    if (row.changes.propagations < row.changes.expectedPropagations) failures.push(`fleet (${row.store}): ${row.changes.expectedPropagations - row.changes.propagations} instances never recorded the propagation of a rotation`)
+  }
 }
 
 const failures: string[] = []
@@ -376,6 +435,11 @@ async function main (): Promise<void> {
   if (runs('tenant-rotations')) printTenantRotations(await timed('tenant-rotations', () => runChild<TenantRotationsResult[]>('tenant-rotations.ts', flag, 'tenant-rotations')))
 
   if (runs('catchup')) printCatchUp(await timed('catchup', () => runChild<CatchUpResult>('catch-up.ts', flag, 'catchup')))
+
+  if (runs('fleet')) {
+    const sizes = ['--fleet-instances', '--fleet-processes', '--fleet-tenants', '--fleet-cached'].flatMap((name) => argument(name) === undefined ? [] : [name, argument(name) as string])
+    printFleet(await timed('fleet', () => runChild<FleetResult>('fleet.ts', [...flag, ...sizes], 'fleet')))
+  }
 
   if (!short) judge(http, micro, rotation, tenants)
   print(`Whole run: ${((Date.now() - started) / 1000).toFixed(1)} s (${partTimes.join(', ')}). Machine load after: ${loadavg().map((value) => value.toFixed(2)).join(' ')}.`)
