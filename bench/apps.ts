@@ -88,8 +88,12 @@ async function originVariant (): Promise<Served> {
   }
 }
 
-/** The app-bound path: a named key bound to an Android and an iOS app, sent with the Android app's headers in normal form. */
-async function appsVariant (): Promise<Served> {
+/**
+ * The app-bound path: a named key bound to an Android and an iOS app, sent with the Android app's headers in normal
+ * form. With `bound` false, the control: the very same request, with a key bound to nothing, so that the two headers
+ * cost the HTTP parser alike in both.
+ */
+async function appsVariant (bound: boolean): Promise<Served> {
   const { app, counting, connection } = await countedApp('memory', (store) => anonKeyApp(store))
   const certSha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709'
   return {
@@ -97,7 +101,8 @@ async function appsVariant (): Promise<Served> {
     counting,
     connection,
     headers: async () => {
-      const mobile = await app.anonKey.createKey({ name: 'mobile', allowedApps: { android: [{ packageName: 'com.example.app', certSha1 }], ios: ['com.example.app'] } })
+      const allowedApps = bound ? { android: [{ packageName: 'com.example.app', certSha1 }], ios: ['com.example.app'] } : null
+      const mobile = await app.anonKey.createKey({ name: 'mobile', allowedApps })
       return { authorization: `Bearer ${mobile.anonKey}`, 'x-android-package': 'com.example.app', 'x-android-cert': certSha1 }
     }
   }
@@ -260,7 +265,9 @@ export const VARIANTS: Record<string, () => Promise<Served>> = {
   'anon-redis': () => anonVariant('redis', 'decorator'),
   'anon-origin': () => originVariant(),
   'anon-metrics': () => metricsVariant(),
-  'anon-apps': () => appsVariant(),
+  'anon-apps': () => appsVariant(true),
+  // anon-apps' request, with a key bound to no app: what the two headers cost the parser.
+  'anon-apps-sent': () => appsVariant(false),
   'anon-attested': () => attestedVariant(true),
   // anon-attested's request, with a key that does not require attestation: what the token's bytes cost the parser.
   'anon-token-sent': () => attestedVariant(false),
