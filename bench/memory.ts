@@ -7,6 +7,7 @@ import { settledHeap } from './heap.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { UNCOUNTED } from '../test/helpers/uncounted.js'
 import { backend, uniqueNamespace } from './stores.js'
+import { firstUseWritten } from './first-use.js'
 import { MIRROR } from '../lib/keys/api.js'
 import type { Mirror } from '../lib/keys/mirror.js'
 
@@ -73,6 +74,7 @@ async function main (): Promise<void> {
       for (const other of others) await other.close()
       const keys: string[] = [(await app.anonKey.get()) as string]
       for (let i = 0; i < PREVIOUS_KEYS; i++) keys.push((await app.anonKey.rotate({ gracePeriodHours: 24 })).anonKey)
+      await firstUseWritten(app, keys[keys.length - 1])
       await (app.anonKey as unknown as { [MIRROR]: Mirror })[MIRROR].refresh()
       const withPreviousKeys = await settledHeap() - before
 

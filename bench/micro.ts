@@ -6,6 +6,7 @@ import { serve } from './child.js'
 import { countingStore } from '../test/helpers/counting-store.js'
 import { median } from './stats.js'
 import { backend, uniqueNamespace } from './stores.js'
+import { firstUseWritten } from './first-use.js'
 import { MIRROR } from '../lib/keys/api.js'
 import type { Mirror } from '../lib/keys/mirror.js'
 
@@ -79,6 +80,7 @@ async function main (): Promise<void> {
   await app.ready()
   const previous = (await app.anonKey.get()) as string
   const current = (await app.anonKey.rotate({ gracePeriodHours: 1 })).anonKey
+  await firstUseWritten(app, current)
   await (app.anonKey as unknown as { [MIRROR]: Mirror })[MIRROR].refresh() // let the store's own notification land before counting
   const kinds: Record<string, string> = {
     'current key': current,
