@@ -110,7 +110,15 @@ export function redisNamespaces (t: Test, admin: Redis): { namespace: (label: st
     return name
   }
   t.teardown(async () => {
-    for (const name of names) await deleteNamespace(admin, name)
+    // A connection of its own: the client given may be disconnected by a teardown that runs first, and a clean-up
+    // of thousands of keys then lost the race with the closing socket ("Connection is closed.").
+    const cleaner = admin.duplicate()
+    cleaner.on('error', () => {})
+    try {
+      for (const name of names) await deleteNamespace(cleaner, name)
+    } finally {
+      cleaner.disconnect()
+    }
   })
   return { namespace: (label) => track(uniqueNamespace(label)), track }
 }
