@@ -11,21 +11,26 @@ import { watchUnhandled } from '../helpers/unhandled.js'
 import { checkNoMorePolls, checkOutageLoggedOnce, keptLog } from '../helpers/kept-log.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
+/** The real client with its `evalsha` (which runs every script, the catch-up poll included) replaced. */
+function withEvalsha (client: Redis, evalsha: RedisClient['evalsha']): RedisClient {
+  return {
+    hmget: (key, ...fields) => client.hmget(key, ...fields),
+    hgetall: (key) => client.hgetall(key),
+    zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
+    evalsha,
+    eval: (source, count, ...rest) => client.eval(source, count, ...rest),
+    duplicate: () => client.duplicate()
+  }
+}
+
 /** The real client, counting the catch-up polls it runs. */
 function countingPolls (client: Redis): { client: RedisClient, polls: () => number } {
   let polls = 0
   return {
-    client: {
-      hmget: (key, ...fields) => client.hmget(key, ...fields),
-      hgetall: (key) => client.hgetall(key),
-      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
-      evalsha: (sha, count, ...rest) => {
-        if (sha === POLL.sha) polls += 1
-        return client.evalsha(sha, count, ...rest)
-      },
-      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
-      duplicate: () => client.duplicate()
-    },
+    client: withEvalsha(client, (sha, count, ...rest) => {
+      if (sha === POLL.sha) polls += 1
+      return client.evalsha(sha, count, ...rest)
+    }),
     polls: () => polls
   }
 }
@@ -36,20 +41,13 @@ function gatedPolls (client: Redis): { client: RedisClient, hold: () => void, re
   let open = (): void => {}
   let waiting = false
   return {
-    client: {
-      hmget: (key, ...fields) => client.hmget(key, ...fields),
-      hgetall: (key) => client.hgetall(key),
-      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
-      evalsha: async (sha, count, ...rest) => {
-        if (sha === POLL.sha && gate !== null) {
-          waiting = true
-          await gate
-        }
-        return await client.evalsha(sha, count, ...rest)
-      },
-      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
-      duplicate: () => client.duplicate()
-    },
+    client: withEvalsha(client, async (sha, count, ...rest) => {
+      if (sha === POLL.sha && gate !== null) {
+        waiting = true
+        await gate
+      }
+      return await client.evalsha(sha, count, ...rest)
+    }),
     hold: () => { gate = new Promise((resolve) => { open = resolve }) },
     release: () => {
       gate = null
@@ -64,19 +62,12 @@ function silencedPoll (client: Redis): { client: RedisClient, silence: () => voi
   let next = false
   let sent = false
   return {
-    client: {
-      hmget: (key, ...fields) => client.hmget(key, ...fields),
-      hgetall: (key) => client.hgetall(key),
-      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
-      evalsha: (sha, count, ...rest) => {
-        if (sha !== POLL.sha || !next) return client.evalsha(sha, count, ...rest)
-        next = false
-        sent = true
-        return new Promise(() => {})
-      },
-      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
-      duplicate: () => client.duplicate()
-    },
+    client: withEvalsha(client, (sha, count, ...rest) => {
+      if (sha !== POLL.sha || !next) return client.evalsha(sha, count, ...rest)
+      next = false
+      sent = true
+      return new Promise(() => {})
+    }),
     silence: () => { next = true },
     silenced: () => sent
   }
@@ -86,18 +77,11 @@ function silencedPoll (client: Redis): { client: RedisClient, silence: () => voi
 function watchedPolls (client: Redis): { client: RedisClient, returned: number[] } {
   const returned: number[] = []
   return {
-    client: {
-      hmget: (key, ...fields) => client.hmget(key, ...fields),
-      hgetall: (key) => client.hgetall(key),
-      zrevrange: (key, start, stop) => client.zrevrange(key, start, stop),
-      evalsha: async (sha, count, ...rest) => {
-        const answer = await client.evalsha(sha, count, ...rest)
-        if (sha === POLL.sha) returned.push((answer as [string, string[]])[1].length / 2)
-        return answer
-      },
-      eval: (source, count, ...rest) => client.eval(source, count, ...rest),
-      duplicate: () => client.duplicate()
-    },
+    client: withEvalsha(client, async (sha, count, ...rest) => {
+      const answer = await client.evalsha(sha, count, ...rest)
+      if (sha === POLL.sha) returned.push((answer as [string, string[]])[1].length / 2)
+      return answer
+    }),
     returned
   }
 }
