@@ -13,6 +13,7 @@ import { runInNewContext } from 'node:vm'
 import Fastify from 'fastify'
 import anonKey, { memoryStore } from '../lib/index.js'
 import type { UsageBatch } from '../lib/stores/index.js'
+import { countingStore } from '../test/helpers/counting-store.js'
 
 const TENANTS = Number(process.argv[2] ?? 10_000)
 setFlagsFromString('--expose-gc')
@@ -30,15 +31,10 @@ async function main (): Promise<void> {
     batches.push({ project, bytes: Buffer.byteLength(JSON.stringify(batch)), rows: batch.verified.length + batch.refused.length + batch.keys.length })
     return await recordUsage(project, batch)
   }
-  let updates = 0
-  const update = store.update.bind(store)
-  store.update = (project, change) => {
-    updates++
-    return update(project, change)
-  }
+  const counting = countingStore(store)
   const app = Fastify()
   await app.register(anonKey, {
-    store,
+    store: counting.store,
     authorize: () => true,
     tenant: (request) => request.headers['x-tenant'] as string,
     maxCachedTenants: TENANTS,
@@ -69,12 +65,12 @@ async function main (): Promise<void> {
     }
   }
   const cached = heapUsed()
-  const updatesBefore = updates
+  counting.reset()
   verifyAll()
   const counted = heapUsed()
   verifyAll()
   const countedTwice = heapUsed()
-  const written = updates - updatesBefore
+  const written = counting.count('update')
   if (refused !== 0) throw new Error(`${refused} verifications refused`)
   const started = performance.now()
   await app.close()
